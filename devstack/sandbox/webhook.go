@@ -1,0 +1,254 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Webhook header names Meta signs deliveries with.
+const (
+	SignatureHeader     = "X-Hub-Signature-256"
+	SignatureHeaderSHA1 = "X-Hub-Signature"
+)
+
+// ErrBadEvent is returned (wrapped) by the Build functions for an event
+// with a missing or malformed field.
+var ErrBadEvent = errors.New("sandbox: invalid event")
+
+// Business identifies the business account and number that a webhook is
+// about; it fills entry[].id and value.metadata.
+type Business struct {
+	AccountID          string // WhatsApp Business Account id
+	PhoneNumberID      string
+	DisplayPhoneNumber string
+}
+
+// TextEvent describes a text message a WhatsApp user sent to the business.
+type TextEvent struct {
+	From  string    // sender's wa_id digits
+	Name  string    // sender's profile name
+	Body  string    // message text
+	WAMID string    // message id, e.g. from NewWAMID(From, false)
+	Time  time.Time // when the message was sent
+}
+
+// StatusEvent describes a status update on a message the business sent.
+type StatusEvent struct {
+	WAMID       string    // id of the message the status is about
+	Status      string    // sent, delivered, read or failed
+	RecipientID string    // recipient's wa_id digits
+	Time        time.Time // when the status changed
+	// ErrorCode is the Meta error code of a failed message; zero means
+	// 131000. It must be zero for other statuses.
+	ErrorCode int
+}
+
+// Wire shapes of the "messages" webhook, in Meta's field order.
+type (
+	envelope struct {
+		Object string  `json:"object"`
+		Entry  []entry `json:"entry"`
+	}
+	entry struct {
+		ID      string   `json:"id"`
+		Changes []change `json:"changes"`
+	}
+	change struct {
+		Value changeValue `json:"value"`
+		Field string      `json:"field"`
+	}
+	changeValue struct {
+		MessagingProduct string          `json:"messaging_product"`
+		Metadata         metadata        `json:"metadata"`
+		Contacts         []contact       `json:"contacts,omitempty"`
+		Messages         []inboundMsg    `json:"messages,omitempty"`
+		Statuses         []messageStatus `json:"statuses,omitempty"`
+	}
+	metadata struct {
+		DisplayPhoneNumber string `json:"display_phone_number"`
+		PhoneNumberID      string `json:"phone_number_id"`
+	}
+	contact struct {
+		Profile struct {
+			Name string `json:"name"`
+		} `json:"profile"`
+		WAID string `json:"wa_id"`
+	}
+	inboundMsg struct {
+		From      string      `json:"from"`
+		ID        string      `json:"id"`
+		Timestamp string      `json:"timestamp"`
+		Type      string      `json:"type"`
+		Text      *TextObject `json:"text,omitempty"`
+	}
+	messageStatus struct {
+		ID          string         `json:"id"`
+		Status      string         `json:"status"`
+		Timestamp   string         `json:"timestamp"`
+		RecipientID string         `json:"recipient_id"`
+		Pricing     *pricing       `json:"pricing,omitempty"`
+		Errors      []webhookError `json:"errors,omitempty"`
+	}
+	pricing struct {
+		Billable     bool   `json:"billable"`
+		PricingModel string `json:"pricing_model"`
+		Category     string `json:"category"`
+		Type         string `json:"type"`
+	}
+	webhookError struct {
+		Code      int    `json:"code"`
+		Title     string `json:"title"`
+		Message   string `json:"message"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
+		Href string `json:"href"`
+	}
+)
+
+// BuildTextEvent returns the webhook body Meta posts when a user sends
+// the business a text message. It returns an error wrapping [ErrBadEvent]
+// when From is not digits or Body or WAMID is empty.
+func BuildTextEvent(b Business, ev TextEvent) ([]byte, error) {
+	if !isDigits(ev.From) || ev.Body == "" || ev.WAMID == "" {
+		return nil, fmt.Errorf("build text event: %w", ErrBadEvent)
+	}
+	c := contact{WAID: ev.From}
+	c.Profile.Name = ev.Name
+	v := b.value()
+	v.Contacts = []contact{c}
+	v.Messages = []inboundMsg{{
+		From: ev.From, ID: ev.WAMID, Timestamp: unixString(ev.Time),
+		Type: "text", Text: &TextObject{Body: ev.Body},
+	}}
+	return b.encode(v)
+}
+
+// BuildStatusEvent returns the webhook body Meta posts when a message the
+// business sent changes status. It returns an error wrapping
+// [ErrBadEvent] for an unknown status, a non-digit recipient, an empty
+// WAMID or an error code on a status other than failed.
+func BuildStatusEvent(b Business, ev StatusEvent) ([]byte, error) {
+	if !validStatus(ev.Status) || !isDigits(ev.RecipientID) || ev.WAMID == "" ||
+		(ev.ErrorCode != 0 && ev.Status != "failed") {
+		return nil, fmt.Errorf("build status event: %w", ErrBadEvent)
+	}
+	st := messageStatus{
+		ID: ev.WAMID, Status: ev.Status, Timestamp: unixString(ev.Time),
+		RecipientID: ev.RecipientID,
+	}
+	if ev.Status == "failed" {
+		st.Errors = []webhookError{newWebhookError(ev.ErrorCode)}
+	} else {
+		st.Pricing = &pricing{Billable: true, PricingModel: "PMP", Category: "utility", Type: "regular"}
+	}
+	v := b.value()
+	v.Statuses = []messageStatus{st}
+	return b.encode(v)
+}
+
+// Sign returns the X-Hub-Signature-256 value for body:
+// "sha256=" + hex(HMAC-SHA256(appSecret, body)).
+func Sign(appSecret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// signSHA1 returns the legacy X-Hub-Signature value Meta still sends.
+func signSHA1(appSecret string, body []byte) string {
+	mac := hmac.New(sha1.New, []byte(appSecret))
+	mac.Write(body)
+	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// validStatus reports whether s is a status the messages webhook reports.
+func validStatus(s string) bool {
+	switch s {
+	case "sent", "delivered", "read", "failed":
+		return true
+	}
+	return false
+}
+
+// newWebhookError is the errors[] entry of a failed status.
+func newWebhookError(code int) webhookError {
+	if code == 0 {
+		code = CodeSomethingWrong
+	}
+	e := webhookError{Code: code, Title: TitleForCode(code), Message: TitleForCode(code), Href: errorsHref}
+	e.ErrorData.Details = knownCodes[code].details
+	if e.ErrorData.Details == "" {
+		e.ErrorData.Details = e.Title
+	}
+	return e
+}
+
+// value starts a change value for the business number.
+func (b Business) value() changeValue {
+	return changeValue{
+		MessagingProduct: "whatsapp",
+		Metadata:         metadata{DisplayPhoneNumber: b.DisplayPhoneNumber, PhoneNumberID: b.PhoneNumberID},
+	}
+}
+
+// encode wraps v in the whatsapp_business_account envelope and encodes it.
+func (b Business) encode(v changeValue) ([]byte, error) {
+	env := envelope{
+		Object: "whatsapp_business_account",
+		Entry:  []entry{{ID: b.AccountID, Changes: []change{{Value: v, Field: "messages"}}}},
+	}
+	return EncodeLikeMeta(env)
+}
+
+// EncodeLikeMeta marshals v to compact JSON escaped the way Meta's
+// webhook bodies are: "/" as "\/" and every non-ASCII character as a
+// \uXXXX escape (surrogate pairs beyond the BMP). A receiver that
+// re-encodes the JSON before checking the signature will therefore fail,
+// as it would against Meta.
+func EncodeLikeMeta(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode webhook: %w", err)
+	}
+	return escapeLikeMeta(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// escapeLikeMeta rewrites valid JSON text. "/" and non-ASCII characters
+// can only occur inside strings, so a byte-level rewrite is safe.
+func escapeLikeMeta(in []byte) []byte {
+	out := make([]byte, 0, len(in))
+	for len(in) > 0 {
+		r, size := utf8.DecodeRune(in)
+		in = in[size:]
+		switch {
+		case r == '/':
+			out = append(out, '\\', '/')
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xFFFF:
+			hi, lo := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, hi, lo)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+// unixString is a webhook timestamp: Unix seconds as a decimal string.
+func unixString(t time.Time) string {
+	return strconv.FormatInt(t.Unix(), 10)
+}

@@ -1,0 +1,74 @@
+// Package stacktest gives integration tests the local stack that
+// `make test` starts (or the one `make dev` runs): its endpoints, table and
+// secret names, and an aws.Config that reaches the emulators through the
+// SDK's standard AWS_ENDPOINT_URL_* variables.
+//
+// Tests call [Require]: without a stack it skips the test, except when the
+// CI variable is set, where a missing stack fails it, so a skip can never
+// hide a broken CI.
+package stacktest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Stack describes the running local stack.
+type Stack struct {
+	// GatewayURL is the local API gateway, e.g. http://127.0.0.1:3000.
+	GatewayURL string
+	// SandboxURL is the WhatsApp sandbox.
+	SandboxURL string
+	// DataTable, KeysTable and AuditTable are the provisioned table names.
+	DataTable, KeysTable, AuditTable string
+	// KMSKeyID is the data key alias; AuditSigningKeyID the signing key alias.
+	KMSKeyID, AuditSigningKeyID string
+	// MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID,
+	// IndexKeySecretID and PseudonymKeySecretID are secret ARNs.
+	MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID string
+	IndexKeySecretID, PseudonymKeySecretID                      string
+}
+
+// Require returns the stack, or skips the test when none is configured
+// (fails instead when CI is set).
+func Require(t testing.TB) Stack {
+	t.Helper()
+	if os.Getenv("WAGUARD_GATEWAY_URL") == "" || os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("local stack not configured: run through `make test` (devstack/with-stack.sh)")
+		}
+		t.Skip("local stack not configured: run `make test`, or `make dev` and source .local/stack.env")
+	}
+	return Stack{
+		GatewayURL:            os.Getenv("WAGUARD_GATEWAY_URL"),
+		SandboxURL:            os.Getenv("WAGUARD_SANDBOX_URL"),
+		DataTable:             os.Getenv("WAGUARD_DATA_TABLE"),
+		KeysTable:             os.Getenv("WAGUARD_KEYS_TABLE"),
+		AuditTable:            os.Getenv("WAGUARD_AUDIT_TABLE"),
+		KMSKeyID:              os.Getenv("WAGUARD_KMS_KEY_ID"),
+		AuditSigningKeyID:     os.Getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"),
+		MetaWebhookSecretID:   os.Getenv("WAGUARD_META_WEBHOOK_SECRET_ID"),
+		SignedWebhookSecretID: os.Getenv("WAGUARD_SIGNED_WEBHOOK_SECRET_ID"),
+		ProviderSecretID:      os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
+		IndexKeySecretID:      os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
+		PseudonymKeySecretID:  os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
+	}
+}
+
+// AWS loads the SDK configuration the functions use: credentials, region
+// and emulator endpoints all come from the standard environment variables.
+func (s Stack) AWS(t testing.TB) aws.Config {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatalf("LoadDefaultConfig() err = %v, want nil", err)
+	}
+	return cfg
+}

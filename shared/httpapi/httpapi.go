@@ -1,0 +1,66 @@
+// Package httpapi builds API Gateway HTTP API (payload format 2.0)
+// responses in waguard's one error shape:
+//
+//	{"error":{"code":"invalid_signature","message":"…"}}
+//
+// Messages are fixed strings chosen by the caller; they never carry
+// request data, personal data or secrets.
+package httpapi
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Response is the API Gateway HTTP API response type.
+type Response = events.APIGatewayV2HTTPResponse
+
+var securityHeaders = map[string]string{
+	"Cache-Control":          "no-store",
+	"X-Content-Type-Options": "nosniff",
+}
+
+// JSON returns status with v encoded as the JSON body.
+func JSON(status int, v any) Response {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return Error(500, "internal_error", "internal error")
+	}
+	return Response{StatusCode: status, Headers: headers("application/json"), Body: string(body)}
+}
+
+// Text returns status with a plain-text body.
+func Text(status int, body string) Response {
+	return Response{StatusCode: status, Headers: headers("text/plain; charset=utf-8"), Body: body}
+}
+
+// Error returns status with the error document for code and message.
+func Error(status int, code, message string) Response {
+	type detail struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	body, _ := json.Marshal(struct {
+		Error detail `json:"error"`
+	}{detail{code, message}})
+	return Response{StatusCode: status, Headers: headers("application/json"), Body: string(body)}
+}
+
+// RetryAfter sets the Retry-After header (whole seconds, at least 1).
+func RetryAfter(r Response, seconds int) Response {
+	if seconds < 1 {
+		seconds = 1
+	}
+	r.Headers["Retry-After"] = strconv.Itoa(seconds)
+	return r
+}
+
+func headers(contentType string) map[string]string {
+	h := map[string]string{"Content-Type": contentType}
+	for k, v := range securityHeaders {
+		h[k] = v
+	}
+	return h
+}
