@@ -73,7 +73,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveLocal(w, r)
 		return
 	}
-	route, params, ok := g.match(r.Method, r.URL.Path)
+	route, params, ok := g.match(r.Method, r.URL.EscapedPath())
 	if !ok {
 		writeMessage(w, http.StatusNotFound, "Not Found")
 		return
@@ -106,10 +106,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// instanceCounter is the optional pool capability the health route reports.
+type instanceCounter interface {
+	Instances(function string) int
+}
+
 func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/_local/health" {
+		health := map[string]any{"status": "ok"}
+		if ic, ok := g.inv.(instanceCounter); ok {
+			counts := map[string]int{}
+			for _, rt := range g.routes {
+				counts[rt.Function] = ic.Instances(rt.Function)
+			}
+			health["instances"] = counts
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
+		_ = json.NewEncoder(w).Encode(health)
 		return
 	}
 	fn, ok := strings.CutPrefix(r.URL.Path, "/_local/invoke/")
@@ -213,7 +226,7 @@ func writeResponse(w http.ResponseWriter, out []byte) {
 		_, _ = w.Write(out)
 		return
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode < 100 || resp.StatusCode > 599 {
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}

@@ -45,7 +45,11 @@ func matchPath(tmpl, path string) (map[string]string, int, bool) {
 			if i >= len(pp) {
 				return nil, 0, false
 			}
-			params[greedy] = strings.Join(pp[i:], "/")
+			v, err := url.PathUnescape(strings.Join(pp[i:], "/"))
+			if err != nil {
+				return nil, 0, false
+			}
+			params[greedy] = v
 			return params, len(params) + 100, true
 		}
 		if i >= len(pp) || pp[i] == "" {

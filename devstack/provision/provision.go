@@ -62,7 +62,6 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 		{"kms", provisionKeys},
 		{"tables", provisionTables},
 		{"secrets", provisionSecrets},
-		{"rotation", provisionRotation},
 	}
 	for _, s := range steps {
 		tpl, err := samtemplate.Load(opts.TemplatePath, r)
@@ -74,6 +73,20 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 		}
 	}
 	return &Result{Resolver: r}, nil
+}
+
+// ConfigureRotation applies the template's rotation schedules. Call it
+// once the functions run: like AWS, enabling rotation without rotating
+// immediately still invokes the rotation function's testSecret step.
+func ConfigureRotation(ctx context.Context, c Clients, opts Options, r samtemplate.Resolver) error {
+	tpl, err := samtemplate.Load(opts.TemplatePath, r)
+	if err != nil {
+		return fmt.Errorf("provision rotation: %w", err)
+	}
+	if err := provisionRotation(ctx, c, tpl, &r); err != nil {
+		return fmt.Errorf("provision rotation: %w", err)
+	}
+	return nil
 }
 
 // functionARNs records the ARN every function will have, so Fn::GetAtt

@@ -31,7 +31,7 @@ type Stack struct {
 	// MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID,
 	// IndexKeySecretID and PseudonymKeySecretID are secret ARNs.
 	MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID string
-	IndexKeySecretID, PseudonymKeySecretID                      string
+	IndexKeySecretID, PseudonymKeySecretID                       string
 }
 
 // Require returns the stack, or skips the test when none is configured

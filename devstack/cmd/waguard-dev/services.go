@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/waguard/waguard/devstack/provision"
@@ -16,11 +17,22 @@ import (
 // invokes the rotate function through the same RIE pool the gateway uses,
 // resolved from the function ARN as Lambda would.
 func (s *stack) startSecrets(_ context.Context) error {
-	emu := smemu.New(smemu.Options{Region: region, AccountID: accountID,
+	state := ""
+	if s.c.Persist {
+		dir, err := s.dataDir("secretsmanager")
+		if err != nil {
+			return err
+		}
+		state = filepath.Join(dir, "state.json")
+	}
+	emu := smemu.New(smemu.Options{Region: region, AccountID: accountID, StatePath: state,
 		Invoker: smemu.InvokerFunc(s.invokeByARN),
 		OnRotationFailure: func(arn, step string, err error) {
 			fmt.Fprintf(s.logs, "[secretsmanager] rotation step %s failed: %v\n", step, err)
 		}})
+	if err := emu.LoadError(); err != nil {
+		return fmt.Errorf("secrets manager state: %w", err)
+	}
 	return s.serve("secrets", s.c.SecretsPort, emu)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/waguard/waguard/devstack/gateway"
 	"github.com/waguard/waguard/devstack/lambdapool"
@@ -87,6 +88,9 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	if err := s.startFunctions(ctx, res); err != nil {
+		return err
+	}
+	if err := s.configureRotation(ctx, res); err != nil {
 		return err
 	}
 	if err := s.writeSAMEnv(); err != nil {
@@ -212,12 +216,18 @@ func (s *stack) serve(name string, port int, h http.Handler) error {
 }
 
 func (s *stack) clients(ctx context.Context) (provision.Clients, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(logging.NewStandardLogger(s.logs)))
 	if err != nil {
 		return provision.Clients{}, err
 	}
 	return provision.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg),
 		SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
+}
+
+func (s *stack) provisionOptions() provision.Options {
+	return provision.Options{TemplatePath: s.c.Template,
+		Params:    map[string]string{"Stage": s.c.Stage, "WhatsAppApiBaseUrl": loopback(s.c.SandboxPort)},
+		AccountID: accountID, Region: region}
 }
 
 func (s *stack) provision(ctx context.Context) (*provision.Result, error) {
@@ -227,9 +237,17 @@ func (s *stack) provision(ctx context.Context) (*provision.Result, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return provision.Run(pctx, c, provision.Options{TemplatePath: s.c.Template,
-		Params:    map[string]string{"Stage": s.c.Stage, "WhatsAppApiBaseUrl": loopback(s.c.SandboxPort)},
-		AccountID: accountID, Region: region})
+	return provision.Run(pctx, c, s.provisionOptions())
+}
+
+func (s *stack) configureRotation(ctx context.Context, res *provision.Result) error {
+	c, err := s.clients(ctx)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return provision.ConfigureRotation(pctx, c, s.provisionOptions(), res.Resolver)
 }
 
 func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error {
