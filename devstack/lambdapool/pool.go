@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -118,8 +119,29 @@ func (p *Pool) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 		return nil, err
 	}
 	out, err := invoke(ctx, inst.addr, payload, s.fn.TimeoutSeconds)
+	if err != nil && !IsFunctionError(err) {
+		// Cut short or crashed: the RIE may still be running the
+		// invocation, and overlapping invocations crash it, so never
+		// hand this instance out again.
+		p.discard(s, inst)
+		return nil, err
+	}
 	s.idle <- inst
 	return out, err
+}
+
+// discard stops inst and frees its slot.
+func (p *Pool) discard(s *slots, inst *instance) {
+	p.mu.Lock()
+	n := len(s.all)
+	s.all = slices.DeleteFunc(s.all, func(i *instance) bool { return i == inst })
+	owned := len(s.all) < n // not already stopped by Close
+	p.mu.Unlock()
+	if owned {
+		_ = inst.cmd.Process.Kill()
+		_ = inst.cmd.Wait()
+	}
+	<-s.sem
 }
 
 func (p *Pool) acquire(ctx context.Context, s *slots) (*instance, error) {
@@ -192,7 +214,7 @@ func (p *Pool) environment(f Function) []string {
 	return env
 }
 
-// Instances reports how many instances of a function have been started.
+// Instances reports how many instances of a function are running.
 func (p *Pool) Instances(name string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

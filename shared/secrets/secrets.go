@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,6 +66,10 @@ func (Value) String() string { return "[secret]" }
 
 // GoString returns a fixed redaction marker, also for %#v.
 func (Value) GoString() string { return "[secret]" }
+
+// Format writes the redaction marker for every verb, so that no fmt verb
+// (%d and %x included) prints the bytes.
+func (Value) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "[secret]") }
 
 // LogValue implements slog.LogValuer, so a Value never reaches a log.
 func (Value) LogValue() slog.Value { return slog.StringValue("[secret]") }

@@ -111,6 +111,10 @@ func (s *stack) secretField(ctx context.Context, id, field string) string {
 }
 
 func (s *stack) banner(took time.Duration) {
+	if s.c.Quiet {
+		fmt.Printf("waguard local stack is up (%.1fs) at %s; logs in %s\n", took.Seconds(), loopback(s.c.GatewayPort), s.runDir)
+		return
+	}
 	ctx := context.Background()
 	gw := loopback(s.c.GatewayPort)
 	verify := s.secretField(ctx, s.env["WAGUARD_META_WEBHOOK_SECRET_ID"], "verify_token")
