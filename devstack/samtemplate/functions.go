@@ -89,7 +89,12 @@ func (t *Template) Schedules() []Schedule {
 			out = append(out, Schedule{Function: fn, Event: name, Expression: str(p["ScheduleExpression"]), Input: str(p["Input"])})
 		}
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Function+out[i].Event < out[j].Function+out[j].Event })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Function != out[j].Function {
+			return out[i].Function < out[j].Function
+		}
+		return out[i].Event < out[j].Event
+	})
 	return out
 }
 

@@ -51,7 +51,8 @@ func (h *Handler) verify(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	token := sec.Get("verify_token")
 	ok := token.Equal([]byte(q["hub.verify_token"])) && q["hub.mode"] == "subscribe" && q["hub.challenge"] != ""
 	if !ok {
-		return httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed"), nil
+		forbidden := httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed")
+		return forbidden, h.Flood.RecordFailure(ctx, req.RequestContext.HTTP.SourceIP)
 	}
 	return httpapi.Text(http.StatusOK, q["hub.challenge"]), nil
 }

@@ -9,6 +9,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"maps"
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -48,12 +49,16 @@ func Error(status int, code, message string) Response {
 	return Response{StatusCode: status, Headers: headers("application/json"), Body: string(body)}
 }
 
-// RetryAfter sets the Retry-After header (whole seconds, at least 1).
+// RetryAfter returns r with the Retry-After header (whole seconds, at
+// least 1) added to a copy of its headers.
 func RetryAfter(r Response, seconds int) Response {
 	if seconds < 1 {
 		seconds = 1
 	}
-	r.Headers["Retry-After"] = strconv.Itoa(seconds)
+	h := make(map[string]string, len(r.Headers)+1) // never write to r's map
+	maps.Copy(h, r.Headers)
+	h["Retry-After"] = strconv.Itoa(seconds)
+	r.Headers = h
 	return r
 }
 

@@ -86,6 +86,15 @@ type Fields struct {
 	raw       map[string]json.RawMessage
 }
 
+// String names the version only; field values never print.
+func (f Fields) String() string { return "secrets.Fields{version " + f.VersionID + "}" }
+
+// Format writes [Fields.String] for every verb, so %v and %d print no bytes.
+func (f Fields) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, f.String()) }
+
+// LogValue implements slog.LogValuer with the version only.
+func (f Fields) LogValue() slog.Value { return slog.StringValue(f.String()) }
+
 // Get returns the string field name as a Value (empty when missing).
 func (f Fields) Get(name string) Value { return f.values[name] }
 
