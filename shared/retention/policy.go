@@ -1,0 +1,126 @@
+// Package retention defines waguard's retention classes and the policy
+// that turns a class into an expiry time, and computes the sparse
+// expiry-index bucket every expiring item carries (docs/data-model.md).
+//
+// Every writer sets `expires_at` (the DynamoDB TTL attribute) and
+// `exp_bucket` from the same [Policy], so a policy change applies to new
+// writes at once and to existing items through the retention sweep.
+//
+// # Non-goals
+//
+// TTL is never relied on for correctness: DynamoDB deletes expired items
+// late (DynamoDB Local never), so readers filter on `expires_at` and the
+// retention function deletes what TTL has not.
+package retention
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+)
+
+// Class is a retention class. The zero value is invalid.
+type Class string
+
+// The retention classes; message purposes map onto the first four.
+const (
+	ClassUnknown       Class = ""
+	ClassTransactional Class = "transactional"
+	ClassMarketing     Class = "marketing"
+	ClassSupport       Class = "support"
+	ClassOTP           Class = "otp"
+	ClassStatus        Class = "status"
+	ClassMetadata      Class = "metadata"
+)
+
+// Classes lists every valid class.
+var Classes = []Class{ClassTransactional, ClassMarketing, ClassSupport, ClassOTP, ClassStatus, ClassMetadata}
+
+// Shards is how many expiry-index partitions one day is spread over.
+const Shards = 16
+
+// ErrUnknownClass is returned for a class not in [Classes].
+var ErrUnknownClass = errors.New("unknown retention class")
+
+// Policy maps each class to a retention period in days.
+type Policy struct {
+	days map[Class]int
+}
+
+// DefaultPolicy is the seed's policy: transactional 90 days, marketing 30,
+// support 180, otp 1, statuses and read receipts 30, metadata 90.
+func DefaultPolicy() Policy {
+	return Policy{days: map[Class]int{ClassTransactional: 90, ClassMarketing: 30, ClassSupport: 180,
+		ClassOTP: 1, ClassStatus: 30, ClassMetadata: 90}}
+}
+
+// PolicyFromEnv reads RETENTION_DAYS_<CLASS> (as template.yaml sets them),
+// keeping the default for any that is unset.
+func PolicyFromEnv(getenv func(string) string) (Policy, error) {
+	p := DefaultPolicy()
+	for _, c := range Classes {
+		v := getenv("RETENTION_DAYS_" + upper(string(c)))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return Policy{}, fmt.Errorf("retention days for %s: want 1..3650", c)
+		}
+		p.days[c] = n
+	}
+	return p, nil
+}
+
+// Days returns the retention period of c.
+func (p Policy) Days(c Class) (int, error) {
+	d, ok := p.days[c]
+	if !ok {
+		return 0, ErrUnknownClass
+	}
+	return d, nil
+}
+
+// Expiry returns when an item of class c written at t expires.
+func (p Policy) Expiry(c Class, t time.Time) (time.Time, error) {
+	d, err := p.Days(c)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.Add(time.Duration(d) * 24 * time.Hour), nil
+}
+
+// Bucket returns the `exp_bucket` value for an item with partition key pk
+// expiring at t: the UTC expiry day and a shard derived from pk.
+func Bucket(pk string, t time.Time) string {
+	h := fnv.New32a()
+	h.Write([]byte(pk))
+	return BucketFor(t, int(h.Sum32()%Shards))
+}
+
+// BucketFor returns the bucket of a given day and shard.
+func BucketFor(day time.Time, shard int) string {
+	return fmt.Sprintf("%s#%02d", day.UTC().Format("2006-01-02"), shard)
+}
+
+// Valid reports whether c is a known class.
+func (c Class) Valid() bool {
+	for _, k := range Classes {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch >= 'a' && ch <= 'z' {
+			b[i] = ch - 32
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Consent actions.
+const (
+	ActionGrant  = "grant"
+	ActionRevoke = "revoke"
+)
+
+// ConsentEvent is one entry of a subject's append-only consent ledger.
+type ConsentEvent struct {
+	// ID is the event id (cev_…); Purpose the messaging purpose.
+	ID, Purpose string
+	// Action is grant or revoke; Method how it was given (api, whatsapp_keyword, …).
+	Action, Method string
+	// PolicyVersion is the privacy policy version shown; Actor who recorded it.
+	PolicyVersion, Actor string
+	// Evidence is optional proof (stored encrypted).
+	Evidence []byte
+	// At is when it happened.
+	At time.Time
+}
+
+// SuppressionChange says what a consent event does to the purpose's
+// suppression: nothing, add one (a STOP) or lift one (a fresh grant).
+type SuppressionChange int
+
+// The suppression changes.
+const (
+	SuppressionKeep SuppressionChange = iota
+	SuppressionAdd
+	SuppressionLift
+)
+
+// RecordConsent appends ev to the ledger and applies change to the
+// purpose's suppression, in one transaction with extra (the audit event).
+// A revoke never deletes the grant it revokes (GDPR Art. 7(1)). Returns
+// [ErrErased] if the subject was erased and ev is not a grant.
+func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string, extra ...types.TransactWriteItem) error {
+	pk := SubjectPK(subject)
+	sk := "consent#" + ev.At.UTC().Format(time.RFC3339Nano) + "#" + ev.ID
+	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "purpose": sAttr(ev.Purpose),
+		"action": sAttr(ev.Action), "method": sAttr(ev.Method), "policy_version": sAttr(ev.PolicyVersion),
+		"actor": sAttr(ev.Actor), "at": num(ev.At.Unix()), "event_id": sAttr(ev.ID)}
+	if err := s.sealFields(ctx, subject, pk, sk, item, field{"evidence", ev.Evidence}); err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}
+	erasedAt := -1
+	if ev.Action != ActionGrant {
+		items, erasedAt = append(items, s.notErased(subject)), 1
+	}
+	switch change {
+	case SuppressionAdd:
+		items = append(items, put(s.name, map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("supp#" + ev.Purpose),
+			"reason": sAttr(reason), "at": num(ev.At.Unix())}, ""))
+	case SuppressionLift:
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(pk, "supp#"+ev.Purpose)}})
+	}
+	return s.transact(ctx, append(items, extra...), 0, erasedAt)
+}
+
+// Profile is what the send path needs to decide about a recipient.
+type Profile struct {
+	// Ledger is the consent ledger, oldest first.
+	Ledger []ConsentEvent
+	// Suppressed maps a purpose to the reason it is suppressed.
+	Suppressed map[string]string
+	// Erased is set when the subject was erased.
+	Erased bool
+	// LastInbound is when the subject last wrote to us (zero if never).
+	LastInbound time.Time
+}
+
+// Consented reports whether the latest ledger event for purpose is a grant.
+func (p Profile) Consented(purpose string) bool {
+	state := false
+	for _, ev := range p.Ledger {
+		if ev.Purpose == purpose {
+			state = ev.Action == ActionGrant
+		}
+	}
+	return state
+}
+
+// Profile reads a subject's consent ledger, suppressions, erasure state
+// and service window. Evidence is not decrypted.
+func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
+	p := Profile{Suppressed: map[string]string{}}
+	now := s.now()
+	pk := SubjectPK(subject)
+	ledger, err := s.queryRange(ctx, pk, "consent#", "consent$")
+	if err != nil {
+		return Profile{}, err
+	}
+	for _, it := range ledger {
+		if live(it, now) {
+			p.Ledger = append(p.Ledger, ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
+				Action: str(it, "action"), Method: str(it, "method"), PolicyVersion: str(it, "policy_version"),
+				Actor: str(it, "actor"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
+		}
+	}
+	sort.SliceStable(p.Ledger, func(i, j int) bool { return p.Ledger[i].At.Before(p.Ledger[j].At) })
+	rest, err := s.queryRange(ctx, pk, "supp#", "window~")
+	if err != nil {
+		return Profile{}, err
+	}
+	for _, it := range rest {
+		switch sk := str(it, "sk"); {
+		case !live(it, now):
+		case strings.HasPrefix(sk, "supp#"):
+			p.Suppressed[strings.TrimPrefix(sk, "supp#")] = str(it, "reason")
+		case sk == "window":
+			p.LastInbound = time.Unix(numAttr(it, "last_inbound_at"), 0).UTC()
+		}
+	}
+	erased, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(subject), "erased"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Profile{}, fmt.Errorf("get erasure state: %w", err)
+	}
+	p.Erased = len(erased.Item) > 0
+	return p, nil
+}
+
+// queryRange returns the live and expired items of pk with from ≤ sk ≤ to.
+func (s *Store) queryRange(ctx context.Context, pk, from, to string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	in := &dynamodb.QueryInput{TableName: &s.name, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sAttr(pk), ":a": sAttr(from), ":b": sAttr(to)}}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query subject: %w", err)
+		}
+		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}

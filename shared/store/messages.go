@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/retention"
+)
+
+// Inbound is a message a data subject sent us.
+type Inbound struct {
+	// Subject is the sender's blind index; Lookup the keyed hash of the
+	// provider message id (it makes the item key, so redelivery is a no-op).
+	Subject, Lookup string
+	// Phone, ProviderID and ProfileName are personal data: stored encrypted.
+	Phone, ProviderID, ProfileName string
+	// Type is the WhatsApp message type (text, interactive, image, …).
+	Type string
+	// Body is the text or reply title; nil for types whose content is not kept.
+	Body []byte
+	// At is the message's own timestamp.
+	At time.Time
+	// Class is the retention class (support by default).
+	Class retention.Class
+}
+
+// PutInbound stores m and moves the subject's service window, in one
+// transaction with extra (the audit event). It returns [ErrDuplicate] when
+// the message was stored before and [ErrErased] when the subject was
+// erased; in both cases nothing is written.
+func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.TransactWriteItem) error {
+	pk, sk := SubjectPK(m.Subject), "msg#in#"+m.Lookup
+	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("in"),
+		"type": sAttr(m.Type), "received_at": num(m.At.Unix()), "stored_at": num(s.now().Unix())}
+	if err := s.expiring(item, m.Class, s.now()); err != nil {
+		return err
+	}
+	if err := s.sealFields(ctx, m.Subject, pk, sk, item, field{"phone", []byte(m.Phone)},
+		field{"pmid", []byte(m.ProviderID)}, field{"profile_name", nonEmpty(m.ProfileName)}, field{"body", m.Body}); err != nil {
+		return err
+	}
+	window := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("window"), "last_inbound_at": num(m.At.Unix())}
+	if err := s.expiring(window, retention.ClassMetadata, s.now()); err != nil {
+		return err
+	}
+	items := append([]types.TransactWriteItem{
+		s.notErased(m.Subject),
+		put(s.name, item, "attribute_not_exists(pk)"),
+		put(s.name, window, ""),
+	}, extra...)
+	return s.transact(ctx, items, 1, 0)
+}
+
+// Outbound is a message waguard sent to a data subject.
+type Outbound struct {
+	// Subject is the recipient's blind index; ID waguard's message id (msg_…);
+	// Lookup the keyed hash of the provider message id.
+	Subject, ID, Lookup string
+	// Phone, ProviderID and Body (the text or template) are stored encrypted.
+	Phone, ProviderID string
+	Body              []byte
+	// Purpose is the retention class; Status the provider's first status.
+	Purpose retention.Class
+	Status  string
+	// ClientID is the API client that sent it (not personal).
+	ClientID string
+	At       time.Time
+}
+
+// PutOutbound stores m in one transaction with extra (the audit event).
+// It returns [ErrErased] if the subject was erased meanwhile.
+func (s *Store) PutOutbound(ctx context.Context, m Outbound, extra ...types.TransactWriteItem) error {
+	pk, sk := SubjectPK(m.Subject), "msg#out#"+m.ID
+	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("out"),
+		"purpose": sAttr(string(m.Purpose)), "status": sAttr(m.Status), "status_rank": num(statusRank(m.Status)),
+		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID), "lookup": sAttr(m.Lookup)}
+	if err := s.expiring(item, m.Purpose, m.At); err != nil {
+		return err
+	}
+	if err := s.sealFields(ctx, m.Subject, pk, sk, item, field{"phone", []byte(m.Phone)},
+		field{"pmid", []byte(m.ProviderID)}, field{"body", m.Body}); err != nil {
+		return err
+	}
+	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
+	return s.transact(ctx, items, 1, 0)
+}
+
+// Status is a provider status callback for an outbound message.
+type Status struct {
+	// Lookup is the keyed hash of the provider message id.
+	Lookup string
+	// Status is sent, delivered, read or failed; ErrorCode Meta's code on failure.
+	Status    string
+	ErrorCode int
+	At        time.Time
+}
+
+// statusRank orders statuses so a late "sent" never overwrites "read".
+func statusRank(s string) int64 {
+	switch s {
+	case "sent":
+		return 1
+	case "delivered":
+		return 2
+	case "read":
+		return 3
+	case "failed":
+		return 4
+	}
+	return 0
+}
+
+// FindOutbound returns the key of the outbound message with lookup, via
+// the by-lookup index. It returns [ErrNotFound] when there is none (yet:
+// the index is eventually consistent).
+func (s *Store) FindOutbound(ctx context.Context, lookup string) (subject, sk string, err error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, IndexName: aws.String("by-lookup"),
+		KeyConditionExpression:    aws.String("lookup = :l"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":l": sAttr(lookup)}, Limit: aws.Int32(1)})
+	if err != nil {
+		return "", "", fmt.Errorf("query lookup: %w", err)
+	}
+	if len(out.Items) == 0 {
+		return "", "", ErrNotFound
+	}
+	pk := str(out.Items[0], "pk")
+	return pk[len("sub#"):], str(out.Items[0], "sk"), nil
+}
+
+// ApplyStatus records st for the outbound message at (subject, sk): a
+// status item with its own retention (statuses and read receipts are
+// behavioural data) and, unless it is older than what the message already
+// shows, the message's status. It returns [ErrDuplicate] for a redelivered
+// status; extra (the audit event) commits with it.
+func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, extra ...types.TransactWriteItem) error {
+	pk := SubjectPK(subject)
+	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("status#" + st.Lookup + "#" + st.Status),
+		"status": sAttr(st.Status), "at": num(st.At.Unix()), "message": sAttr(sk)}
+	if st.ErrorCode != 0 {
+		item["error_code"] = num(int64(st.ErrorCode))
+	}
+	if err := s.expiring(item, retention.ClassStatus, s.now()); err != nil {
+		return err
+	}
+	update := types.TransactWriteItem{Update: &types.Update{TableName: &s.name, Key: key(pk, sk),
+		UpdateExpression:    aws.String("SET #s = :s, status_rank = :r, status_at = :t" + errorCodeSet(st)),
+		ConditionExpression: aws.String("attribute_exists(pk) AND status_rank < :r"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: withErrorCode(map[string]types.AttributeValue{":s": sAttr(st.Status),
+			":r": num(statusRank(st.Status)), ":t": num(st.At.Unix())}, st)}}
+	base := append([]types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}, extra...)
+	err := s.transact(ctx, append(base, update), 0, -1)
+	if err == nil || err == ErrDuplicate {
+		return err
+	}
+	// The message already shows a later status (callbacks arrive out of
+	// order) or is gone: keep the status item alone.
+	return s.transact(ctx, base, 0, -1)
+}
+
+func errorCodeSet(st Status) string {
+	if st.ErrorCode == 0 {
+		return ""
+	}
+	return ", error_code = :e"
+}
+
+func withErrorCode(v map[string]types.AttributeValue, st Status) map[string]types.AttributeValue {
+	if st.ErrorCode != 0 {
+		v[":e"] = num(int64(st.ErrorCode))
+	}
+	return v
+}
+
+func nonEmpty(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}

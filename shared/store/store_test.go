@@ -1,0 +1,196 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/store"
+)
+
+type fixture struct {
+	st  stacktest.Stack
+	db  *dynamodb.Client
+	env *envelope.Envelope
+	s   *store.Store
+	now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	st := stacktest.Require(t)
+	cfg := st.AWS(t)
+	db := dynamodb.NewFromConfig(cfg)
+	env, err := envelope.New(kms.NewFromConfig(cfg), db, envelope.Config{KeyID: st.KMSKeyID, KeysTable: st.KeysTable})
+	if err != nil {
+		t.Fatalf("envelope.New() err = %v", err)
+	}
+	f := &fixture{st: st, db: db, env: env, now: time.Now().UTC().Truncate(time.Second)}
+	f.s = store.New(db, env, store.Config{Table: st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return f.now }})
+	return f
+}
+
+func randomID(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// scanFor reports whether any item of the data table holds needle in clear.
+func (f *fixture) scanFor(t *testing.T, needle []byte) bool {
+	in := &dynamodb.ScanInput{TableName: &f.st.DataTable}
+	for {
+		out, err := f.db.Scan(ctx(t), in)
+		if err != nil {
+			t.Fatalf("Scan() err = %v", err)
+		}
+		for _, it := range out.Items {
+			for _, v := range it {
+				var b []byte
+				switch a := v.(type) {
+				case *types.AttributeValueMemberS:
+					b = []byte(a.Value)
+				case *types.AttributeValueMemberB:
+					b = a.Value
+				}
+				if bytes.Contains(b, needle) {
+					return true
+				}
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return false
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func TestInboundIsEncryptedAndDeduplicated(t *testing.T) {
+	f := newFixture(t)
+	subject, lookup := randomID(t), randomID(t)
+	body := []byte("body-" + randomID(t))
+	phone := "+4477009" + randomID(t)[:5]
+	m := store.Inbound{Subject: subject, Lookup: lookup, Phone: phone, ProviderID: "wamid.test" + lookup,
+		ProfileName: "Profile " + lookup, Type: "text", Body: body, At: f.now, Class: retention.ClassSupport}
+	if err := f.s.PutInbound(ctx(t), m); err != nil {
+		t.Fatalf("PutInbound() err = %v, want nil", err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := f.s.PutInbound(ctx(t), m); !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("PutInbound(redelivery %d) err = %v, want ErrDuplicate", i, err)
+		}
+	}
+	for _, needle := range [][]byte{body, []byte(phone), []byte("wamid.test" + lookup), []byte("Profile " + lookup)} {
+		if f.scanFor(t, needle) {
+			t.Errorf("data table holds a personal value in clear")
+		}
+	}
+	p, err := f.s.Profile(ctx(t), subject)
+	if err != nil || !p.LastInbound.Equal(f.now) {
+		t.Errorf("Profile().LastInbound = %v (err %v), want %v", p.LastInbound, err, f.now)
+	}
+}
+
+func TestErasedSubjectStoresNothing(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	_, err := f.db.PutItem(ctx(t), &dynamodb.PutItemInput{TableName: &f.st.DataTable, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.ErasedPK(subject)}, "sk": &types.AttributeValueMemberS{Value: "erased"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := store.Inbound{Subject: subject, Lookup: randomID(t), Phone: "+447700900001", Type: "text", Body: []byte("x"), At: f.now, Class: retention.ClassSupport}
+	if err := f.s.PutInbound(ctx(t), m); !errors.Is(err, store.ErrErased) {
+		t.Fatalf("PutInbound(erased subject) err = %v, want ErrErased", err)
+	}
+	out, err := f.db.Query(ctx(t), &dynamodb.QueryInput{TableName: &f.st.DataTable, KeyConditionExpression: aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}}})
+	if err != nil || len(out.Items) != 0 {
+		t.Errorf("subject partition has %d items (err %v), want 0", len(out.Items), err)
+	}
+}
+
+func TestConsentLedgerIsAppendOnly(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	steps := []struct {
+		action string
+		change store.SuppressionChange
+		want   bool
+		supp   bool
+	}{
+		{store.ActionGrant, store.SuppressionLift, true, false},
+		{store.ActionRevoke, store.SuppressionAdd, false, true},
+		{store.ActionGrant, store.SuppressionLift, true, false},
+	}
+	for i, s := range steps {
+		f.now = f.now.Add(time.Minute)
+		ev := store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: s.action, Method: "whatsapp_keyword",
+			PolicyVersion: "2026-01", Actor: "webhook", At: f.now}
+		if err := f.s.RecordConsent(ctx(t), subject, ev, s.change, "stop_keyword"); err != nil {
+			t.Fatalf("step %d: RecordConsent() err = %v", i, err)
+		}
+		p, err := f.s.Profile(ctx(t), subject)
+		if err != nil {
+			t.Fatalf("Profile() err = %v", err)
+		}
+		if got := p.Consented("marketing"); got != s.want {
+			t.Errorf("step %d: Consented = %v, want %v", i, got, s.want)
+		}
+		if _, got := p.Suppressed["marketing"]; got != s.supp {
+			t.Errorf("step %d: suppressed = %v, want %v", i, got, s.supp)
+		}
+		if len(p.Ledger) != i+1 {
+			t.Errorf("step %d: ledger has %d events, want %d (append-only)", i, len(p.Ledger), i+1)
+		}
+	}
+}
+
+func TestStatusesFollowTheOutboundMessage(t *testing.T) {
+	f := newFixture(t)
+	subject, lookup := randomID(t), randomID(t)
+	out := store.Outbound{Subject: subject, ID: "msg_" + randomID(t), Lookup: lookup, Phone: "+447700900002",
+		ProviderID: "wamid.out" + lookup, Body: []byte(`{"text":"hi"}`), Purpose: retention.ClassTransactional, Status: "sent", At: f.now}
+	if err := f.s.PutOutbound(ctx(t), out); err != nil {
+		t.Fatalf("PutOutbound() err = %v", err)
+	}
+	gotSubject, sk, err := f.s.FindOutbound(ctx(t), lookup)
+	if err != nil || gotSubject != subject || sk != "msg#out#"+out.ID {
+		t.Fatalf("FindOutbound() = %q, %q, %v; want the message", gotSubject, sk, err)
+	}
+	for _, st := range []string{"delivered", "read", "sent"} { // the late "sent" must not win
+		if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: st, At: f.now}); err != nil {
+			t.Fatalf("ApplyStatus(%s) err = %v", st, err)
+		}
+	}
+	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("ApplyStatus(redelivered read) err = %v, want ErrDuplicate", err)
+	}
+	item, err := f.db.GetItem(ctx(t), &dynamodb.GetItemInput{TableName: &f.st.DataTable, Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}, "sk": &types.AttributeValueMemberS{Value: sk}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := item.Item["status"].(*types.AttributeValueMemberS).Value; got != "read" {
+		t.Errorf("message status = %q, want read", got)
+	}
+}
