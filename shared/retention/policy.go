@@ -14,9 +14,9 @@
 package retention
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"time"
 )
@@ -95,9 +95,8 @@ func (p Policy) Expiry(c Class, t time.Time) (time.Time, error) {
 // Bucket returns the `exp_bucket` value for an item with partition key pk
 // expiring at t: the UTC expiry day and a shard derived from pk.
 func Bucket(pk string, t time.Time) string {
-	h := fnv.New32a()
-	h.Write([]byte(pk))
-	return BucketFor(t, int(h.Sum32()%Shards))
+	sum := sha256.Sum256([]byte(pk))
+	return BucketFor(t, int(sum[0])%Shards)
 }
 
 // BucketFor returns the bucket of a given day and shard.

@@ -1,0 +1,75 @@
+package retention
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPolicyFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		class   Class
+		want    int
+		wantErr bool
+	}{
+		{"default transactional", nil, ClassTransactional, 90, false},
+		{"default otp", nil, ClassOTP, 1, false},
+		{"override marketing", map[string]string{"RETENTION_DAYS_MARKETING": "14"}, ClassMarketing, 14, false},
+		{"override keeps others", map[string]string{"RETENTION_DAYS_MARKETING": "14"}, ClassSupport, 180, false},
+		{"zero refused", map[string]string{"RETENTION_DAYS_OTP": "0"}, ClassOTP, 0, true},
+		{"garbage refused", map[string]string{"RETENTION_DAYS_STATUS": "30d"}, ClassStatus, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := PolicyFromEnv(func(k string) string { return tc.env[k] })
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("PolicyFromEnv() err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if got, _ := p.Days(tc.class); got != tc.want {
+				t.Errorf("Days(%s) = %d, want %d", tc.class, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpiryAndBucket(t *testing.T) {
+	p := DefaultPolicy()
+	at := time.Date(2026, 11, 24, 23, 30, 0, 0, time.UTC)
+	exp, err := p.Expiry(ClassOTP, at)
+	if err != nil || !exp.Equal(at.Add(24*time.Hour)) {
+		t.Fatalf("Expiry(otp) = %v, %v; want one day later", exp, err)
+	}
+	if _, err := p.Expiry(ClassUnknown, at); err != ErrUnknownClass {
+		t.Errorf("Expiry(unknown) err = %v, want ErrUnknownClass", err)
+	}
+	b := Bucket("sub#abc", exp)
+	if !strings.HasPrefix(b, "2026-11-25#") || len(b) != len("2026-11-25#00") {
+		t.Errorf("Bucket() = %q, want 2026-11-25#NN", b)
+	}
+	if Bucket("sub#abc", exp) != b {
+		t.Errorf("Bucket() is not deterministic")
+	}
+	shards := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		shards[Bucket("sub#"+strings.Repeat("x", i), exp)] = true
+	}
+	if len(shards) != Shards {
+		t.Errorf("200 partitions spread over %d shards, want %d", len(shards), Shards)
+	}
+}
+
+func TestClassValid(t *testing.T) {
+	for _, c := range Classes {
+		if !c.Valid() {
+			t.Errorf("%s.Valid() = false", c)
+		}
+	}
+	if ClassUnknown.Valid() || Class("promo").Valid() {
+		t.Errorf("unknown classes must be invalid")
+	}
+}
