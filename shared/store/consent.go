@@ -48,19 +48,32 @@ const (
 // A revoke never deletes the grant it revokes (GDPR Art. 7(1)). Returns
 // [ErrErased] if the subject was erased and ev is not a grant.
 func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string, extra ...types.TransactWriteItem) error {
+	items, err := s.ConsentWrites(ctx, subject, ev, change, reason)
+	if err != nil {
+		return err
+	}
+	erasedAt := -1
+	if ev.Action != ActionGrant {
+		items, erasedAt = append([]types.TransactWriteItem{s.notErased(subject)}, items...), 0
+	}
+	// The ledger entry directly follows the optional erasure check.
+	return s.transact(ctx, append(items, extra...), erasedAt+1, erasedAt)
+}
+
+// ConsentWrites returns the writes that record ev and apply change, for a
+// caller that commits them in its own transaction (the webhook commits a
+// STOP keyword together with the message that carried it). The ledger
+// entry comes first and is conditional on not existing.
+func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string) ([]types.TransactWriteItem, error) {
 	pk := SubjectPK(subject)
 	sk := "consent#" + ev.At.UTC().Format(time.RFC3339Nano) + "#" + ev.ID
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "purpose": sAttr(ev.Purpose),
 		"action": sAttr(ev.Action), "method": sAttr(ev.Method), "policy_version": sAttr(ev.PolicyVersion),
 		"actor": sAttr(ev.Actor), "at": num(ev.At.Unix()), "event_id": sAttr(ev.ID)}
 	if err := s.sealFields(ctx, subject, pk, sk, item, field{"evidence", ev.Evidence}); err != nil {
-		return err
+		return nil, err
 	}
 	items := []types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}
-	erasedAt := -1
-	if ev.Action != ActionGrant {
-		items, erasedAt = append(items, s.notErased(subject)), 1
-	}
 	switch change {
 	case SuppressionAdd:
 		items = append(items, put(s.name, map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("supp#" + ev.Purpose),
@@ -68,7 +81,7 @@ func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEve
 	case SuppressionLift:
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(pk, "supp#"+ev.Purpose)}})
 	}
-	return s.transact(ctx, append(items, extra...), 0, erasedAt)
+	return items, nil
 }
 
 // Profile is what the send path needs to decide about a recipient.
