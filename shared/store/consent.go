@@ -150,7 +150,7 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 func (s *Store) queryRange(ctx context.Context, pk, from, to string) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
 	in := &dynamodb.QueryInput{TableName: &s.name, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
+		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sAttr(pk), ":a": sAttr(from), ":b": sAttr(to)}}
 	for {
 		out, err := s.db.Query(ctx, in)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -148,14 +149,14 @@ func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, 
 		return err
 	}
 	update := types.TransactWriteItem{Update: &types.Update{TableName: &s.name, Key: key(pk, sk),
-		UpdateExpression:    aws.String("SET #s = :s, status_rank = :r, status_at = :t" + errorCodeSet(st)),
-		ConditionExpression: aws.String("attribute_exists(pk) AND status_rank < :r"),
+		UpdateExpression:         aws.String("SET #s = :s, status_rank = :r, status_at = :t" + errorCodeSet(st)),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND status_rank < :r"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: withErrorCode(map[string]types.AttributeValue{":s": sAttr(st.Status),
 			":r": num(statusRank(st.Status)), ":t": num(st.At.Unix())}, st)}}
 	base := append([]types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}, extra...)
 	err := s.transact(ctx, append(base, update), 0, -1)
-	if err == nil || err == ErrDuplicate {
+	if err == nil || errors.Is(err, ErrDuplicate) {
 		return err
 	}
 	// The message already shows a later status (callbacks arrive out of

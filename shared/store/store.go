@@ -152,7 +152,9 @@ func live(item map[string]types.AttributeValue, now time.Time) bool {
 }
 
 // transact runs items as one transaction and maps the cancellation reason
-// of item dupAt (if ≥ 0) to ErrDuplicate and of erasedAt to ErrErased.
+// of item dupAt (if ≥ 0) to ErrDuplicate and of erasedAt to ErrErased. The
+// SDK's error stays wrapped, so an audit.Pending in the same transaction
+// can tell which items were refused.
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, dupAt, erasedAt int) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tc *types.TransactionCanceledException
@@ -163,9 +165,9 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, d
 			}
 			switch i {
 			case erasedAt:
-				return ErrErased
+				return fmt.Errorf("%w: %w", ErrErased, err)
 			case dupAt:
-				return ErrDuplicate
+				return fmt.Errorf("%w: %w", ErrDuplicate, err)
 			}
 		}
 	}
