@@ -124,6 +124,7 @@ type Store struct {
 type entry struct {
 	f       Fields
 	err     error
+	dates   map[string]created // version creation times, for Accepted
 	expires time.Time
 }
 
