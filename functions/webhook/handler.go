@@ -2,68 +2,128 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/blindindex"
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/store"
 )
 
-// Handler serves the webhook routes. It is safe for concurrent use and
-// holds no request data.
+// Handler serves the webhook routes. It is built once per cold start, is
+// safe for concurrent use and holds no request data.
 type Handler struct {
-	Secrets      *secrets.Store
-	Flood        *floodguard.Guard
-	Log          *slog.Logger
-	MetaSecretID string
+	Secrets *secrets.Store
+	Flood   *floodguard.Guard
+	Keys    *blindindex.Keys
+	Store   *store.Store
+	Audit   *audit.Writer
+	Log     *slog.Logger
+	Metrics *metrics.Recorder
+	Config  Config
+	Now     func() time.Time
+	// MetricsOut receives the EMF lines (default os.Stdout, which Lambda
+	// ships to CloudWatch Logs).
+	MetricsOut io.Writer
 }
+
+// outcome is what one request did, for the summary log line and the
+// response body.
+type outcome struct {
+	Received   int `json:"received"`
+	Duplicates int `json:"duplicates"`
+	Ignored    int `json:"ignored"`
+}
+
+var (
+	errUnavailable = httpapi.Error(http.StatusServiceUnavailable, "dependency_unavailable", "a dependency is unavailable; retry later")
+	errForbidden   = httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed")
+)
 
 // Handle routes one API Gateway HTTP API request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	ip := req.RequestContext.HTTP.SourceIP
-	blocked, retry, err := h.Flood.Blocked(ctx, ip)
+	var out outcome
+	resp, err := h.route(ctx, req, &out)
+	h.done(req, resp, out, err)
+	return resp, nil
+}
+
+func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest, out *outcome) (httpapi.Response, error) {
+	blocked, retry, err := h.Flood.Blocked(ctx, req.RequestContext.HTTP.SourceIP)
 	if err != nil {
-		return h.done(req, httpapi.Error(http.StatusServiceUnavailable, "dependency_unavailable", "a dependency is unavailable; retry later"), err)
+		return errUnavailable, err
 	}
 	if blocked {
-		return h.done(req, httpapi.RetryAfter(httpapi.Error(http.StatusTooManyRequests, "rate_limited", "too many failed requests from this source"), retry), nil)
+		return httpapi.RetryAfter(httpapi.Error(http.StatusTooManyRequests, "rate_limited", "too many failed requests from this source"), retry), nil
 	}
 	switch req.RouteKey {
 	case "GET /webhooks/meta":
-		resp, err := h.verify(ctx, req)
-		return h.done(req, resp, err)
-	default:
-		return h.done(req, httpapi.Error(http.StatusNotImplemented, "not_implemented", "this route is not available yet"), nil)
+		return h.verify(ctx, req)
+	case "POST /webhooks/meta":
+		return h.postMeta(ctx, req, out)
+	case "POST /webhooks/signed":
+		return h.postSigned(ctx, req, out)
 	}
+	return httpapi.Error(http.StatusNotFound, "not_found", "no such route"), nil
 }
 
 // verify answers Meta's subscription handshake: hub.mode=subscribe and the
 // configured verify token (compared in constant time) echo hub.challenge.
 func (h *Handler) verify(ctx context.Context, req events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
 	q := req.QueryStringParameters
-	sec, err := h.Secrets.Get(ctx, h.MetaSecretID, secrets.StageCurrent)
+	sec, err := h.Secrets.Get(ctx, h.Config.MetaSecretID, secrets.StageCurrent)
 	if err != nil {
-		return httpapi.Error(http.StatusServiceUnavailable, "dependency_unavailable", "a dependency is unavailable; retry later"), err
+		return errUnavailable, err
 	}
 	token := sec.Get("verify_token")
-	ok := token.Equal([]byte(q["hub.verify_token"])) && q["hub.mode"] == "subscribe" && q["hub.challenge"] != ""
-	if !ok {
-		forbidden := httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed")
-		return forbidden, h.Flood.RecordFailure(ctx, req.RequestContext.HTTP.SourceIP)
+	if !token.Equal([]byte(q["hub.verify_token"])) || q["hub.mode"] != "subscribe" || q["hub.challenge"] == "" {
+		return errForbidden, nil
 	}
 	return httpapi.Text(http.StatusOK, q["hub.challenge"]), nil
 }
 
-// done logs the one summary line of the invocation.
-func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, err error) (events.APIGatewayV2HTTPResponse, error) {
-	attrs := []any{"route", req.RouteKey, "status", resp.StatusCode}
+// rawBody returns the exact bytes the sender signed, or ok=false when they
+// exceed the limit. The size is checked before decoding or any HMAC work.
+func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, bool) {
+	limit := h.Config.MaxBodyBytes
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), len(req.Body) <= limit
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > limit+2 {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
 	if err != nil {
+		return nil, true // undecodable: the signature check refuses it
+	}
+	return b, len(b) <= limit
+}
+
+var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "the payload is larger than allowed")
+
+// done logs the one summary line of the invocation and flushes metrics.
+func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
+	attrs := []any{"route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID,
+		"received", out.Received, "duplicates", out.Duplicates, "ignored", out.Ignored}
+	if err != nil {
+		h.Metrics.Add(metrics.DependencyFailures, 1)
 		h.Log.Error("request failed", append(attrs, "err", err)...)
 	} else {
 		h.Log.Info("request", attrs...)
 	}
-	return resp, nil
+	w := h.MetricsOut
+	if w == nil {
+		w = os.Stdout
+	}
+	_ = h.Metrics.Flush(w)
 }

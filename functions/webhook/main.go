@@ -1,50 +1,53 @@
 // Command webhook is the waguard webhook Lambda: it receives WhatsApp
-// events (Meta's verification handshake and signed event deliveries).
+// events (Meta's verification handshake, Meta's signed deliveries and the
+// timestamped HMAC scheme), verifies them, and stores them encrypted.
 package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/waguard/waguard/shared/floodguard"
-	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/redact"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := newHandler(log)
+	log := redact.NewLambdaLogger()
+	h, err := newHandler()
 	if err != nil {
 		log.Error("cold start failed", "err", err)
 		os.Exit(1)
 	}
+	h.Log = log
 	lambda.StartHandlerFunc(h.Handle)
 }
 
-// newHandler builds the dependencies once per cold start.
-func newHandler(log *slog.Logger) (*Handler, error) {
+// newHandler builds the dependencies once per cold start, under a bounded
+// context. Tests pass SDK options (a call-counting middleware).
+func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	store := secrets.NewStore(secretsmanager.NewFromConfig(cfg), time.Minute)
-	index, err := store.Get(ctx, os.Getenv("INDEX_KEY_SECRET_ID"), secrets.StageCurrent)
+	aws, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
-	guard := floodguard.New(dynamodb.NewFromConfig(cfg), floodguard.Config{
-		Table: os.Getenv("DATA_TABLE"), Key: index.Get("key").Reveal(), Scope: "webhook",
-	})
-	return &Handler{
-		Secrets: store, Flood: guard, Log: log,
-		MetaSecretID: os.Getenv("META_WEBHOOK_SECRET_ID"),
-	}, nil
+	ddb := dynamodb.NewFromConfig(aws)
+	core, err := coldstart.Build(ctx, coldstart.Clients{DynamoDB: ddb, KMS: kms.NewFromConfig(aws),
+		SecretsManager: secretsmanager.NewFromConfig(aws)}, os.Getenv, "webhook")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store,
+		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}, nil
 }

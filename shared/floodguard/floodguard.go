@@ -92,13 +92,16 @@ func (g *Guard) Blocked(ctx context.Context, sourceIP string) (bool, int, error)
 	return true, 60 - now.Second(), nil
 }
 
-// RecordFailure adds one failure for sourceIP in the current window.
-func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) error {
+// RecordFailure adds one failure for sourceIP in the current window and
+// returns the window's count so far, so callers can audit a flood once
+// per source and minute rather than once per request.
+func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) (int, error) {
 	now := g.now().UTC()
 	expires := now.Truncate(time.Minute).Add(2 * time.Minute).Unix()
-	_, err := g.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := g.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &g.tableName,
 		Key:              g.itemKey(sourceIP, now),
+		ReturnValues:     types.ReturnValueUpdatedNew,
 		UpdateExpression: aws.String("ADD failures :one SET expires_at = :exp"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": &types.AttributeValueMemberN{Value: "1"},
@@ -106,9 +109,20 @@ func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("record flood counter: %w", err)
+		return 0, fmt.Errorf("record flood counter: %w", err)
 	}
-	return nil
+	n := 1
+	if v, ok := out.Attributes["failures"].(*types.AttributeValueMemberN); ok {
+		n, _ = strconv.Atoi(v.Value)
+	}
+	return n, nil
+}
+
+// Source returns the pseudonymous id of sourceIP that items are keyed by,
+// for audit events (an IP address is personal data).
+func (g *Guard) Source(sourceIP string) string {
+	pk := g.itemKey(sourceIP, time.Time{})["pk"].(*types.AttributeValueMemberS).Value
+	return pk[len("flood#"+g.scope+"#"):]
 }
 
 // itemKey is flood#<scope>#<HMAC(ip)> / <minute>: the window is in the key,

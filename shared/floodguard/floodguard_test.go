@@ -99,7 +99,7 @@ func (f *fakeTable) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 	}
 	item["failures"] = &types.AttributeValueMemberN{Value: strconv.Itoa(n + add)}
 	item["expires_at"] = exp
-	return &dynamodb.UpdateItemOutput{}, nil
+	return &dynamodb.UpdateItemOutput{Attributes: map[string]types.AttributeValue{"failures": item["failures"], "expires_at": exp}}, nil
 }
 
 // testClock is a settable clock.
@@ -114,7 +114,7 @@ func newGuard(db table, c *testClock, limit int) *Guard {
 func record(t *testing.T, g *Guard, ip string, n int) {
 	t.Helper()
 	for range n {
-		if err := g.RecordFailure(context.Background(), ip); err != nil {
+		if _, err := g.RecordFailure(context.Background(), ip); err != nil {
 			t.Fatalf("RecordFailure err = %v, want nil", err)
 		}
 	}
@@ -269,7 +269,7 @@ func TestTableErrors(t *testing.T) {
 	t.Run("write error", func(t *testing.T) {
 		db := newFakeTable()
 		db.updateErr = cause
-		if err := newGuard(db, c, 0).RecordFailure(context.Background(), testIP); !errors.Is(err, cause) {
+		if _, err := newGuard(db, c, 0).RecordFailure(context.Background(), testIP); !errors.Is(err, cause) {
 			t.Errorf("RecordFailure err = %v, want %v", err, cause)
 		}
 	})
@@ -288,7 +288,7 @@ func TestConcurrentFailuresCountExactly(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 21 {
 		wg.Go(func() {
-			if err := g.RecordFailure(context.Background(), testIP); err != nil {
+			if _, err := g.RecordFailure(context.Background(), testIP); err != nil {
 				t.Errorf("RecordFailure err = %v, want nil", err)
 			}
 		})
@@ -296,5 +296,20 @@ func TestConcurrentFailuresCountExactly(t *testing.T) {
 	wg.Wait()
 	if blocked, _, err := g.Blocked(context.Background(), testIP); err != nil || !blocked {
 		t.Errorf("Blocked after 21 concurrent failures = %v, %v; want true, nil", blocked, err)
+	}
+}
+
+func TestRecordFailureCountsAndSource(t *testing.T) {
+	db := newFakeTable()
+	g := newGuard(db, &testClock{t: time.Date(2026, 11, 24, 10, 0, 5, 0, time.UTC)}, 0)
+	for want := 1; want <= 3; want++ {
+		n, err := g.RecordFailure(context.Background(), testIP)
+		if err != nil || n != want {
+			t.Fatalf("RecordFailure() = %d, %v; want %d, nil", n, err, want)
+		}
+	}
+	src := g.Source(testIP)
+	if src == "" || strings.Contains(src, testIP) || src != g.Source(testIP) || src == g.Source("198.51.100.7") {
+		t.Errorf("Source() = %q, want a stable pseudonym distinct per IP and free of the IP", src)
 	}
 }

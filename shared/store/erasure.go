@@ -31,11 +31,12 @@ func erasurePointer(subject string) map[string]types.AttributeValue {
 	return key("erq-open#"+subject, "erq")
 }
 
-// OpenErasure creates a pending erasure request for the subject, or
-// returns the one already open (created is false then: requests are
-// idempotent per subject). extra (the audit event) commits only with a
-// new request.
-func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...types.TransactWriteItem) (ErasureRequest, bool, error) {
+// OpenErasure creates a pending erasure request for the subject, with
+// extra (the audit event) in the same transaction. When one is already
+// open it returns that request together with an error wrapping
+// [ErrDuplicate] (requests are idempotent per subject; the wrapped
+// cancellation tells an audit.Pending its item was not written).
+func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...types.TransactWriteItem) (ErasureRequest, error) {
 	req.Status = "pending"
 	req.DueBy = req.RequestedAt.Add(ErasureDeadline)
 	pointer := erasurePointer(req.Subject)
@@ -47,10 +48,13 @@ func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...ty
 		put(s.name, item, "attribute_not_exists(pk)")}, extra...)
 	err := s.transact(ctx, items, 0, -1)
 	if !errors.Is(err, ErrDuplicate) {
-		return req, err == nil, err
+		return req, err
 	}
-	existing, err := s.openErasure(ctx, req.Subject)
-	return existing, false, err
+	existing, rerr := s.openErasure(ctx, req.Subject)
+	if rerr != nil {
+		return ErasureRequest{}, rerr
+	}
+	return existing, err
 }
 
 // openErasure reads the subject's open request.

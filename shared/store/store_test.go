@@ -198,15 +198,15 @@ func TestStatusesFollowTheOutboundMessage(t *testing.T) {
 func TestOpenErasureIsIdempotentPerSubject(t *testing.T) {
 	f := newFixture(t)
 	subject := randomID(t)
-	first, created, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + randomID(t), Subject: subject, Reason: "whatsapp_keyword", RequestedAt: f.now})
-	if err != nil || !created {
-		t.Fatalf("OpenErasure() = %v, %v; want a new request", created, err)
+	first, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + randomID(t), Subject: subject, Reason: "whatsapp_keyword", RequestedAt: f.now})
+	if err != nil {
+		t.Fatalf("OpenErasure() err = %v; want a new request", err)
 	}
 	if want := f.now.Add(store.ErasureDeadline); !first.DueBy.Equal(want) {
 		t.Errorf("DueBy = %v, want %v", first.DueBy, want)
 	}
-	again, created, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + randomID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now})
-	if err != nil || created || again.ID != first.ID || again.Status != "pending" {
-		t.Errorf("second OpenErasure() = %+v, created %v, err %v; want the first request back", again, created, err)
+	again, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + randomID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now})
+	if !errors.Is(err, store.ErrDuplicate) || again.ID != first.ID || again.Status != "pending" {
+		t.Errorf("second OpenErasure() = %+v, err %v; want the first request back with ErrDuplicate", again, err)
 	}
 }

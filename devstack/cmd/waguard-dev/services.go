@@ -132,7 +132,7 @@ waguard local stack is up (%.1fs). Everything binds to 127.0.0.1; Ctrl-C stops i
 Try (local-only values; never use them elsewhere):
   curl -i '%s/webhooks/meta?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1234'
   curl -i -X POST %s/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
-       -d '{"to":"+447700900123","purpose":"transactional","text":"hello"}'
+       -d '{"to":"+442079460123","purpose":"transactional","text":"hello"}'
   make invoke FN=RetentionFunction        # run a scheduled function now
 `, took.Seconds(), gw, s.env["AWS_ENDPOINT_URL_DYNAMODB"], s.env["AWS_ENDPOINT_URL_KMS"],
 		s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], s.env["WAGUARD_SANDBOX_URL"], s.runDir, gw, verify, gw, opsKey)

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/whatsapp"
+)
+
+// statusGrace is how long a status for an unknown message is retried
+// (Meta redelivers on a non-200): the send function stores a message only
+// after the provider answered, so its first status can arrive first.
+const statusGrace = 5 * time.Minute
+
+// errRetryLater makes the whole delivery fail so that Meta redelivers it.
+var errRetryLater = errors.New("status for a message not stored yet")
+
+// process applies every event of a verified delivery. Each event is
+// idempotent on its provider id, so a failed delivery can be redelivered
+// whole: what was stored is counted as duplicate the second time.
+func (h *Handler) process(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, evs []whatsapp.Event, out *outcome) error {
+	for _, ev := range evs {
+		if ev.PhoneNumberID != h.Config.PhoneNumberID {
+			out.Ignored++
+			continue
+		}
+		var err error
+		switch ev.Kind {
+		case whatsapp.KindMessage:
+			err = h.inbound(ctx, req, caller, ev.Message, out)
+		case whatsapp.KindStatus:
+			err = h.status(ctx, req, caller, ev.Status, out)
+		default:
+			out.Ignored++
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subject is who an event is about, as keyed hashes only.
+type subject struct {
+	index, pseudonym string
+	number           phone.Number
+}
+
+func (h *Handler) subjectOf(waID string) (subject, bool) {
+	n, err := phone.ParseWAID(waID)
+	if err != nil {
+		return subject{}, false
+	}
+	idx, err1 := h.Keys.Index(n)
+	pseu, err2 := h.Keys.Pseudonym(n)
+	return subject{index: idx, pseudonym: pseu, number: n}, err1 == nil && err2 == nil
+}
+
+// inbound stores one inbound message encrypted, with its audit event and
+// any keyword's consent change in the same transaction.
+func (h *Handler) inbound(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, m whatsapp.Message, out *outcome) error {
+	sub, ok := h.subjectOf(m.From)
+	if !ok {
+		out.Ignored++
+		return nil
+	}
+	actor := audit.Actor{Caller: caller}
+	if h.now().Sub(m.Time) > h.Config.Horizon {
+		out.Ignored++
+		_, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
+			RequestID: req.RequestContext.RequestID, Details: map[string]string{"outcome": "dropped_stale", "type": m.Type}})
+		return err
+	}
+	lookup := h.Keys.Lookup("wamid", m.ID)
+	received := audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
+		RequestID: req.RequestContext.RequestID, Details: map[string]string{"type": m.Type, "class": string(h.Config.InboundClass)}}
+	kw := KeywordNone
+	if m.Type == "text" {
+		kw = h.Config.Keywords.Match(m.Text)
+	}
+	extra, auditEvents, err := h.keywordWrites(ctx, sub, lookup, m, kw, received)
+	if err != nil {
+		return err
+	}
+	pending, err := h.Audit.Prepare(ctx, auditEvents[0], auditEvents[1:]...)
+	if err != nil {
+		return err
+	}
+	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: sub.number.E164(),
+		ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
+		Class: h.Config.InboundClass}, append(extra, pending.TransactItems()...)...)
+	pending.Commit(err)
+	switch {
+	case errors.Is(err, store.ErrErased):
+		out.Ignored++
+		return nil
+	case errors.Is(err, store.ErrDuplicate):
+		out.Duplicates++
+	case err != nil:
+		return err
+	default:
+		out.Received++
+		h.Metrics.Add(metrics.MessagesReceived, 1)
+	}
+	if kw == KeywordErase { // idempotent per subject, so also re-run on a redelivery
+		return h.openErasure(ctx, req, caller, sub)
+	}
+	return nil
+}
+
+// keywordWrites returns the consent writes and audit events a keyword
+// adds to the message's transaction. Consent event ids derive from the
+// message, so a redelivery can never record a second change.
+func (h *Handler) keywordWrites(ctx context.Context, sub subject, lookup string, m whatsapp.Message, kw Keyword, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
+	var action, evType = "", audit.EventUnknown
+	change := store.SuppressionKeep
+	switch kw {
+	case KeywordStop:
+		action, evType, change = store.ActionRevoke, audit.EventConsentRevoked, store.SuppressionAdd
+	case KeywordStart:
+		action, evType, change = store.ActionGrant, audit.EventConsentGranted, store.SuppressionLift
+	default:
+		return nil, []audit.Event{received}, nil
+	}
+	id := "cev_" + lookup[:20]
+	ev := store.ConsentEvent{ID: id, Purpose: "marketing", Action: action, Method: "whatsapp_keyword",
+		PolicyVersion: "whatsapp_keyword", Actor: "webhook", Evidence: []byte("inbound message " + lookup), At: m.Time}
+	items, err := h.Store.ConsentWrites(ctx, sub.index, ev, change, "stop_keyword")
+	if err != nil {
+		return nil, nil, err
+	}
+	consent := audit.Event{Type: evType, Subject: sub.pseudonym, Actor: received.Actor, RequestID: received.RequestID,
+		Details: map[string]string{"purpose": "marketing", "method": "whatsapp_keyword", "consent_event": id}}
+	return items, []audit.Event{received, consent}, nil
+}
+
+// openErasure opens (or finds) the subject's erasure request: the signed
+// webhook from their own number is the proof of identity.
+func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, sub subject) error {
+	id, err := newID("er_")
+	if err != nil {
+		return err
+	}
+	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventErasureRequested, Subject: sub.pseudonym,
+		Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID,
+		Details: map[string]string{"erasure_request": id, "reason": "whatsapp_keyword"}})
+	if err != nil {
+		return err
+	}
+	_, err = h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Reason: "whatsapp_keyword",
+		RequestedAt: h.now()}, pending.TransactItems()...)
+	pending.Commit(err)
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil
+	}
+	return err
+}
+
+// status records one provider status for an outbound message.
+func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, s whatsapp.Status, out *outcome) error {
+	if h.now().Sub(s.Time) > h.Config.Horizon {
+		out.Ignored++
+		return nil
+	}
+	lookup := h.Keys.Lookup("wamid", s.ID)
+	subjectIndex, sk, err := h.Store.FindOutbound(ctx, lookup)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && h.now().Sub(s.Time) < statusGrace:
+		return errRetryLater
+	case errors.Is(err, store.ErrNotFound):
+		out.Ignored++
+		return nil
+	case err != nil:
+		return err
+	}
+	details := map[string]string{"status": s.Status}
+	if s.ErrorCode != 0 {
+		details["error_code"] = strconv.Itoa(s.ErrorCode)
+	}
+	ev := audit.Event{Type: audit.EventMessageStatus, Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID, Details: details}
+	if sub, ok := h.subjectOf(s.RecipientID); ok {
+		ev.Subject = sub.pseudonym
+	}
+	pending, err := h.Audit.Prepare(ctx, ev)
+	if err != nil {
+		return err
+	}
+	err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time},
+		pending.TransactItems()...)
+	pending.Commit(err)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		out.Duplicates++
+	case err != nil:
+		return err
+	default:
+		out.Received++
+	}
+	return nil
+}
+
+// messageBody is what is kept of a message's content: the text, or the
+// chosen reply; nothing for media and other types (never downloaded).
+func messageBody(m whatsapp.Message) []byte {
+	switch {
+	case m.Text != "":
+		return []byte(m.Text)
+	case m.ReplyID != "" || m.ReplyTitle != "":
+		return []byte(`{"reply_id":` + strconv.Quote(m.ReplyID) + `,"reply_title":` + strconv.Quote(m.ReplyTitle) + `}`)
+	}
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return prefix + idEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/devstack/sandbox"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// payload is a filled testdata/meta template and the values put in it.
+type payload struct {
+	body           []byte
+	from, wamid    string
+	wamid2         string
+	subject, index string
+}
+
+func fill(t *testing.T, h *Handler, name string, at time.Time) payload {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "meta", name))
+	if err != nil {
+		t.Fatalf("ReadFile(%s) err = %v", name, err)
+	}
+	p := payload{from: testNumber(t)}
+	p.wamid, p.wamid2 = sandbox.NewWAMID(p.from, false), sandbox.NewWAMID(p.from, false)
+	r := strings.NewReplacer("{{FROM}}", p.from, "{{WAMID}}", p.wamid, "{{WAMID2}}", p.wamid2, "{{TS}}", strconv.FormatInt(at.Unix(), 10))
+	p.body = []byte(r.Replace(string(raw)))
+	n, err := phone.ParseWAID(p.from)
+	if err != nil {
+		t.Fatalf("test number invalid: %v", err)
+	}
+	p.index, _ = h.Keys.Index(n)
+	return p
+}
+
+func sign(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// TestMetaPayloads sends real-shaped payloads of every kind through the
+// production wiring and checks what the API answers and stores.
+func TestMetaPayloads(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	now := time.Now().UTC()
+	tests := []struct {
+		file         string
+		want         outcome
+		wantInbound  int
+		wantOutbound bool // create the outbound message the status is about
+	}{
+		{"text.json", outcome{Received: 1}, 1, false},
+		{"button.json", outcome{Received: 1}, 1, false},
+		{"interactive_button_reply.json", outcome{Received: 1}, 1, false},
+		{"interactive_list_reply.json", outcome{Received: 1}, 1, false},
+		{"image.json", outcome{Received: 1}, 1, false},
+		{"batch_multi_entry.json", outcome{Received: 2}, 2, false},
+		{"other_phone_number_id.json", outcome{Ignored: 1}, 0, false},
+		{"status_sent.json", outcome{Received: 1}, 0, true},
+		{"status_delivered.json", outcome{Received: 1}, 0, true},
+		{"status_read.json", outcome{Received: 1}, 0, true},
+		{"status_failed.json", outcome{Received: 1}, 0, true},
+		{"status_read.json", outcome{Ignored: 1}, 0, false}, // unknown message, older than the grace period
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".json"), func(t *testing.T) {
+			at := now
+			if !tt.wantOutbound && strings.HasPrefix(tt.file, "status_") {
+				at = now.Add(-time.Hour)
+			}
+			p := fill(t, h, tt.file, at)
+			if tt.wantOutbound {
+				putOutbound(t, h, p)
+			}
+			for i, want := range []outcome{tt.want, redelivered(tt.want)} {
+				resp, _ := h.Handle(context.Background(), metaRequest(t, h, p.body))
+				var got outcome
+				if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &got) != nil || got != want {
+					t.Errorf("delivery %d: Handle() = %d %s, want 200 %+v", i, resp.StatusCode, resp.Body, want)
+				}
+			}
+			if got := countPrefix(t, h, p.index, "msg#in#"); got != tt.wantInbound {
+				t.Errorf("inbound items = %d, want %d", got, tt.wantInbound)
+			}
+		})
+	}
+}
+
+// redelivered is what a second delivery of the same bytes answers.
+func redelivered(o outcome) outcome {
+	return outcome{Duplicates: o.Received, Ignored: o.Ignored}
+}
+
+func putOutbound(t *testing.T, h *Handler, p payload) {
+	t.Helper()
+	err := h.Store.PutOutbound(context.Background(), store.Outbound{Subject: p.index, ID: "msg_" + p.wamid[len(p.wamid)-12:],
+		Lookup: h.Keys.Lookup("wamid", p.wamid), Phone: "+" + p.from, ProviderID: p.wamid, Body: []byte(`{"text":"hi"}`),
+		Purpose: retention.ClassTransactional, Status: "accepted", At: time.Now()})
+	if err != nil {
+		t.Fatalf("PutOutbound() err = %v", err)
+	}
+}
+
+func countPrefix(t *testing.T, h *Handler, subject, prefix string) int {
+	st := stacktestStack(t)
+	n := 0
+	for _, it := range partition(t, st, subject) {
+		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMetaSignatures checks every way a signature can be wrong is refused
+// with 401 invalid_signature before anything is stored, that upper-case
+// hex and base64 bodies pass, and that no error can serve as a signing
+// oracle.
+func TestMetaSignatures(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	keys, err := h.secretKeys(context.Background(), h.Config.MetaSecretID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(p payload) events.APIGatewayV2HTTPRequest
+		status int
+		code   string
+	}{
+		{"valid", func(p payload) events.APIGatewayV2HTTPRequest { return req(p.body, sign(keys[0], p.body), false) }, 200, ""},
+		{"upper-case hex", func(p payload) events.APIGatewayV2HTTPRequest {
+			return req(p.body, "sha256="+strings.ToUpper(strings.TrimPrefix(sign(keys[0], p.body), "sha256=")), false)
+		}, 200, ""},
+		{"base64 body", func(p payload) events.APIGatewayV2HTTPRequest {
+			return req([]byte(base64.StdEncoding.EncodeToString(p.body)), sign(keys[0], p.body), true)
+		}, 200, ""},
+		{"forged", func(p payload) events.APIGatewayV2HTTPRequest {
+			return req(p.body, sign([]byte("guess"), p.body), false)
+		}, 401, "invalid_signature"},
+		{"truncated", func(p payload) events.APIGatewayV2HTTPRequest { return req(p.body, sign(keys[0], p.body)[:40], false) }, 401, "invalid_signature"},
+		{"empty", func(p payload) events.APIGatewayV2HTTPRequest { return req(p.body, "", false) }, 401, "invalid_signature"},
+		{"no prefix", func(p payload) events.APIGatewayV2HTTPRequest {
+			return req(p.body, strings.TrimPrefix(sign(keys[0], p.body), "sha256="), false)
+		}, 401, "invalid_signature"},
+		{"non-hex", func(p payload) events.APIGatewayV2HTTPRequest {
+			return req(p.body, "sha256="+strings.Repeat("zz", 32), false)
+		}, 401, "invalid_signature"},
+		{"body altered by one byte", func(p payload) events.APIGatewayV2HTTPRequest {
+			b := append([]byte(nil), p.body...)
+			b[len(b)/2] ^= 1
+			return req(b, sign(keys[0], p.body), false)
+		}, 401, "invalid_signature"},
+		{"signed over re-serialised JSON", func(p payload) events.APIGatewayV2HTTPRequest {
+			var v any
+			_ = json.Unmarshal(p.body, &v)
+			re, _ := json.Marshal(v)
+			return req(p.body, sign(keys[0], re), false)
+		}, 401, "invalid_signature"},
+		{"malformed JSON, valid signature", func(p payload) events.APIGatewayV2HTTPRequest {
+			b := p.body[:len(p.body)-3]
+			return req(b, sign(keys[0], b), false)
+		}, 400, "malformed_payload"},
+		{"oversized", func(p payload) events.APIGatewayV2HTTPRequest {
+			b := append(append([]byte(nil), p.body...), make([]byte, h.Config.MaxBodyBytes)...)
+			return req(b, sign(keys[0], b), false)
+		}, 413, "payload_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := fill(t, h, "text.json", time.Now())
+			r := tt.mutate(p)
+			r.RequestContext.HTTP.SourceIP = "198.51.100." + strconv.Itoa(len(tt.name)) // own flood counter
+			resp, _ := h.Handle(context.Background(), r)
+			if resp.StatusCode != tt.status || (tt.code != "" && errorCode(t, resp.Body) != tt.code) {
+				t.Fatalf("Handle() = %d %s, want %d %s", resp.StatusCode, resp.Body, tt.status, tt.code)
+			}
+			stored := countPrefix(t, h, p.index, "msg#in#")
+			if want := map[bool]int{true: 1, false: 0}[tt.status == 200]; stored != want {
+				t.Errorf("stored %d messages, want %d", stored, want)
+			}
+			expected := strings.TrimPrefix(sign(keys[0], p.body), "sha256=")
+			if strings.Contains(strings.ToLower(resp.Body), expected[:16]) || strings.Contains(resp.Body, p.from) {
+				t.Errorf("response leaks the expected signature or the payload: %s", resp.Body)
+			}
+		})
+	}
+}
+
+func req(body []byte, sig string, b64 bool) events.APIGatewayV2HTTPRequest {
+	r := events.APIGatewayV2HTTPRequest{RouteKey: "POST /webhooks/meta", Body: string(body), IsBase64Encoded: b64,
+		Headers:        map[string]string{},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: "192.0.2.20"}}}
+	if sig != "" {
+		r.Headers["x-hub-signature-256"] = sig
+	}
+	return r
+}

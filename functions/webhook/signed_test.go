@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/shared/signature"
+)
+
+func signedReq(body []byte, h signature.Headers, ip string) events.APIGatewayV2HTTPRequest {
+	return events.APIGatewayV2HTTPRequest{RouteKey: "POST /webhooks/signed", Body: string(body), Headers: h.Map(),
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: ip}}}
+}
+
+func normalized(t *testing.T, from, id string, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{"id": id, "from": "+" + from, "timestamp": at.Unix(), "type": "text",
+		"text": "hello from a provider", "to_phone_number_id": "100000000000001"})
+	return b
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestSignedScheme covers the timestamped HMAC scheme in both header
+// sets: valid, stale and future timestamps, wrong secrets and replays.
+func TestSignedScheme(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	keys, err := h.secretKeys(context.Background(), h.Config.SignedSecretID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tests := []struct {
+		name    string
+		headers func(body []byte) signature.Headers
+		status  int
+		code    string
+	}{
+		{"seed", func(b []byte) signature.Headers { return signature.SignSeed(keys[0], now, b) }, 200, ""},
+		{"standard webhooks", func(b []byte) signature.Headers {
+			return signature.SignStandardWebhooks("msg_"+randomHex(t), now, b, keys[0])
+		}, 200, ""},
+		{"seed 6 minutes old", func(b []byte) signature.Headers { return signature.SignSeed(keys[0], now.Add(-6*time.Minute), b) }, 401, "stale_timestamp"},
+		{"seed 6 minutes ahead", func(b []byte) signature.Headers { return signature.SignSeed(keys[0], now.Add(6*time.Minute), b) }, 401, "stale_timestamp"},
+		{"standard webhooks stale", func(b []byte) signature.Headers {
+			return signature.SignStandardWebhooks("msg_"+randomHex(t), now.Add(-time.Hour), b, keys[0])
+		}, 401, "stale_timestamp"},
+		{"seed wrong secret", func(b []byte) signature.Headers { return signature.SignSeed([]byte("not the secret"), now, b) }, 401, "invalid_signature"},
+		{"no headers", func([]byte) signature.Headers { return signature.Headers{} }, 401, "invalid_signature"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := normalized(t, testNumber(t), "prov-"+randomHex(t), now)
+			r := signedReq(body, tt.headers(body), "203.0.113."+string(rune('1'+i)))
+			resp, _ := h.Handle(context.Background(), r)
+			if resp.StatusCode != tt.status || (tt.code != "" && errorCode(t, resp.Body) != tt.code) {
+				t.Fatalf("Handle() = %d %s, want %d %s", resp.StatusCode, resp.Body, tt.status, tt.code)
+			}
+			if tt.status != 200 {
+				return
+			}
+			replay, _ := h.Handle(context.Background(), r)
+			if replay.StatusCode != 200 || !strings.Contains(replay.Body, `"duplicates":1`) {
+				t.Errorf("replay = %d %s, want 200 with duplicates 1", replay.StatusCode, replay.Body)
+			}
+		})
+	}
+}
+
+// TestSecretRotationOverlap checks both secrets pass during the overlap
+// and the previous one fails once the rotation has settled.
+func TestSecretRotationOverlap(t *testing.T) {
+	h, _, st := newStackHandler(t)
+	sm := secretsmanager.NewFromConfig(st.AWS(t))
+	ctx := context.Background()
+	name := "waguard/test/rotation-" + randomHex(t)
+	oldKey, newKey := "old-"+randomHex(t), "new-"+randomHex(t)
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+		SecretString: aws.String(`{"kind":"webhook-secret","secret":"` + oldKey + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
+		SecretString: aws.String(`{"kind":"webhook-secret","secret":"` + newKey + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	h.Config.MetaSecretID = name
+	for _, tc := range []struct {
+		name    string
+		key     string
+		overlap time.Duration
+		want    int
+	}{
+		{"current", newKey, time.Hour, 200},
+		{"previous within the overlap", oldKey, time.Hour, 200},
+		{"previous after the overlap", oldKey, time.Nanosecond, 401},
+		{"current after the overlap", newKey, time.Nanosecond, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.Config.SecretOverlap = tc.overlap
+			p := fill(t, h, "text.json", time.Now())
+			resp, _ := h.Handle(ctx, req(p.body, sign([]byte(tc.key), p.body), false))
+			if resp.StatusCode != tc.want {
+				t.Errorf("Handle() = %d %s, want %d", resp.StatusCode, resp.Body, tc.want)
+			}
+		})
+	}
+}
+
+// TestFloodControl checks a source with more than 20 failed signatures in
+// a minute is refused with 429 and Retry-After before any HMAC work, even
+// with a valid signature, and that other sources are unaffected.
+func TestFloodControl(t *testing.T) {
+	h, c, _ := newStackHandler(t)
+	ip := "198.51.100.200"
+	p := fill(t, h, "text.json", time.Now())
+	bad := req(p.body, sign([]byte("guess"), p.body), false)
+	bad.RequestContext.HTTP.SourceIP = ip
+	for i := 0; i < 21; i++ {
+		if resp, _ := h.Handle(context.Background(), bad); resp.StatusCode != 401 {
+			t.Fatalf("failure %d = %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	keys, _ := h.secretKeys(context.Background(), h.Config.MetaSecretID)
+	good := req(p.body, sign(keys[0], p.body), false)
+	good.RequestContext.HTTP.SourceIP = ip
+	c.take()
+	resp, _ := h.Handle(context.Background(), good)
+	if resp.StatusCode != 429 || errorCode(t, resp.Body) != "rate_limited" || resp.Headers["Retry-After"] == "" {
+		t.Errorf("valid request from a flooding source = %d %s %v, want 429 rate_limited with Retry-After", resp.StatusCode, resp.Body, resp.Headers)
+	}
+	if ops := c.take(); ops["GetSecretValue"] != 0 || ops["TransactWriteItems"] != 0 {
+		t.Errorf("a refused source cost %v, want no secret read and no write", ops)
+	}
+	good.RequestContext.HTTP.SourceIP = "198.51.100.201"
+	if resp, _ := h.Handle(context.Background(), good); resp.StatusCode != 200 {
+		t.Errorf("another source = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestStaleEventDropped checks an event older than the redelivery horizon
+// is acknowledged and dropped.
+func TestStaleEventDropped(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	p := fill(t, h, "text.json", time.Now().Add(-8*24*time.Hour))
+	resp, _ := h.Handle(context.Background(), metaRequest(t, h, p.body))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"ignored":1`) {
+		t.Errorf("Handle(8-day-old event) = %d %s, want 200 ignored 1", resp.StatusCode, resp.Body)
+	}
+	if n := countPrefix(t, h, p.index, "msg#in#"); n != 0 {
+		t.Errorf("stored %d stale messages, want 0", n)
+	}
+}

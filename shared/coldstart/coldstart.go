@@ -1,0 +1,116 @@
+// Package coldstart builds, once per Lambda cold start, the dependencies
+// every waguard function shares: the secrets cache, the blind-index and
+// pseudonym keys, envelope encryption, the data store, the audit writer,
+// flood control and the metrics recorder. Each function's main adds only
+// what is its own.
+//
+// # Failure
+//
+// Build returns an error (and main exits) when a secret cannot be read or
+// a setting is missing: a function that cannot encrypt or audit must not
+// start, never fall back to plaintext or to unaudited writes.
+package coldstart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/blindindex"
+	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/floodguard"
+	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// Clients are the SDK clients, built from one aws.Config in main.
+type Clients struct {
+	DynamoDB       *dynamodb.Client
+	KMS            *kms.Client
+	SecretsManager *secretsmanager.Client
+}
+
+// Core is what every function shares.
+type Core struct {
+	Secrets  *secrets.Store
+	Keys     *blindindex.Keys
+	Envelope *envelope.Envelope
+	Store    *store.Store
+	Audit    *audit.Writer
+	Flood    *floodguard.Guard
+	Metrics  *metrics.Recorder
+	Policy   retention.Policy
+}
+
+// Build reads the shared settings (as template.yaml's Globals set them)
+// through getenv and builds the core for the named function.
+func Build(ctx context.Context, c Clients, getenv func(string) string, function string) (*Core, error) {
+	need := map[string]string{}
+	for _, k := range []string{"DATA_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "KMS_KEY_ID", "INDEX_KEY_SECRET_ID", "PSEUDONYM_KEY_SECRET_ID"} {
+		if need[k] = getenv(k); need[k] == "" {
+			return nil, fmt.Errorf("coldstart: %s is not set", k)
+		}
+	}
+	policy, err := retention.PolicyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	sec := secrets.NewStore(c.SecretsManager, time.Minute)
+	keys, floodKey, err := hmacKeys(ctx, sec, need["INDEX_KEY_SECRET_ID"], need["PSEUDONYM_KEY_SECRET_ID"])
+	if err != nil {
+		return nil, err
+	}
+	env, err := envelope.New(c.KMS, c.DynamoDB, envelope.Config{KeyID: need["KMS_KEY_ID"], KeysTable: need["KEYS_TABLE"]})
+	if err != nil {
+		return nil, err
+	}
+	writer, err := audit.NewWriter(c.DynamoDB, audit.WriterConfig{Table: need["AUDIT_TABLE"], Function: function,
+		Retention: auditRetention(getenv("AUDIT_RETENTION_DAYS"))})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := metrics.NewRecorder(function)
+	if err != nil {
+		return nil, err
+	}
+	return &Core{
+		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
+		Store: store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
+		Flood: floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
+	}, nil
+}
+
+// hmacKeys reads the blind-index and pseudonym keys. The index key also
+// keys flood control's source-IP hashes (floodguard adds its own label).
+func hmacKeys(ctx context.Context, sec *secrets.Store, indexID, pseudonymID string) (*blindindex.Keys, []byte, error) {
+	idx, err := sec.Get(ctx, indexID, secrets.StageCurrent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("coldstart: index key: %w", err)
+	}
+	pse, err := sec.Get(ctx, pseudonymID, secrets.StageCurrent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("coldstart: pseudonym key: %w", err)
+	}
+	if idx.Get("key").Empty() || pse.Get("key").Empty() {
+		return nil, nil, errors.New("coldstart: index or pseudonym key is empty")
+	}
+	keys, err := blindindex.NewKeys(idx.Get("key").Reveal(), pse.Get("key").Reveal())
+	return keys, idx.Get("key").Reveal(), err
+}
+
+func auditRetention(days string) time.Duration {
+	n, err := strconv.Atoi(days)
+	if err != nil || n <= 0 {
+		n = 2190
+	}
+	return time.Duration(n) * 24 * time.Hour
+}

@@ -1,0 +1,132 @@
+// Package redact keeps personal data and secrets out of waguard's logs. It
+// provides a [slog.Handler] wrapper that rewrites every record before the
+// wrapped handler sees it, and [String] for other text that leaves the
+// process, such as error messages.
+//
+// # What it masks
+//
+// Attributes whose key is on the denylist lose their value, which becomes
+// "[redacted]". Keys match case-insensitively, ignoring '_' and '-'
+// (so "wa_id", "waId" and "WA-ID" are one key):
+//
+//	phone to from body text token msisdn wa_id name profile_name
+//	authorization secret key password email
+//
+// as does any key ending in token, secret, key, password or phone
+// ("access_token", "apiKey", "idempotency_key"). A denylisted value that
+// implements [slog.LogValuer], such as a phone.Number, is trusted to redact
+// itself and is logged as its LogValue (still scanned, as below).
+//
+// Values of kind Any are taken apart first: an error becomes its message,
+// a byte slice its length ("[16 bytes]"), a struct with exported fields or a
+// map with string keys a group (so the denylist applies to field names and
+// map keys, up to 8 levels deep), and anything else, including any type
+// with a String or Format method, its %+v text.
+//
+// Every string is then scanned: the message, attribute values in groups at
+// any depth, map keys, error messages and formatted values. The scan
+// replaces:
+//
+//   - runs of 7 or more digits, optionally with '+', spaces, '-', '.' and
+//     parentheses, by "[phone]" (this also masks long numeric ids and AWS
+//     account ids outside ARNs);
+//   - "wamid." and the base64 that follows by "[wamid]";
+//   - the credentials after "Bearer ", and JSON Web Tokens, by "[token]";
+//   - the value after keys such as access_token=, "secret":,
+//     Authorization: or x-api-key: by "[secret]";
+//   - runs of 32 or more base64 or hex characters that mix letters and
+//     digits (keys, tokens, signatures, blind indexes) by "[secret]";
+//   - e-mail addresses by "[email]" and IPv4 addresses by "[ip]".
+//
+// UUIDs (Lambda and API Gateway request ids), X-Ray trace ids, ISO 8601
+// dates and times, and the account field of ARNs are left intact, as are
+// attribute keys, group names, and numbers, booleans, times and durations.
+// [String] applies the same scan; a regular expression in the package tests
+// specifies it exactly, and a fuzz test holds the two to agreement.
+//
+// # Security properties
+//
+// The handler never passes an unscanned string to the wrapped handler, and
+// it neither logs nor panics itself. It is safe for concurrent use if the
+// wrapped handler is. Attributes that the wrapped handler adds itself, such
+// as the requestId of the Lambda handler, are not scanned. On clean text
+// the scan costs a few nanoseconds per byte and allocates nothing.
+//
+// # Non-goals
+//
+// Detection is heuristic. It does not find names, addresses or free text
+// logged under a key that is not on the denylist, numbers written in words
+// or with non-ASCII digits, IPv6 addresses, or personal data in integer
+// values. A type with a String method is trusted as far as its text goes:
+// give types that hold personal data a LogValue method. The denylist is the
+// first line of defence; the scan is the second.
+//
+// # Use in a Lambda function
+//
+// main builds the logger once per cold start from the aws-lambda-go handler,
+// which adds requestId and honours AWS_LAMBDA_LOG_LEVEL:
+//
+//	log := redact.NewLambdaLogger()
+//
+// The Lambda handler writes JSON only when AWS_LAMBDA_LOG_FORMAT is JSON, so
+// each function sets LoggingConfig.LogFormat: JSON in template.yaml. Tests
+// and local tools use [NewLogger].
+package redact
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// New returns a handler that redacts every record, as described in the
+// package documentation, before passing it to next.
+func New(next slog.Handler) slog.Handler { return &handler{next: next} }
+
+// NewLogger returns a logger that writes redacted JSON lines to w at level
+// and above, with the key names the Lambda handler uses ("timestamp",
+// "message").
+func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr}
+	return slog.New(New(slog.NewJSONHandler(w, opts)))
+}
+
+// NewLambdaLogger returns a logger that redacts records and then writes
+// them with lambdacontext.NewLogHandler(opts...) to standard output, adding
+// requestId from the invocation context: call its methods with the
+// handler's ctx (InfoContext, ErrorContext) for requestId to appear.
+func NewLambdaLogger(opts ...lambdacontext.LogOption) *slog.Logger {
+	return slog.New(New(lambdacontext.NewLogHandler(opts...)))
+}
+
+// handler is the redacting slog.Handler returned by New.
+type handler struct{ next slog.Handler }
+
+var _ slog.Handler = (*handler)(nil)
+
+// Enabled reports whether the wrapped handler handles level.
+func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+// Handle passes a redacted copy of r to the wrapped handler.
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, String(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(attr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+// WithAttrs redacts attrs once and passes them to the wrapped handler.
+func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &handler{next: h.next.WithAttrs(attrList(attrs, 0))}
+}
+
+// WithGroup opens a group in the wrapped handler.
+func (h *handler) WithGroup(name string) slog.Handler {
+	return &handler{next: h.next.WithGroup(name)}
+}

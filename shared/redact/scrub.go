@@ -1,0 +1,113 @@
+package redact
+
+// Masks that replace what [String] finds.
+const (
+	maskPhone  = "[phone]"
+	maskWAMID  = "[wamid]"
+	maskToken  = "[token]"
+	maskSecret = "[secret]"
+	maskIP     = "[ip]"
+	maskEmail  = "[email]"
+)
+
+// String returns s with phone numbers, provider message ids, credentials,
+// secret-looking runs, e-mail and IPv4 addresses masked. See the package
+// documentation for what it recognises.
+func String(s string) string {
+	if !suspicious(s) {
+		return s
+	}
+	return scan(s)
+}
+
+// suspicious is a fast pre-check: it reports whether s could contain
+// anything scan masks. A match needs 4 digits (an IPv4 address), an '@', a
+// run of 32 base64 characters, or a keyword.
+func suspicious(s string) bool {
+	if len(s) < len("a@b.cd") { // the shortest match
+		return false
+	}
+	digits, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isDigit(c) {
+			if digits++; digits >= 4 {
+				return true
+			}
+		}
+		if c == '@' {
+			return true
+		}
+		if run++; !isRunChar(c) {
+			run = 0
+		} else if run >= 32 {
+			return true
+		}
+	}
+	return hasKeyword(s)
+}
+
+// hasKeyword reports whether s contains, ignoring ASCII case, a word that
+// starts a match of scan needing neither digits nor a long run: bearer,
+// token, secret, signature, passw(or)d, key, authorization, wamid, eyJ.
+func hasKeyword(s string) bool {
+	for i := 0; i < len(s); i++ {
+		var found bool
+		switch s[i] | 0x20 {
+		case 'b':
+			found = hasPrefixFold(s, i, "bearer")
+		case 't':
+			found = hasPrefixFold(s, i, "token")
+		case 's':
+			found = hasPrefixFold(s, i, "secret") || hasPrefixFold(s, i, "signature")
+		case 'p':
+			found = hasPrefixFold(s, i, "passw")
+		case 'k':
+			found = hasPrefixFold(s, i, "key")
+		case 'a':
+			found = hasPrefixFold(s, i, "authorization")
+		case 'w':
+			found = hasPrefixFold(s, i, "wamid")
+		case 'e':
+			found = hasPrefixFold(s, i, "eyj")
+		}
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// isSecret reports whether a long run of base64 characters looks like key
+// material rather than an identifier made of words: it holds a letter and a
+// digit and a stretch of 16 characters without '-' or '_'.
+func isSecret(run string) bool {
+	var letter, digit bool
+	stretch, longest := 0, 0
+	for i := 0; i < len(run); i++ {
+		c := run[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letter = true
+		}
+		if c == '-' || c == '_' {
+			stretch = 0
+			continue
+		}
+		stretch++
+		longest = max(longest, stretch)
+	}
+	return letter && digit && longest >= 16
+}
+
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
+}
