@@ -87,3 +87,42 @@ func isWord(c byte) bool      { return is(c, word) }
 func isKeyChar(c byte) bool   { return is(c, keyChar) }
 func isLocalChar(c byte) bool { return is(c, localChar) }
 func isRunChar(c byte) bool   { return is(c, runChar) }
+
+// byteAt advances *j past c if s[*j] is c.
+func byteAt(s string, j *int, c byte) bool {
+	if *j < len(s) && s[*j] == c {
+		*j++
+		return true
+	}
+	return false
+}
+
+// twoDigits reports whether s[i:] starts with two digits between lo and hi.
+func twoDigits(s string, i, lo, hi int) bool {
+	if i+1 >= len(s) || !isDigit(s[i]) || !isDigit(s[i+1]) {
+		return false
+	}
+	v := int(s[i]-'0')*10 + int(s[i+1]-'0')
+	return v >= lo && v <= hi
+}
+
+func hasPrefix(s string, i int, p string) bool {
+	return i+len(p) <= len(s) && s[i:i+len(p)] == p
+}
+
+// hasPrefixFold is hasPrefix ignoring ASCII case; p must be lower case.
+func hasPrefixFold(s string, i int, p string) bool {
+	if i+len(p) > len(s) {
+		return false
+	}
+	for k := 0; k < len(p); k++ {
+		c := s[i+k]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[k] {
+			return false
+		}
+	}
+	return true
+}

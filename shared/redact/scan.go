@@ -2,10 +2,10 @@ package redact
 
 // The scanner finds what String masks in one left-to-right pass without
 // regular expressions, which cost microseconds per byte here. At each
-// position it tries the rules below in order and takes the first that
-// matches; text it passes over is copied unchanged. Its behaviour is
-// specified by the equivalent regular expression in reference_test.go,
-// against which it is fuzzed.
+// position it tries the rules in order and takes the first that matches;
+// text it passes over is copied unchanged. reference_test.go specifies each
+// rule again as an anchored regular expression, and FuzzString checks that
+// the two agree.
 
 // scanner holds the state of one String call.
 type scanner struct {
@@ -99,131 +99,6 @@ func (sc *scanner) rest(i int, c byte) (n int, repl string, ok bool) {
 		return sc.phone(i)
 	}
 	return 0, "", false
-}
-
-// keep matches the identifiers that survive: UUIDs, X-Ray trace ids, ISO
-// 8601 dates and times, and ARNs up to their account field.
-func (sc *scanner) keep(i int) (int, string, bool) {
-	s := sc.s
-	n := uuidAt(s, i)
-	if n == 0 && sc.boundary(i) {
-		n = max(sc.traceAt(i), dateAt(s, i), arnAt(s, i))
-	}
-	return n, s[i : i+n], n > 0
-}
-
-func uuidAt(s string, i int) int {
-	j := i
-	for g, size := range [5]int{8, 4, 4, 4, 12} {
-		if g > 0 && !byteAt(s, &j, '-') {
-			return 0
-		}
-		if !hexAt(s, j, size) {
-			return 0
-		}
-		j += size
-	}
-	return j - i
-}
-
-// hexAt reports whether s[i:] starts with n hex digits.
-func hexAt(s string, i, n int) bool {
-	if i+n > len(s) {
-		return false
-	}
-	for k := i; k < i+n; k++ {
-		if !isHex(s[k]) {
-			return false
-		}
-	}
-	return true
-}
-
-// traceAt matches "1-" 8 hex "-" 24 hex, ending at a word boundary.
-func (sc *scanner) traceAt(i int) int {
-	s, j := sc.s, i
-	if !byteAt(s, &j, '1') || !byteAt(s, &j, '-') || !hexAt(s, j, 8) {
-		return 0
-	}
-	j += 8
-	if !byteAt(s, &j, '-') || !hexAt(s, j, 24) {
-		return 0
-	}
-	j += 24
-	if !sc.boundary(j) {
-		return 0
-	}
-	return j - i
-}
-
-// dateAt matches YYYY-MM-DD (years 1900-2099), optionally followed by
-// [T ]hh:mm[:ss[.fraction]][Z|±hh:mm].
-func dateAt(s string, i int) int {
-	j := i
-	if !(hasPrefix(s, j, "19") || hasPrefix(s, j, "20")) || !twoDigits(s, j+2, 0, 99) {
-		return 0
-	}
-	j += 4
-	if !byteAt(s, &j, '-') || !twoDigits(s, j, 1, 12) {
-		return 0
-	}
-	j += 2
-	if !byteAt(s, &j, '-') || !twoDigits(s, j, 1, 31) {
-		return 0
-	}
-	j += 2
-	return j - i + timeAt(s, j)
-}
-
-// timeAt matches the optional time of dateAt at i, returning its length.
-func timeAt(s string, i int) int {
-	if i >= len(s) || (s[i]|0x20 != 't' && s[i] != ' ') || !clock(s, i+1, 23) {
-		return 0
-	}
-	j := i + 6 // separator, hh:mm
-	if j < len(s) && s[j] == ':' && twoDigits(s, j+1, 0, 59) {
-		j += 3
-		if j < len(s) && s[j] == '.' && span(s, j+1, digit) > 0 {
-			j += 1 + min(span(s, j+1, digit), 9)
-		}
-	}
-	switch {
-	case j < len(s) && s[j]|0x20 == 'z':
-		j++
-	case j < len(s) && (s[j] == '+' || s[j] == '-') && span(s, j+1, digit) >= 2 &&
-		j+3 < len(s) && s[j+3] == ':' && span(s, j+4, digit) >= 2:
-		j += 6
-	}
-	return j - i
-}
-
-// clock reports whether s[i:] starts with hh:mm, hh at most maxHour.
-func clock(s string, i, maxHour int) bool {
-	return twoDigits(s, i, 0, maxHour) && i+2 < len(s) && s[i+2] == ':' && twoDigits(s, i+3, 0, 59)
-}
-
-// arnAt matches "arn:aws[partition]:service:region:" and a 12-digit
-// account followed by ':'.
-func arnAt(s string, i int) int {
-	if !hasPrefixFold(s, i, "arn:aws") {
-		return 0
-	}
-	j := i + len("arn:aws")
-	j += span(s, j, letter|dash)
-	for range 2 { // service, region
-		if !byteAt(s, &j, ':') {
-			return 0
-		}
-		j += span(s, j, labelChar)
-	}
-	if !byteAt(s, &j, ':') || span(s, j, digit) != 12 {
-		return 0
-	}
-	j += 12
-	if !byteAt(s, &j, ':') {
-		return 0
-	}
-	return j - i
 }
 
 // wamid matches "wamid." and the provider id that follows.
@@ -458,43 +333,4 @@ func (sc *scanner) boundary(i int) bool {
 // after the previous match, or after a byte not in cl.
 func (sc *scanner) runStart(i int, cl class) bool {
 	return i == 0 || i == sc.after || classes[sc.s[i-1]]&cl == 0
-}
-
-// byteAt advances *j past c if s[*j] is c.
-func byteAt(s string, j *int, c byte) bool {
-	if *j < len(s) && s[*j] == c {
-		*j++
-		return true
-	}
-	return false
-}
-
-// twoDigits reports whether s[i:] starts with two digits between lo and hi.
-func twoDigits(s string, i, lo, hi int) bool {
-	if i+1 >= len(s) || !isDigit(s[i]) || !isDigit(s[i+1]) {
-		return false
-	}
-	v := int(s[i]-'0')*10 + int(s[i+1]-'0')
-	return v >= lo && v <= hi
-}
-
-func hasPrefix(s string, i int, p string) bool {
-	return i+len(p) <= len(s) && s[i:i+len(p)] == p
-}
-
-// hasPrefixFold is hasPrefix ignoring ASCII case; p must be lower case.
-func hasPrefixFold(s string, i int, p string) bool {
-	if i+len(p) > len(s) {
-		return false
-	}
-	for k := 0; k < len(p); k++ {
-		c := s[i+k]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != p[k] {
-			return false
-		}
-	}
-	return true
 }

@@ -117,6 +117,9 @@ func (s *stack) baseEnv() {
 	e["AWS_ENDPOINT_URL_KMS"] = loopback(s.c.KMSPort)
 	e["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = loopback(s.c.SecretsPort)
 	e["AWS_EC2_METADATA_DISABLED"] = "true"
+	// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
+	// tells the runtime so through this variable.
+	e["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
 	for k, v := range e {
 		os.Setenv(k, v)
 	}
