@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/signature"
+	"github.com/waguard/waguard/shared/store"
 )
 
 func signedReq(body []byte, h signature.Headers, ip string) events.APIGatewayV2HTTPRequest {
@@ -161,4 +164,40 @@ func TestStaleEventDropped(t *testing.T) {
 	if n := countPrefix(t, h, p.index, "msg#in#"); n != 0 {
 		t.Errorf("stored %d stale messages, want 0", n)
 	}
+}
+
+// TestErasureKeywordOpensOneRequest checks the erasure phrase opens an
+// erasure request for the sender, once, even across redeliveries and a
+// second request.
+func TestErasureKeywordOpensOneRequest(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	now := time.Now()
+	from := testNumber(t)
+	var ids []string
+	for _, text := range []string{"delete my data", "  DELETE   MY DATA. "} {
+		body := normalizedText(from, "prov-"+randomHex(t), text, now)
+		keys, _ := h.secretKeys(context.Background(), h.Config.SignedSecretID)
+		r := signedReq(body, signature.SignSeed(keys[0], now, body), "203.0.113.77")
+		for i := 0; i < 2; i++ { // the second is a replay
+			if resp, _ := h.Handle(context.Background(), r); resp.StatusCode != 200 {
+				t.Fatalf("Handle(%q) = %d %s, want 200", text, resp.StatusCode, resp.Body)
+			}
+		}
+		n, _ := phone.ParseWAID(from)
+		subject, _ := h.Keys.Index(n)
+		open, err := h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: "er_probe" + randomHex(t), Subject: subject, Reason: "other", RequestedAt: now})
+		if !errors.Is(err, store.ErrDuplicate) || open.Reason != "whatsapp_keyword" || open.Status != "pending" {
+			t.Fatalf("open request = %+v (err %v), want the keyword's pending request", open, err)
+		}
+		ids = append(ids, open.ID)
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("two erasure phrases opened %v, want one request", ids)
+	}
+}
+
+func normalizedText(from, id, text string, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{"id": id, "from": "+" + from, "timestamp": at.Unix(), "type": "text",
+		"text": text, "to_phone_number_id": "100000000000001"})
+	return b
 }
