@@ -32,16 +32,33 @@ type Config struct {
 	InboundClass retention.Class
 	// AuditRetention is how long audit events live (TTL only).
 	AuditRetention time.Duration
+	// Replies are the confirmations sent for keywords; a keyword without
+	// one is not answered. None by default.
+	Replies map[Keyword]string
+	// ProviderSecretID names the provider credentials replies are sent with.
+	ProviderSecretID string
+	// APIBaseURL and APIVersion locate the Meta Cloud API.
+	APIBaseURL, APIVersion string
 }
 
 // configFromEnv reads the configuration; getenv is os.Getenv in main.
 func configFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		PhoneNumberID:  getenv("PHONE_NUMBER_ID"),
-		MetaSecretID:   getenv("META_WEBHOOK_SECRET_ID"),
-		SignedSecretID: getenv("SIGNED_WEBHOOK_SECRET_ID"),
-		InboundClass:   retention.ClassSupport,
-		Keywords:       DefaultKeywords(getenv("ERASURE_PHRASE")),
+		PhoneNumberID:    getenv("PHONE_NUMBER_ID"),
+		MetaSecretID:     getenv("META_WEBHOOK_SECRET_ID"),
+		SignedSecretID:   getenv("SIGNED_WEBHOOK_SECRET_ID"),
+		InboundClass:     retention.ClassSupport,
+		Keywords:         DefaultKeywords(getenv("ERASURE_PHRASE")),
+		Replies:          map[Keyword]string{},
+		ProviderSecretID: getenv("PROVIDER_SECRET_ID"),
+		APIBaseURL:       getenv("WHATSAPP_API_BASE_URL"),
+		APIVersion:       getenv("GRAPH_API_VERSION"),
+	}
+	for kw, name := range map[Keyword]string{KeywordHelp: "HELP_TEXT", KeywordStop: "STOP_CONFIRMATION",
+		KeywordStart: "START_CONFIRMATION", KeywordErase: "ERASURE_CONFIRMATION"} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			c.Replies[kw] = v
+		}
 	}
 	if c.PhoneNumberID == "" || c.MetaSecretID == "" || c.SignedSecretID == "" {
 		return Config{}, errors.New("config: PHONE_NUMBER_ID, META_WEBHOOK_SECRET_ID and SIGNED_WEBHOOK_SECRET_ID are required")

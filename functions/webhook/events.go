@@ -114,7 +114,12 @@ func (h *Handler) inbound(ctx context.Context, req events.APIGatewayV2HTTPReques
 		h.Metrics.Add(metrics.MessagesReceived, 1)
 	}
 	if kw == KeywordErase { // idempotent per subject, so also re-run on a redelivery
-		return h.openErasure(ctx, req, caller, sub)
+		if err := h.openErasure(ctx, req, caller, sub); err != nil {
+			return err
+		}
+	}
+	if kw != KeywordNone && !errors.Is(err, store.ErrDuplicate) {
+		h.reply(ctx, req, sub, kw, out)
 	}
 	return nil
 }

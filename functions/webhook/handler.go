@@ -16,6 +16,7 @@ import (
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
 )
@@ -30,8 +31,10 @@ type Handler struct {
 	Audit   *audit.Writer
 	Log     *slog.Logger
 	Metrics *metrics.Recorder
-	Config  Config
-	Now     func() time.Time
+	// Provider sends keyword confirmations; nil when none is configured.
+	Provider *provider.Sender
+	Config   Config
+	Now      func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout, which Lambda
 	// ships to CloudWatch Logs).
 	MetricsOut io.Writer
@@ -43,6 +46,9 @@ type outcome struct {
 	Received   int `json:"received"`
 	Duplicates int `json:"duplicates"`
 	Ignored    int `json:"ignored"`
+	// Replies and ReplyFailures count keyword confirmations (log only).
+	Replies       int `json:"-"`
+	ReplyFailures int `json:"-"`
 }
 
 var (
@@ -114,7 +120,8 @@ var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_l
 // done logs the one summary line of the invocation and flushes metrics.
 func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
 	attrs := []any{"route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID,
-		"received", out.Received, "duplicates", out.Duplicates, "ignored", out.Ignored}
+		"received", out.Received, "duplicates", out.Duplicates, "ignored", out.Ignored,
+		"replies", out.Replies, "reply_failures", out.ReplyFailures}
 	if err != nil {
 		h.Metrics.Add(metrics.DependencyFailures, 1)
 		h.Log.Error("request failed", append(attrs, "err", err)...)

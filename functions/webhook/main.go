@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
 )
 
@@ -48,6 +49,13 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store,
-		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}, nil
+	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store,
+		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
+	if len(cfg.Replies) > 0 {
+		if h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID,
+			BaseURL: cfg.APIBaseURL, Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID}); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }

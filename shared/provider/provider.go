@@ -1,0 +1,111 @@
+// Package provider sends WhatsApp messages through the Meta Cloud API
+// with the primary and fallback access tokens held in Secrets Manager:
+// on 401 or 403 with the primary it retries once with the fallback and
+// reports that it did (the caller audits api_key_fallback_used).
+//
+// # Security properties
+//
+// Tokens are read through the secrets cache for each send (so a rotation
+// applies within the cache TTL), live only inside whatsapp.Client values
+// built per send, and never appear in errors or logs.
+//
+// # Non-goals
+//
+// Consent, suppression, rate limits and storage are the caller's: this
+// package only talks to the provider.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/whatsapp"
+)
+
+// Config says where the provider is and which secret holds its tokens.
+type Config struct {
+	// SecretID names the provider-credentials secret (primary, fallback).
+	SecretID string
+	// BaseURL and Version locate the Graph API (the sandbox locally).
+	BaseURL, Version string
+	// PhoneNumberID is the business number messages are sent from.
+	PhoneNumberID string
+	// HTTP is the client (default whatsapp.NewHTTPClient()).
+	HTTP *http.Client
+}
+
+// Sender sends messages. It is safe for concurrent use.
+type Sender struct {
+	secrets *secrets.Store
+	cfg     Config
+}
+
+// New returns a sender reading tokens through store.
+func New(store *secrets.Store, cfg Config) (*Sender, error) {
+	if cfg.SecretID == "" || cfg.PhoneNumberID == "" {
+		return nil, errors.New("provider: secret id and phone number id are required")
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = whatsapp.NewHTTPClient()
+	}
+	return &Sender{secrets: store, cfg: cfg}, nil
+}
+
+// Result is what a successful send returns.
+type Result struct {
+	// ProviderID is the wamid Meta assigned (personal data: it embeds the
+	// recipient's number).
+	ProviderID string
+	// UsedFallback is set when the primary token was refused.
+	UsedFallback bool
+}
+
+// SendText sends a free-form text to n. Errors from Meta are
+// *whatsapp.APIError (wrapped); a Secrets Manager failure is returned as
+// is, so the caller can answer dependency_unavailable.
+func (s *Sender) SendText(ctx context.Context, n phone.Number, text string) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, n.Digits(), text) })
+}
+
+// SendTemplate sends a template message to n.
+func (s *Sender) SendTemplate(ctx context.Context, n phone.Number, t whatsapp.Template) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, n.Digits(), t) })
+}
+
+func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, error)) (Result, error) {
+	creds, err := s.secrets.Get(ctx, s.cfg.SecretID, secrets.StageCurrent)
+	if err != nil {
+		return Result{}, fmt.Errorf("provider credentials: %w", err)
+	}
+	id, err := s.with(creds.Get("primary"), call)
+	if !refused(err) || creds.Get("fallback").Empty() {
+		return Result{ProviderID: id}, err
+	}
+	id, err = s.with(creds.Get("fallback"), call)
+	return Result{ProviderID: id, UsedFallback: err == nil}, err
+}
+
+func (s *Sender) with(token secrets.Value, call func(*whatsapp.Client) (string, error)) (string, error) {
+	c, err := whatsapp.NewClient(string(token.Reveal()), s.cfg.PhoneNumberID)
+	if err != nil {
+		return "", fmt.Errorf("provider client: %w", err)
+	}
+	c.HTTP = s.cfg.HTTP
+	if s.cfg.BaseURL != "" {
+		c.BaseURL = s.cfg.BaseURL
+	}
+	if s.cfg.Version != "" {
+		c.Version = s.cfg.Version
+	}
+	return call(c)
+}
+
+// refused reports whether Meta refused the token itself (401 or 403).
+func refused(err error) bool {
+	var api *whatsapp.APIError
+	return errors.As(err, &api) && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden)
+}
