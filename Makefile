@@ -78,6 +78,10 @@ test: tools build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, 
 	go vet ./...
 	devstack/with-stack.sh go test -count=1 ./...
 
+.PHONY: load-webhook
+load-webhook: ## Webhook throughput and latency through the local gateway (needs `make dev` running).
+	@source $(LOCAL)/stack.env && for c in 1 8 32; do go run ./bench/webhookload -n 2000 -c $$c || exit 1; done
+
 .PHONY: test-unit
 test-unit: ## Unit tests only (no stack).
 	go test -count=1 ./...

@@ -187,7 +187,7 @@ func (s *stack) spawn(ctx context.Context, name string, cmd *exec.Cmd, port int)
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.procs = append(s.procs, cmd)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a JVM on a loaded machine is slow
 	for !portInUse(port) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%s did not listen on %d (see %s)", name, port, f.Name())
