@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -82,6 +83,7 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 	if err != nil {
 		return nil, err
 	}
+	rec.BeforeFlush(cryptoMetrics(env))
 	return &Core{
 		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
 		Store: store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
@@ -105,6 +107,27 @@ func hmacKeys(ctx context.Context, sec *secrets.Store, indexID, pseudonymID stri
 	}
 	keys, err := blindindex.NewKeys(idx.Get("key").Reveal(), pse.Get("key").Reveal())
 	return keys, idx.Get("key").Reveal(), err
+}
+
+// cryptoMetrics adds, on every flush, the KMS requests and key-cache hits
+// and misses since the previous flush.
+func cryptoMetrics(env *envelope.Envelope) func(*metrics.Recorder) {
+	var mu sync.Mutex
+	var last envelope.Stats
+	return func(r *metrics.Recorder) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := env.Stats()
+		add := func(name string, cur, prev uint64) {
+			if cur > prev {
+				r.Add(name, int(cur-prev))
+			}
+		}
+		add(metrics.KMSCalls, now.KMSRequests(), last.KMSRequests())
+		add(metrics.KeyCacheHits, now.SubjectCacheHits+now.BranchCacheHits, last.SubjectCacheHits+last.BranchCacheHits)
+		add(metrics.KeyCacheMisses, now.SubjectCacheMisses+now.BranchCacheMisses, last.SubjectCacheMisses+last.BranchCacheMisses)
+		last = now
+	}
 }
 
 func auditRetention(days string) time.Duration {

@@ -33,6 +33,12 @@ type (
 // name is invalid or collides with a dimension and values that are NaN or
 // infinite; the rest are still written.
 func (r *Recorder) Flush(w io.Writer) error {
+	r.mu.Lock()
+	before := slices.Clone(r.before)
+	r.mu.Unlock()
+	for _, f := range before {
+		f(r)
+	}
 	lines, skipErr := r.take()
 	for _, line := range lines {
 		if _, err := w.Write(line); err != nil {

@@ -128,6 +128,7 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	metrics map[string]*metric
+	before  []func(*Recorder) // run at the start of every Flush
 }
 
 type dimension struct{ name, value string }
@@ -149,6 +150,15 @@ func WithNamespace(namespace string) Option {
 // dimension set after Function. The value must not be personal data.
 func WithDimension(name, value string) Option {
 	return func(r *Recorder) { r.dims = append(r.dims, dimension{name, value}) }
+}
+
+// BeforeFlush registers f to run at the start of every Flush, so that a
+// source of counters (the envelope's KMS and cache statistics) adds its
+// deltas to each invocation's line. f may call Add and Set.
+func (r *Recorder) BeforeFlush(f func(*Recorder)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.before = append(r.before, f)
 }
 
 // WithClock replaces time.Now, for tests.

@@ -205,3 +205,16 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Flush() = %s, want KeyCacheHits 8000", buf.Bytes())
 	}
 }
+
+func TestBeforeFlushAddsToTheLine(t *testing.T) {
+	r, err := NewRecorder("webhook", WithClock(func() time.Time { return time.Unix(1700000000, 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	r.BeforeFlush(func(r *Recorder) { calls++; r.Add(KMSCalls, 2) })
+	var b strings.Builder
+	if err := r.Flush(&b); err != nil || !strings.Contains(b.String(), `"KMSCalls":2`) || calls != 1 {
+		t.Errorf("Flush() = %q, %v (hook calls %d); want KMSCalls 2 from the hook", b.String(), err, calls)
+	}
+}
