@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waguard/waguard/devstack/stacktest"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -24,18 +25,8 @@ import (
 
 // TestMain stops any test from reaching beyond loopback.
 func TestMain(m *testing.M) {
-	http.DefaultTransport = localOnlyTransport{base: http.DefaultTransport}
+	stacktest.RestrictToLoopback()
 	os.Exit(m.Run())
-}
-
-// localOnlyTransport refuses any request that is not to a loopback address.
-type localOnlyTransport struct{ base http.RoundTripper }
-
-func (t localOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ip := net.ParseIP(r.URL.Hostname()); ip == nil || !ip.IsLoopback() {
-		return nil, errors.New("test transport: non-loopback request refused")
-	}
-	return t.base.RoundTrip(r)
 }
 
 // fakeInvoker runs invoke, after honouring ctx.

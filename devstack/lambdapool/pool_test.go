@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +14,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/waguard/waguard/devstack/stacktest"
 )
 
 // fakeRIE is the path of testdata/fakerie, built once by TestMain.
 var fakeRIE string
 
 func TestMain(m *testing.M) {
-	http.DefaultTransport = localOnlyTransport{base: http.DefaultTransport}
+	stacktest.RestrictToLoopback()
 	os.Exit(runTests(m))
 }
 
@@ -40,16 +40,6 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// localOnlyTransport refuses any request that is not to a loopback address.
-type localOnlyTransport struct{ base http.RoundTripper }
-
-func (t localOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ip := net.ParseIP(r.URL.Hostname()); ip == nil || !ip.IsLoopback() {
-		return nil, errors.New("test transport: non-loopback request refused")
-	}
-	return t.base.RoundTrip(r)
 }
 
 // syncBuffer is a bytes.Buffer safe for the pool's log goroutines.

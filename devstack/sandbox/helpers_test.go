@@ -3,15 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/waguard/waguard/devstack/stacktest"
 )
 
 // Test credentials; synthetic, used nowhere else.
@@ -24,22 +24,9 @@ const (
 // testNow is the fixed sandbox clock: 2026-01-01T00:00:00Z.
 var testNow = time.Unix(1767225600, 0).UTC()
 
-// localOnlyTransport refuses any request that is not to a loopback
-// address, so a test can never reach the network.
-type localOnlyTransport struct{ base http.RoundTripper }
-
-// RoundTrip forwards loopback requests and refuses the rest.
-func (t localOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ip := net.ParseIP(r.URL.Hostname())
-	if ip == nil || !ip.IsLoopback() {
-		return nil, errors.New("test transport: non-loopback request refused")
-	}
-	return t.base.RoundTrip(r)
-}
-
 // loopbackClient is an http.Client that can only reach loopback.
 func loopbackClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: localOnlyTransport{base: http.DefaultTransport}}
+	return &http.Client{Timeout: 5 * time.Second, Transport: stacktest.LoopbackOnly(http.DefaultTransport)}
 }
 
 // newTestSandbox serves a sandbox with the test token and secret; opts

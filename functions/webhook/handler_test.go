@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/waguard/waguard/devstack/stacktest"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,18 +43,8 @@ const (
 var testNow = time.Date(2026, 1, 1, 12, 0, 15, 0, time.UTC)
 
 func TestMain(m *testing.M) {
-	http.DefaultTransport = localOnlyTransport{base: http.DefaultTransport}
+	stacktest.RestrictToLoopback()
 	os.Exit(m.Run())
-}
-
-// localOnlyTransport refuses any request that is not to a loopback address.
-type localOnlyTransport struct{ base http.RoundTripper }
-
-func (t localOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ip := net.ParseIP(r.URL.Hostname()); ip == nil || !ip.IsLoopback() {
-		return nil, errors.New("test transport: non-loopback request refused")
-	}
-	return t.base.RoundTrip(r)
 }
 
 // fakeSM serves the Meta webhook secret; err, when set, fails every read.

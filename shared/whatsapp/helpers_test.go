@@ -1,13 +1,13 @@
 package whatsapp
 
 import (
-	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/waguard/waguard/devstack/stacktest"
 )
 
 // Synthetic ids (Ofcom drama range, sandbox-built wamids).
@@ -49,26 +49,14 @@ func statusEvent(pnid string, s Status) Event {
 }
 
 func TestMain(m *testing.M) {
-	http.DefaultTransport = localOnlyTransport{base: http.DefaultTransport}
+	stacktest.RestrictToLoopback()
 	os.Exit(m.Run())
-}
-
-// localOnlyTransport refuses any request that is not to a loopback
-// address, so a test can never reach the network.
-type localOnlyTransport struct{ base http.RoundTripper }
-
-// RoundTrip forwards loopback requests and refuses the rest.
-func (t localOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ip := net.ParseIP(r.URL.Hostname()); ip == nil || !ip.IsLoopback() {
-		return nil, errors.New("test transport: non-loopback request refused")
-	}
-	return t.base.RoundTrip(r)
 }
 
 // loopbackClient is an http.Client that can only reach loopback, with
 // the redirect policy of NewHTTPClient.
 func loopbackClient() *http.Client {
 	c := NewHTTPClient()
-	c.Transport = localOnlyTransport{base: c.Transport}
+	c.Transport = stacktest.LoopbackOnly(c.Transport)
 	return c
 }
