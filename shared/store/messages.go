@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,8 +43,8 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 	if err := s.expiring(item, m.Class, s.now()); err != nil {
 		return err
 	}
-	if err := s.sealFields(ctx, m.Subject, pk, sk, item, field{"phone", []byte(m.Phone)},
-		field{"pmid", []byte(m.ProviderID)}, field{"profile_name", nonEmpty(m.ProfileName)}, field{"body", m.Body}); err != nil {
+	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID,
+		ProfileName: m.ProfileName, Body: m.Body}); err != nil {
 		return err
 	}
 	window := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("window"), "last_inbound_at": num(m.At.Unix())}
@@ -83,8 +85,7 @@ func (s *Store) PutOutbound(ctx context.Context, m Outbound, extra ...types.Tran
 	if err := s.expiring(item, m.Purpose, m.At); err != nil {
 		return err
 	}
-	if err := s.sealFields(ctx, m.Subject, pk, sk, item, field{"phone", []byte(m.Phone)},
-		field{"pmid", []byte(m.ProviderID)}, field{"body", m.Body}); err != nil {
+	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID, Body: m.Body}); err != nil {
 		return err
 	}
 	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
@@ -178,9 +179,45 @@ func withErrorCode(v map[string]types.AttributeValue, st Status) map[string]type
 	return v
 }
 
-func nonEmpty(s string) []byte {
-	if s == "" {
-		return nil
+// Content is the personal part of a message, sealed as one ciphertext in
+// the item's `content` attribute: one key derivation and one AEAD per
+// message rather than one per field, and 100 bytes of overhead instead of
+// 400. It never prints its values.
+type Content struct {
+	Phone       string `json:"phone"`
+	ProviderID  string `json:"pmid"`
+	ProfileName string `json:"profile_name,omitempty"`
+	Body        []byte `json:"body,omitempty"`
+}
+
+// String reports only which parts are present.
+func (c Content) String() string {
+	return fmt.Sprintf("store.Content{body %d bytes, profile name %t}", len(c.Body), c.ProfileName != "")
+}
+
+// Format writes [Content.String] for every verb.
+func (c Content) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+const contentAttr = "content"
+
+func (s *Store) sealContent(ctx context.Context, subject, pk, sk string, item map[string]types.AttributeValue, c Content) error {
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode content: %w", err)
 	}
-	return []byte(s)
+	return s.sealFields(ctx, subject, pk, sk, item, field{contentAttr, doc})
+}
+
+// OpenContent decrypts a message item's content (for export). It returns
+// envelope.ErrSubjectKeyNotFound once the subject's key was deleted.
+func (s *Store) OpenContent(ctx context.Context, subject string, item map[string]types.AttributeValue) (Content, error) {
+	doc, err := s.open(ctx, subject, item, contentAttr)
+	if err != nil || doc == nil {
+		return Content{}, err
+	}
+	var c Content
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return Content{}, fmt.Errorf("decode content: %w", err)
+	}
+	return c, nil
 }

@@ -210,3 +210,29 @@ func TestOpenErasureIsIdempotentPerSubject(t *testing.T) {
 		t.Errorf("second OpenErasure() = %+v, err %v; want the first request back with ErrDuplicate", again, err)
 	}
 }
+
+func TestContentRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	subject, lookup := randomID(t), randomID(t)
+	m := store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550142", ProviderID: "wamid.x" + lookup,
+		ProfileName: "Grace", Type: "text", Body: []byte("hello"), At: f.now, Class: retention.ClassSupport}
+	if err := f.s.PutInbound(ctx(t), m); err != nil {
+		t.Fatal(err)
+	}
+	item, err := f.db.GetItem(ctx(t), &dynamodb.GetItemInput{TableName: &f.st.DataTable, Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}, "sk": &types.AttributeValueMemberS{Value: "msg#in#" + lookup}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.s.OpenContent(ctx(t), subject, item.Item)
+	want := store.Content{Phone: m.Phone, ProviderID: m.ProviderID, ProfileName: "Grace", Body: []byte("hello")}
+	if err != nil || got.Phone != want.Phone || got.ProviderID != want.ProviderID || got.ProfileName != want.ProfileName || string(got.Body) != "hello" {
+		t.Errorf("OpenContent() = %v, %v; want the stored content", got, err)
+	}
+	if err := f.env.DeleteSubjectKey(ctx(t), subject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.OpenContent(ctx(t), subject, item.Item); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
+		t.Errorf("OpenContent() after the key was deleted err = %v, want ErrSubjectKeyNotFound (crypto-shredded)", err)
+	}
+}

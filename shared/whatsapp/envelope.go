@@ -258,15 +258,19 @@ func parseValue(raw json.RawMessage, budget *int, maxEvents int) (*wireValue, er
 // unknown fields when strict. Decoder error texts quote the input, so
 // only a syntax error's offset or a type error's field path survives.
 func decodeJSON(b []byte, v any, strict bool) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
+	var err error
 	if strict {
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-	}
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err := dec.Token(); err != io.EOF {
-			return malformed("data after the JSON value")
+		if err = dec.Decode(v); err == nil {
+			if _, err := dec.Token(); err != io.EOF {
+				return malformed("data after the JSON value")
+			}
+			return nil
 		}
+	} else if err = json.Unmarshal(b, v); err == nil {
+		// Unmarshal scans in place (a Decoder copies into its own buffer)
+		// and itself refuses data after the value.
 		return nil
 	}
 	var (
@@ -274,6 +278,8 @@ func decodeJSON(b []byte, v any, strict bool) error {
 		typ *json.UnmarshalTypeError
 	)
 	switch {
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "after top-level value"):
+		return malformed("data after the JSON value")
 	case errors.As(err, &syn):
 		return malformed("invalid JSON at offset %d", syn.Offset)
 	case errors.As(err, &typ):
