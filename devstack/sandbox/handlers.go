@@ -54,7 +54,7 @@ func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, asAPIError(err))
 		return
 	}
-	if !s.applyFault(w, r) {
+	if !s.applyFault(w, r, req.To) {
 		return
 	}
 	rec := Record{Time: s.opts.Now(), Version: version, PhoneNumberID: phoneID,
@@ -79,8 +79,8 @@ func (s *Sandbox) checkPath(version, phoneID string) *APIError {
 // applyFault consumes the next queued fault, if any: it waits the delay
 // and writes the fault's error. It returns false when the request is
 // finished (fault written or client gone).
-func (s *Sandbox) applyFault(w http.ResponseWriter, r *http.Request) bool {
-	f, ok := s.store.takeFault()
+func (s *Sandbox) applyFault(w http.ResponseWriter, r *http.Request, recipient string) bool {
+	f, ok := s.store.takeFault(recipient)
 	if !ok {
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,6 +58,10 @@ type Fault struct {
 	// DelayMS delays the response, failing or not, by this many
 	// milliseconds (at most one minute).
 	DelayMS int `json:"delay_ms,omitempty"`
+	// To, when set, limits the fault to sends to this recipient (wa_id
+	// digits, or E.164), so tests running side by side on one sandbox
+	// cannot consume each other's faults.
+	To string `json:"to,omitempty"`
 }
 
 // ErrBadFault is returned by [Sandbox.InjectFault] for a fault with a
@@ -148,19 +153,22 @@ func (s *store) pushFault(f Fault) {
 	s.faults = append(s.faults, f)
 }
 
-// takeFault consumes one use of the oldest queued fault.
-func (s *store) takeFault() (Fault, bool) {
+// takeFault consumes one use of the oldest queued fault that applies to
+// a send to recipient.
+func (s *store) takeFault(recipient string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return Fault{}, false
+	for i, f := range s.faults {
+		if f.To != "" && strings.TrimPrefix(f.To, "+") != strings.TrimPrefix(recipient, "+") {
+			continue
+		}
+		s.faults[i].Count--
+		if s.faults[i].Count == 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return f, true
 	}
-	f := s.faults[0]
-	s.faults[0].Count--
-	if s.faults[0].Count == 0 {
-		s.faults = s.faults[1:]
-	}
-	return f, true
+	return Fault{}, false
 }
 
 // listFaults returns the queued faults with their remaining counts.

@@ -55,6 +55,10 @@ func New(store *secrets.Store, cfg Config) (*Sender, error) {
 	return &Sender{secrets: store, cfg: cfg}, nil
 }
 
+// ErrCredentials wraps a failure to read the provider credentials from
+// Secrets Manager: the caller answers dependency_unavailable, never sends.
+var ErrCredentials = errors.New("provider credentials unavailable")
+
 // Result is what a successful send returns.
 type Result struct {
 	// ProviderID is the wamid Meta assigned (personal data: it embeds the
@@ -65,8 +69,8 @@ type Result struct {
 }
 
 // SendText sends a free-form text to n. Errors from Meta are
-// *whatsapp.APIError (wrapped); a Secrets Manager failure is returned as
-// is, so the caller can answer dependency_unavailable.
+// *whatsapp.APIError (wrapped); a Secrets Manager failure wraps
+// [ErrCredentials].
 func (s *Sender) SendText(ctx context.Context, n phone.Number, text string) (Result, error) {
 	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, n.Digits(), text) })
 }
@@ -79,7 +83,7 @@ func (s *Sender) SendTemplate(ctx context.Context, n phone.Number, t whatsapp.Te
 func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, error)) (Result, error) {
 	creds, err := s.secrets.Get(ctx, s.cfg.SecretID, secrets.StageCurrent)
 	if err != nil {
-		return Result{}, fmt.Errorf("provider credentials: %w", err)
+		return Result{}, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
 	id, err := s.with(creds.Get("primary"), call)
 	if !refused(err) || creds.Get("fallback").Empty() {
