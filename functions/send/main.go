@@ -1,22 +1,69 @@
-// Command send is the waguard send Lambda. Its routes are declared in
-// template.yaml; until their issue lands they answer 501 not_implemented
-// rather than pretend to work.
+// Command send is the waguard send Lambda: the authenticated API through
+// which internal callers send WhatsApp messages and record consent. It
+// enforces validation, suppression, consent, the service window and rate
+// limits before any provider call.
 package main
 
 import (
 	"context"
-	"net/http"
+	"os"
+	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/idempotency"
+	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/ratelimit"
+	"github.com/waguard/waguard/shared/redact"
 )
 
 func main() {
-	lambda.StartHandlerFunc(handle)
+	log := redact.NewLambdaLogger()
+	h, err := newHandler()
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1)
+	}
+	h.Log = log
+	lambda.StartHandlerFunc(h.Handle)
 }
 
-func handle(_ context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Error(http.StatusNotImplemented, "not_implemented", "this route is not available yet"), nil
+// newHandler builds the dependencies once per cold start. Tests pass SDK
+// options (a call-counting middleware).
+func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	core, err := coldstart.Build(ctx, coldstart.Clients{DynamoDB: ddb, KMS: kms.NewFromConfig(awsCfg),
+		SecretsManager: secretsmanager.NewFromConfig(awsCfg)}, os.Getenv, "send")
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{Flood: core.Flood, Keys: core.Keys, Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
+	if h.Auth, err = apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap}); err != nil {
+		return nil, err
+	}
+	if h.Idempotency, err = idempotency.New(ddb, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
+		return nil, err
+	}
+	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: os.Getenv("DATA_TABLE"), Scope: "send"}); err != nil {
+		return nil, err
+	}
+	h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID, BaseURL: cfg.APIBaseURL,
+		Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID})
+	return h, err
 }

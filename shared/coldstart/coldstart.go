@@ -13,6 +13,8 @@ package coldstart
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,6 +52,9 @@ type Core struct {
 	Flood    *floodguard.Guard
 	Metrics  *metrics.Recorder
 	Policy   retention.Policy
+	// IdempotencyKey keys the idempotency records' hashes (derived from
+	// the index key, so it needs no secret of its own).
+	IdempotencyKey []byte
 }
 
 // Build reads the shared settings (as template.yaml's Globals set them)
@@ -86,8 +91,9 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 	rec.BeforeFlush(cryptoMetrics(env))
 	return &Core{
 		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
-		Store: store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
-		Flood: floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
+		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
+		Store:          store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
+		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
 	}, nil
 }
 
@@ -128,6 +134,13 @@ func cryptoMetrics(env *envelope.Envelope) func(*metrics.Recorder) {
 		add(metrics.KeyCacheMisses, now.SubjectCacheMisses+now.BranchCacheMisses, last.SubjectCacheMisses+last.BranchCacheMisses)
 		last = now
 	}
+}
+
+// derive returns HMAC-SHA256(key, label): a key for another purpose.
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 func auditRetention(days string) time.Duration {

@@ -82,3 +82,9 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 	return ErasureRequest{ID: id, Subject: str(it, "subject"), Reason: str(it, "reason"), Status: str(it, "status"),
 		RequestedAt: time.Unix(numAttr(it, "requested_at"), 0).UTC(), DueBy: time.Unix(numAttr(it, "due_by"), 0).UTC()}, nil
 }
+
+// LiftErasure is the write that removes a subject's erasure suppression,
+// for the transaction that records their fresh consent.
+func (s *Store) LiftErasure(subject string) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(ErasedPK(subject), "erased")}}
+}

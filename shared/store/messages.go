@@ -221,3 +221,17 @@ func (s *Store) OpenContent(ctx context.Context, subject string, item map[string
 	}
 	return c, nil
 }
+
+// OutboundContent decrypts the content of the subject's outbound message
+// id; [ErrNotFound] when there is no live message.
+func (s *Store) OutboundContent(ctx context.Context, subject, id string) (Content, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(SubjectPK(subject), "msg#out#"+id),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Content{}, fmt.Errorf("get outbound message: %w", err)
+	}
+	if len(out.Item) == 0 || !live(out.Item, s.now()) {
+		return Content{}, ErrNotFound
+	}
+	return s.OpenContent(ctx, subject, out.Item)
+}

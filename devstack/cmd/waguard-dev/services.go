@@ -10,6 +10,7 @@ import (
 	"github.com/waguard/waguard/devstack/provision"
 	"github.com/waguard/waguard/devstack/sandbox"
 	smemu "github.com/waguard/waguard/devstack/secretsmanager"
+	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/secrets"
 )
 
@@ -118,7 +119,7 @@ func (s *stack) banner(took time.Duration) {
 	ctx := context.Background()
 	gw := loopback(s.c.GatewayPort)
 	verify := s.secretField(ctx, s.env["WAGUARD_META_WEBHOOK_SECRET_ID"], "verify_token")
-	opsKey := s.secretField(ctx, s.opsClientSecret, "key")
+	opsKey := string(apiauth.PresentedKey("ops", secrets.NewValue([]byte(s.secretField(ctx, s.opsClientSecret, "key")))).Reveal())
 	fmt.Printf(`
 waguard local stack is up (%.1fs). Everything binds to 127.0.0.1; Ctrl-C stops it all.
 
@@ -132,7 +133,7 @@ waguard local stack is up (%.1fs). Everything binds to 127.0.0.1; Ctrl-C stops i
 Try (local-only values; never use them elsewhere):
   curl -i '%s/webhooks/meta?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1234'
   curl -i -X POST %s/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
-       -d '{"to":"+442079460123","purpose":"transactional","text":"hello"}'
+       -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
   make invoke FN=RetentionFunction        # run a scheduled function now
 `, took.Seconds(), gw, s.env["AWS_ENDPOINT_URL_DYNAMODB"], s.env["AWS_ENDPOINT_URL_KMS"],
 		s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], s.env["WAGUARD_SANDBOX_URL"], s.runDir, gw, verify, gw, opsKey)

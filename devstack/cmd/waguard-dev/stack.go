@@ -117,9 +117,6 @@ func (s *stack) baseEnv() {
 	e["AWS_ENDPOINT_URL_KMS"] = loopback(s.c.KMSPort)
 	e["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = loopback(s.c.SecretsPort)
 	e["AWS_EC2_METADATA_DISABLED"] = "true"
-	// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
-	// tells the runtime so through this variable.
-	e["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
 	for k, v := range e {
 		os.Setenv(k, v)
 	}
@@ -271,6 +268,11 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 				s.env["WAGUARD_"+k] = v
 			}
 		}
+	}
+	for i := range fns {
+		// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
+		// tells the runtime so through this variable.
+		fns[i].Env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
 	}
 	s.functions = fns
 	s.opsClientSecret = res.Resolver.Refs["OpsClientSecret"]

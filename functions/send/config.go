@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waguard/waguard/shared/ratelimit"
+)
+
+// Config is the send function's configuration, from the environment that
+// template.yaml sets; it holds secret ids, never secret values.
+type Config struct {
+	PhoneNumberID                        string
+	ClientSecretPrefix, ProviderSecretID string
+	APIBaseURL, APIVersion               string
+	KeyOverlap                           time.Duration
+	// PerRecipient is the default per-recipient limit; PerPurpose overrides
+	// it (otp: 5 per 15 minutes by default).
+	PerRecipient ratelimit.Limit
+	PerPurpose   map[string]ratelimit.Limit
+	// Global is the limit per sending phone number (Meta's throughput).
+	Global ratelimit.Limit
+	// Window is the customer service window opened by an inbound message.
+	Window time.Duration
+}
+
+func configFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		PhoneNumberID:      getenv("PHONE_NUMBER_ID"),
+		ClientSecretPrefix: getenv("CLIENT_SECRET_PREFIX"),
+		ProviderSecretID:   getenv("PROVIDER_SECRET_ID"),
+		APIBaseURL:         getenv("WHATSAPP_API_BASE_URL"),
+		APIVersion:         getenv("GRAPH_API_VERSION"),
+		Window:             24 * time.Hour,
+	}
+	if c.PhoneNumberID == "" || c.ClientSecretPrefix == "" || c.ProviderSecretID == "" {
+		return Config{}, errors.New("config: PHONE_NUMBER_ID, CLIENT_SECRET_PREFIX and PROVIDER_SECRET_ID are required")
+	}
+	n := func(name string, def int) int {
+		v, err := strconv.Atoi(strings.TrimSpace(getenv(name)))
+		if err != nil || v <= 0 {
+			return def
+		}
+		return v
+	}
+	c.KeyOverlap = time.Duration(n("API_KEY_OVERLAP_HOURS", 24)) * time.Hour
+	c.PerRecipient = ratelimit.Limit{Count: n("RATE_LIMIT_PER_RECIPIENT", 10), Per: time.Duration(n("RATE_LIMIT_PER_RECIPIENT_WINDOW_SECONDS", 3600)) * time.Second}
+	c.PerPurpose = map[string]ratelimit.Limit{
+		"otp": {Count: n("RATE_LIMIT_OTP", 5), Per: time.Duration(n("RATE_LIMIT_OTP_WINDOW_SECONDS", 900)) * time.Second},
+	}
+	c.Global = ratelimit.Limit{Count: n("RATE_LIMIT_GLOBAL_PER_SECOND", 80), Per: time.Second}
+	return c, nil
+}
+
+// recipientLimit is the per-recipient limit of a purpose.
+func (c Config) recipientLimit(purpose string) ratelimit.Limit {
+	if l, ok := c.PerPurpose[purpose]; ok {
+		return l
+	}
+	return c.PerRecipient
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// consentRequest is the body of POST /v1/consents.
+type consentRequest struct {
+	Phone         string `json:"phone"`
+	Purpose       string `json:"purpose"`
+	Action        string `json:"action"`
+	Method        string `json:"method"`
+	PolicyVersion string `json:"policy_version"`
+	Evidence      string `json:"evidence,omitempty"`
+}
+
+// postConsent appends a grant or revoke to the subject's ledger. A grant
+// lifts the purpose's suppression; a grant after an erasure is the fresh
+// consent record that lifts the erasure suppression too. A revoke leaves
+// suppression alone, so a later send answers consent_required.
+func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
+	var r consentRequest
+	if err := strictJSON(body, &r); err != nil || !purposes[r.Purpose] || (r.Action != store.ActionGrant && r.Action != store.ActionRevoke) ||
+		!token(r.Method, 64) || !token(r.PolicyVersion, 64) || len(r.Evidence) > 4096 {
+		return httpapi.Response{}, errInvalidRequest
+	}
+	n, err := phone.Parse(r.Phone)
+	if err != nil {
+		return httpapi.Response{}, errInvalidPhone
+	}
+	subject, _ := h.Keys.Index(n)
+	pseudonym, _ := h.Keys.Pseudonym(n)
+	id, err := newID("cev_")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	ev := store.ConsentEvent{ID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method, PolicyVersion: r.PolicyVersion,
+		Actor: p.ClientID, At: h.now()}
+	if r.Evidence != "" {
+		ev.Evidence = []byte(r.Evidence)
+	}
+	change, typ := store.SuppressionKeep, audit.EventConsentRevoked
+	if r.Action == store.ActionGrant {
+		change, typ = store.SuppressionLift, audit.EventConsentGranted
+	}
+	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: typ, Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID},
+		RequestID: req.RequestContext.RequestID, Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var extra []types.TransactWriteItem
+	if r.Action == store.ActionGrant {
+		extra = append(extra, h.Store.LiftErasure(subject))
+	}
+	err = h.Store.RecordConsent(ctx, subject, ev, change, "", append(extra, pending.TransactItems()...)...)
+	pending.Commit(err)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.JSON(http.StatusCreated, map[string]string{"id": id}), nil
+}
+
+// queryConsents answers the current state per purpose and the ledger.
+func (h *Handler) queryConsents(ctx context.Context, _ events.APIGatewayV2HTTPRequest, _ apiauth.Principal, body []byte) (httpapi.Response, error) {
+	var r struct {
+		Phone string `json:"phone"`
+	}
+	if err := strictJSON(body, &r); err != nil {
+		return httpapi.Response{}, errInvalidRequest
+	}
+	n, err := phone.Parse(r.Phone)
+	if err != nil {
+		return httpapi.Response{}, errInvalidPhone
+	}
+	subject, _ := h.Keys.Index(n)
+	prof, err := h.Store.Profile(ctx, subject)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	type state struct {
+		State      string `json:"state"`
+		Suppressed bool   `json:"suppressed"`
+	}
+	type entry struct {
+		Time          time.Time `json:"time"`
+		Purpose       string    `json:"purpose"`
+		Action        string    `json:"action"`
+		Method        string    `json:"method"`
+		PolicyVersion string    `json:"policy_version"`
+		Actor         string    `json:"actor"`
+	}
+	out := struct {
+		Purposes map[string]state `json:"purposes"`
+		Ledger   []entry          `json:"ledger"`
+		Erased   bool             `json:"erased"`
+	}{Purposes: map[string]state{}, Ledger: []entry{}, Erased: prof.Erased}
+	for purpose := range purposes {
+		st := "none"
+		for _, ev := range prof.Ledger {
+			if ev.Purpose == purpose {
+				st = map[string]string{store.ActionGrant: "granted", store.ActionRevoke: "revoked"}[ev.Action]
+			}
+		}
+		_, supp := prof.Suppressed[purpose]
+		out.Purposes[purpose] = state{State: st, Suppressed: supp || prof.Erased}
+	}
+	for _, ev := range prof.Ledger {
+		out.Ledger = append(out.Ledger, entry{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
+			PolicyVersion: ev.PolicyVersion, Actor: ev.Actor})
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+// token reports whether s is 1..max printable ASCII without spaces.
+func token(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
