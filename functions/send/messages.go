@@ -140,6 +140,11 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		}
 		return httpapi.Response{}, err
 	}
+	// Encryption must be possible before the provider call: a message sent
+	// but not stored (and audited) is what fail-closed forbids.
+	if err := h.Store.Ready(ctx, subject); err != nil {
+		return httpapi.Response{}, err
+	}
 	if err := h.limit(ctx, ev, subject, r.Purpose); err != nil {
 		return httpapi.Response{}, err
 	}

@@ -140,6 +140,18 @@ func (e *Envelope) Encrypt(ctx context.Context, subject string, plaintext []byte
 	return seal(k, rnd[:saltSize], rnd[saltSize:], plaintext, ad)
 }
 
+// Ready makes sure subject's key is available (creating it if need be),
+// so that a caller can fail before an irreversible step, such as a
+// provider call, rather than after it: a later Encrypt for subject then
+// needs no KMS or DynamoDB call while the caches hold.
+func (e *Envelope) Ready(ctx context.Context, subject string) error {
+	if subject == "" {
+		return errors.New("envelope: empty subject")
+	}
+	_, err := e.subjectKey(ctx, subject, true)
+	return err
+}
+
 // Decrypt decrypts a ciphertext Encrypt returned for the same subject and
 // ad. It returns [ErrDecrypt] for any malformed or inauthentic ciphertext,
 // an error wrapping [ErrSubjectKeyNotFound] when the subject's key does

@@ -58,6 +58,18 @@ type table interface {
 type sealer interface {
 	Encrypt(ctx context.Context, subject string, plaintext []byte, ad envelope.AD) ([]byte, error)
 	Decrypt(ctx context.Context, subject string, ciphertext []byte, ad envelope.AD) ([]byte, error)
+	Ready(ctx context.Context, subject string) error
+}
+
+// Ready checks the subject's data can be encrypted now (key available,
+// KMS reachable when the key was not cached), so the send path can refuse
+// before calling the provider instead of sending a message it then cannot
+// store.
+func (s *Store) Ready(ctx context.Context, subject string) error {
+	if err := s.seal.Ready(ctx, subject); err != nil {
+		return fmt.Errorf("subject key: %w", err)
+	}
+	return nil
 }
 
 // Store is the data table. It is safe for concurrent use.

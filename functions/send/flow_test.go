@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// TestSendThenStatusWebhook is the whole path: consent, send, the sandbox
+// receives exactly one message, a signed status webhook goes through the
+// gateway to the webhook function under the RIE, and the status is stored.
+func TestSendThenStatusWebhook(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	e.grant(t, to, "transactional")
+	status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "transactional"))
+	if status != 202 {
+		t.Fatalf("send = %d %v", status, out)
+	}
+	if n := sandboxSends(t, e.st, to); n != 1 {
+		t.Fatalf("sandbox received %d messages, want 1", n)
+	}
+	wamid := fmt.Sprint(out["provider_message_id"])
+	b, _ := json.Marshal(map[string]any{"kind": "status", "wamid": wamid, "status": "delivered"})
+	resp, err := http.Post(e.st.SandboxURL+"/_sandbox/deliver", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Status int            `json:"status"`
+		Body   map[string]any `json:"body"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if d.Status != 200 || d.Body["received"] != 1.0 {
+		t.Fatalf("status webhook = %d %v, want 200 received 1", d.Status, d.Body)
+	}
+	n, _ := phone.Parse(to)
+	subject, _ := e.h.Keys.Index(n)
+	db := dynamodb.NewFromConfig(e.st.AWS(t))
+	item, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.st.DataTable, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)},
+			"sk": &types.AttributeValueMemberS{Value: "msg#out#" + fmt.Sprint(out["id"])}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := item.Item["status"].(*types.AttributeValueMemberS).Value; got != "delivered" {
+		t.Errorf("stored status = %q, want delivered", got)
+	}
+}
+
+// counter counts AWS calls by operation.
+type counter struct {
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (c *counter) option() func(*config.LoadOptions) error {
+	return config.WithAPIOptions([]func(*middleware.Stack) error{func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			c.ops[middleware.GetOperationName(ctx)]++
+			c.mu.Unlock()
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	}})
+}
+
+// TestCallsPerSend counts AWS calls of a steady-state send (a recipient
+// already known): goal ≤ 3 DynamoDB writes and no KMS call.
+func TestCallsPerSend(t *testing.T) {
+	e := newEnv(t)
+	c := &counter{ops: map[string]int{}}
+	h, err := newHandler(c.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
+	e.h = h
+	to := number(t)
+	e.grant(t, to, "marketing")
+	e.call(t, "POST /v1/messages", e.key, template(to, "marketing"))
+	c.mu.Lock()
+	c.ops = map[string]int{}
+	c.mu.Unlock()
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
+		t.Fatalf("send = %d %v", status, out)
+	}
+	ops := c.ops
+	writes := ops["PutItem"] + ops["UpdateItem"] + ops["DeleteItem"] + ops["TransactWriteItems"] + ops["BatchWriteItem"]
+	if writes > 3 || ops["Decrypt"]+ops["GenerateDataKey"] > 0 {
+		t.Errorf("AWS calls per send = %v: %d writes (want ≤ 3) and no KMS call", ops, writes)
+	}
+	t.Logf("AWS calls per steady-state send: %v", ops)
+}
+
+// TestDependencyDown checks a send refuses with 503 and sends nothing when
+// DynamoDB or KMS cannot be reached.
+func TestDependencyDown(t *testing.T) {
+	for _, service := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"} {
+		t.Run(service, func(t *testing.T) {
+			e := newEnv(t)
+			to := number(t)
+			e.grant(t, to, "marketing")
+			t.Setenv(service, "http://127.0.0.1:1")
+			h, err := newHandler()
+			if err != nil {
+				t.Fatalf("newHandler() err = %v", err)
+			}
+			h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
+			e.h = h
+			status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"))
+			if status != 503 || code(out) != "dependency_unavailable" {
+				t.Errorf("send with %s down = %d %v, want 503 dependency_unavailable", service, status, out)
+			}
+			if n := sandboxSends(t, e.st, to); n != 0 {
+				t.Errorf("sandbox received %d messages, want 0", n)
+			}
+		})
+	}
+}
