@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/secrets"
+)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestInsufficientScope checks a client without messages:send is refused
+// with 403 insufficient_scope, and may still use its own scope.
+func TestInsufficientScope(t *testing.T) {
+	e := newEnv(t)
+	stage := strings.TrimSuffix(strings.TrimPrefix(e.st.DataTable, "waguard-"), "-data")
+	id := "reader-" + randomHex(4)
+	secret := randomHex(24)
+	sm := secretsmanager.NewFromConfig(e.st.AWS(t))
+	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("waguard/" + stage + "/clients/" + id),
+		SecretString: aws.String(`{"kind":"api-client","client_id":"` + id + `","scopes":["consents:read"],"key":"` + secret + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	key := string(apiauth.PresentedKey(id, secrets.NewValue([]byte(secret))).Reveal())
+	to := number(t)
+	if status, out, _ := e.call(t, "POST /v1/messages", key, template(to, "marketing")); status != 403 || code(out) != "insufficient_scope" {
+		t.Errorf("send with a read-only key = %d %v, want 403 insufficient_scope", status, out)
+	}
+	if status, out, _ := e.call(t, "POST /v1/consents/query", key, map[string]string{"phone": to}); status != 200 {
+		t.Errorf("query with a read-only key = %d %v, want 200", status, out)
+	}
+}
+
+// TestFallbackKey checks a refused primary provider token is retried with
+// the fallback, and that the send succeeds.
+func TestFallbackKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sm := secretsmanager.NewFromConfig(e.st.AWS(t))
+	cur, err := secrets.NewStore(sm, 0).Get(ctx, e.st.ProviderSecretID, secrets.StageCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "waguard/test/provider-" + randomHex(4)
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+		SecretString: aws.String(`{"kind":"provider-credentials","primary":"revoked-` + randomHex(8) + `","fallback":"` +
+			string(cur.Get("primary").Reveal()) + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	e.h.Provider, err = provider.New(secrets.NewStore(sm, 0), provider.Config{SecretID: name, BaseURL: e.st.SandboxURL,
+		Version: "v21.0", PhoneNumberID: e.h.Config.PhoneNumberID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := number(t)
+	e.grant(t, to, "marketing")
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
+		t.Fatalf("send with a refused primary = %d %v, want 202 through the fallback", status, out)
+	}
+	if n := sandboxSends(t, e.st, to); n != 1 {
+		t.Errorf("sandbox received %d messages, want 1", n)
+	}
+}
