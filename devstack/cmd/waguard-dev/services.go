@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/waguard/waguard/devstack/provision"
@@ -120,21 +121,25 @@ func (s *stack) banner(took time.Duration) {
 	gw := loopback(s.c.GatewayPort)
 	verify := s.secretField(ctx, s.env["WAGUARD_META_WEBHOOK_SECRET_ID"], "verify_token")
 	opsKey := string(apiauth.PresentedKey("ops", secrets.NewValue([]byte(s.secretField(ctx, s.opsClientSecret, "key")))).Reveal())
-	fmt.Printf(`
-waguard local stack is up (%.1fs). Everything binds to 127.0.0.1; Ctrl-C stops it all.
+	fmt.Print(strings.NewReplacer("{took}", fmt.Sprintf("%.1f", took.Seconds()), "{gw}", gw,
+		"{ddb}", s.env["AWS_ENDPOINT_URL_DYNAMODB"], "{kms}", s.env["AWS_ENDPOINT_URL_KMS"],
+		"{sm}", s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], "{sandbox}", s.env["WAGUARD_SANDBOX_URL"],
+		"{logs}", s.runDir, "{verify}", verify, "{key}", opsKey).Replace(`
+waguard local stack is up ({took}s). Everything binds to 127.0.0.1; Ctrl-C stops it all.
 
-  API gateway        %s   (routes from template.yaml)
-  DynamoDB Local     %s
-  local-kms          %s
-  Secrets Manager    %s   (emulator)
-  WhatsApp sandbox   %s   (GET /_sandbox/messages)
-  logs               %s
+  API gateway        {gw}   (routes from template.yaml)
+  DynamoDB Local     {ddb}
+  local-kms          {kms}
+  Secrets Manager    {sm}   (emulator)
+  WhatsApp sandbox   {sandbox}   (GET /_sandbox/messages)
+  logs               {logs}
 
 Try (local-only values; never use them elsewhere):
-  curl -i '%s/webhooks/meta?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1234'
-  curl -i -X POST %s/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+  curl -i '{gw}/webhooks/meta?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1234'
+  curl -i -X POST {gw}/v1/consents -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \
+       -d '{"phone":"+12015550123","purpose":"transactional","action":"grant","method":"web_form","policy_version":"2026-01"}'
+  curl -i -X POST {gw}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \
        -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
   make invoke FN=RetentionFunction        # run a scheduled function now
-`, took.Seconds(), gw, s.env["AWS_ENDPOINT_URL_DYNAMODB"], s.env["AWS_ENDPOINT_URL_KMS"],
-		s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], s.env["WAGUARD_SANDBOX_URL"], s.runDir, gw, verify, gw, opsKey)
+`))
 }
