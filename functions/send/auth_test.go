@@ -8,11 +8,15 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/store"
 )
 
 func randomHex(n int) string {
@@ -71,5 +75,46 @@ func TestFallbackKey(t *testing.T) {
 	}
 	if n := sandboxSends(t, e.st, to); n != 1 {
 		t.Errorf("sandbox received %d messages, want 1", n)
+	}
+}
+
+// TestTransientRefusalFreesTheKey checks a throttled send with an
+// Idempotency-Key can be retried with the same key once Meta recovers.
+func TestTransientRefusalFreesTheKey(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	e.grant(t, to, "marketing")
+	injectFault(t, e, to, map[string]any{"code": 130429, "count": 4})
+	key := "retry-" + randomHex(6)
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key); status != 429 || code(out) != "upstream_rate_limited" {
+		t.Fatalf("throttled send = %d %v, want 429 upstream_rate_limited", status, out)
+	}
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key); status != 202 {
+		t.Errorf("retry with the same key = %d %v, want 202", status, out)
+	}
+}
+
+// TestRevokeAfterErasure checks a revoke for an erased number answers
+// 409 subject_erased and stores nothing, while a grant lifts the erasure.
+func TestRevokeAfterErasure(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	n, _ := phone.Parse(to)
+	subject, _ := e.h.Keys.Index(n)
+	db := dynamodb.NewFromConfig(e.st.AWS(t))
+	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &e.st.DataTable, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.ErasedPK(subject)}, "sk": &types.AttributeValueMemberS{Value: "erased"}}}); err != nil {
+		t.Fatal(err)
+	}
+	revoke := map[string]string{"phone": to, "purpose": "marketing", "action": "revoke", "method": "web_form", "policy_version": "2026-01"}
+	if status, out, _ := e.call(t, "POST /v1/consents", e.key, revoke); status != 409 || code(out) != "subject_erased" {
+		t.Errorf("revoke after erasure = %d %v, want 409 subject_erased", status, out)
+	}
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 403 || code(out) != "recipient_suppressed" {
+		t.Errorf("send after erasure = %d %v, want 403 recipient_suppressed", status, out)
+	}
+	e.grant(t, to, "marketing")
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
+		t.Errorf("send after a fresh grant = %d %v, want 202", status, out)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
 )
+
+var errSubjectErased = &apiError{status: 409, code: "subject_erased", message: "the number was erased; record a grant to consent afresh"}
 
 // consentRequest is the body of POST /v1/consents.
 type consentRequest struct {
@@ -65,6 +68,11 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	err = h.Store.RecordConsent(ctx, subject, ev, change, "", append(extra, pending.TransactItems()...)...)
 	pending.Commit(err)
+	if errors.Is(err, store.ErrErased) {
+		// Nothing is kept about an erased number but its suppression, so a
+		// revoke has nothing to revoke and must not recreate a partition.
+		return httpapi.Response{}, errSubjectErased
+	}
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -53,6 +53,10 @@ func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRe
 		out, err := h.send(ctx, req, p, r, n)
 		var ae *apiError
 		switch {
+		case errors.As(err, &ae) && ae.transient:
+			// Nothing was sent (Meta refused or throttled): free the key so
+			// the client retries with it.
+			return idempotency.Response{}, idempotency.Retryable(err)
 		case errors.As(err, &ae):
 			out = errorResponse(err) // a decided refusal is replayed like a success
 		case err != nil:
@@ -66,7 +70,7 @@ func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRe
 	case errors.Is(err, idempotency.ErrInProgress):
 		return httpapi.Response{}, errInProgress
 	case err != nil && !errors.Is(err, idempotency.ErrNotRecorded):
-		return httpapi.Response{}, err
+		return httpapi.Response{}, err // a released transient refusal keeps its own answer
 	}
 	return h.answer(ctx, n, resp, replayed)
 }
@@ -281,6 +285,8 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 	}
 	var api *whatsapp.APIError
 	if !errors.As(err, &api) {
+		// Unreachable or timed out: the message may have been accepted, so
+		// the idempotency key is not freed (no risk of a second send).
 		return &apiError{status: 502, code: "provider_error", message: "the provider could not be reached"}
 	}
 	switch api.Code {
@@ -296,9 +302,10 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 	case 131049:
 		return &apiError{status: 422, code: "not_delivered", message: "the provider did not deliver the message (per-user marketing limit)"}
 	case 130429, 131056:
-		return &apiError{status: 429, code: "upstream_rate_limited", message: "the provider is rate limiting; retry later", retryAfter: 60}
+		return &apiError{status: 429, code: "upstream_rate_limited", message: "the provider is rate limiting; retry later", retryAfter: 60, transient: true}
 	}
-	return &apiError{status: 502, code: "provider_error", message: "the provider refused the message (code " + strconv.Itoa(api.Code) + ")"}
+	return &apiError{status: 502, code: "provider_error", message: "the provider refused the message (code " + strconv.Itoa(api.Code) + ")",
+		transient: api.Retryable()}
 }
 
 // stopMarketing records Meta's 131050 as a marketing revocation with a

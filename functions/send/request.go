@@ -31,7 +31,8 @@ type templateRequest struct {
 type apiError struct {
 	status        int
 	code, message string
-	retryAfter    int // seconds, for 429s
+	retryAfter    int  // seconds, for 429s
+	transient     bool // nothing was done; an idempotency key is freed
 }
 
 func (e *apiError) Error() string { return e.code }
