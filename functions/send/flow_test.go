@@ -10,14 +10,19 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -132,5 +137,57 @@ func TestDependencyDown(t *testing.T) {
 				t.Errorf("sandbox received %d messages, want 0", n)
 			}
 		})
+	}
+}
+
+// TestSecretsManagerDown checks a send refuses with 503 when Secrets
+// Manager cannot be read (API keys and provider credentials).
+func TestSecretsManagerDown(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	e.grant(t, to, "marketing")
+	down := secretsmanager.NewFromConfig(e.st.AWS(t), func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String("http://127.0.0.1:1") })
+	store := secrets.NewStore(down, time.Minute)
+	auth, err := apiauth.New(store, apiauth.Config{SecretPrefix: e.h.Config.ClientSecretPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := provider.New(store, provider.Config{SecretID: e.h.Config.ProviderSecretID, BaseURL: e.st.SandboxURL,
+		Version: "v21.0", PhoneNumberID: e.h.Config.PhoneNumberID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, swap := range map[string]func(h *Handler){
+		"api keys":             func(h *Handler) { h.Auth = auth },
+		"provider credentials": func(h *Handler) { h.Provider = prov },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newEnv(t)
+			swap(f.h)
+			status, out, _ := f.call(t, "POST /v1/messages", f.key, template(to, "marketing"))
+			if status != 503 || code(out) != "dependency_unavailable" {
+				t.Errorf("send with Secrets Manager down (%s) = %d %v, want 503", name, status, out)
+			}
+		})
+	}
+	if n := sandboxSends(t, e.st, to); n != 0 {
+		t.Errorf("sandbox received %d messages, want 0", n)
+	}
+}
+
+// BenchmarkSend measures one steady-state send through the handler on the
+// local stack (so it includes loopback round trips to the emulators and
+// the sandbox; compare runs, not absolute figures).
+func BenchmarkSend(b *testing.B) {
+	e := newEnv(b)
+	to := number(b)
+	e.grant(b, to, "transactional")
+	e.h.Config.PerRecipient.Count, e.h.Config.Global.Count = 1_000_000, 1_000_000 // measure the path, not the limits
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if status, out, _ := e.call(b, "POST /v1/messages", e.key, template(to, "transactional")); status != 202 {
+			b.Fatalf("send = %d %v", status, out)
+		}
 	}
 }

@@ -31,7 +31,7 @@ type env struct {
 	key string // the ops client's presented API key
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	st := stacktest.Require(t)
 	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
@@ -62,7 +62,7 @@ var numbers = struct {
 }{next: int(time.Now().UnixNano() % 5000)}
 
 // number returns a fresh fictional +1 NXX 555 01xx number.
-func number(t *testing.T) string {
+func number(t testing.TB) string {
 	numbers.Lock()
 	defer numbers.Unlock()
 	for range 5000 {
@@ -77,7 +77,7 @@ func number(t *testing.T) string {
 	return ""
 }
 
-func (e *env) call(t *testing.T, route, key string, body any, headers ...string) (int, map[string]any, map[string]string) {
+func (e *env) call(t testing.TB, route, key string, body any, headers ...string) (int, map[string]any, map[string]string) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	if s, ok := body.(string); ok {
@@ -103,7 +103,7 @@ func code(out map[string]any) string {
 	return c
 }
 
-func (e *env) grant(t *testing.T, to, purpose string) {
+func (e *env) grant(t testing.TB, to, purpose string) {
 	t.Helper()
 	if status, out, _ := e.call(t, "POST /v1/consents", e.key, map[string]string{"phone": to, "purpose": purpose, "action": "grant",
 		"method": "web_form", "policy_version": "2026-01"}); status != 201 {
@@ -297,7 +297,7 @@ func TestConsentQuery(t *testing.T) {
 	}
 }
 
-func sandboxSends(t *testing.T, st stacktest.Stack, to string) int {
+func sandboxSends(t testing.TB, st stacktest.Stack, to string) int {
 	resp, err := http.Get(st.SandboxURL + "/_sandbox/messages")
 	if err != nil {
 		t.Fatal(err)
