@@ -8,17 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go/middleware"
 
+	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
@@ -69,29 +67,12 @@ func TestSendThenStatusWebhook(t *testing.T) {
 	}
 }
 
-// counter counts AWS calls by operation.
-type counter struct {
-	mu  sync.Mutex
-	ops map[string]int
-}
-
-func (c *counter) option() func(*config.LoadOptions) error {
-	return config.WithAPIOptions([]func(*middleware.Stack) error{func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.mu.Lock()
-			c.ops[middleware.GetOperationName(ctx)]++
-			c.mu.Unlock()
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
-	}})
-}
-
 // TestCallsPerSend counts AWS calls of a steady-state send (a recipient
 // already known): goal ≤ 3 DynamoDB writes and no KMS call.
 func TestCallsPerSend(t *testing.T) {
 	e := newEnv(t)
-	c := &counter{ops: map[string]int{}}
-	h, err := newHandler(c.option())
+	c := &stacktest.CallCounter{}
+	h, err := newHandler(c.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +81,12 @@ func TestCallsPerSend(t *testing.T) {
 	to := number(t)
 	e.grant(t, to, "marketing")
 	e.call(t, "POST /v1/messages", e.key, template(to, "marketing"))
-	c.mu.Lock()
-	c.ops = map[string]int{}
-	c.mu.Unlock()
+	c.Take()
 	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
 		t.Fatalf("send = %d %v", status, out)
 	}
-	ops := c.ops
-	writes := ops["PutItem"] + ops["UpdateItem"] + ops["DeleteItem"] + ops["TransactWriteItems"] + ops["BatchWriteItem"]
+	ops := c.Take()
+	writes := stacktest.Writes(ops)
 	if writes > 3 || ops["Decrypt"]+ops["GenerateDataKey"] > 0 {
 		t.Errorf("AWS calls per send = %v: %d writes (want ≤ 3) and no KMS call", ops, writes)
 	}

@@ -11,9 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/coldstart"
@@ -43,16 +40,11 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	core, clients, err := coldstart.Load(ctx, os.Getenv, "send", opts...)
 	if err != nil {
 		return nil, err
 	}
-	ddb := dynamodb.NewFromConfig(awsCfg)
-	core, err := coldstart.Build(ctx, coldstart.Clients{DynamoDB: ddb, KMS: kms.NewFromConfig(awsCfg),
-		SecretsManager: secretsmanager.NewFromConfig(awsCfg)}, os.Getenv, "send")
-	if err != nil {
-		return nil, err
-	}
+	ddb := clients.DynamoDB
 	h := &Handler{Flood: core.Flood, Keys: core.Keys, Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	if h.Auth, err = apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap}); err != nil {
 		return nil, err

@@ -15,10 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/waguard/waguard/devstack/sandbox"
 	"github.com/waguard/waguard/devstack/stacktest"
@@ -27,34 +25,9 @@ import (
 	"github.com/waguard/waguard/shared/store"
 )
 
-// counter counts AWS calls by operation, across every client of a config.
-type counter struct {
-	mu  sync.Mutex
-	ops map[string]int
-}
-
-func (c *counter) option() func(*config.LoadOptions) error {
-	return config.WithAPIOptions([]func(*middleware.Stack) error{func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.mu.Lock()
-			c.ops[middleware.GetOperationName(ctx)]++
-			c.mu.Unlock()
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
-	}})
-}
-
-func (c *counter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.ops
-	c.ops = map[string]int{}
-	return out
-}
-
 // newStackHandler builds the handler exactly as main does, against the
 // local stack's emulators, with a call counter.
-func newStackHandler(t *testing.T) (*Handler, *counter, stacktest.Stack) {
+func newStackHandler(t *testing.T) (*Handler, *stacktest.CallCounter, stacktest.Stack) {
 	st := stacktest.Require(t)
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
@@ -62,8 +35,8 @@ func newStackHandler(t *testing.T) (*Handler, *counter, stacktest.Stack) {
 		"PHONE_NUMBER_ID": sandbox.DefaultPhoneNumberID} {
 		t.Setenv(k, v)
 	}
-	c := &counter{ops: map[string]int{}}
-	h, err := newHandler(c.option())
+	c := &stacktest.CallCounter{}
+	h, err := newHandler(c.Option())
 	if err != nil {
 		t.Fatalf("newHandler() err = %v, want nil", err)
 	}
@@ -134,12 +107,12 @@ func TestInboundWritesPerMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := metaRequest(t, h, body)
-	c.take()
+	c.Take()
 	resp, _ := h.Handle(context.Background(), req)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"received":1`) {
 		t.Fatalf("Handle() = %d %s, want 200 received 1", resp.StatusCode, resp.Body)
 	}
-	ops := c.take()
+	ops := c.Take()
 	writes := ops["PutItem"] + ops["UpdateItem"] + ops["DeleteItem"] + ops["BatchWriteItem"] + ops["TransactWriteItems"]
 	if writes != 1 || ops["TransactWriteItems"] != 1 || ops["Decrypt"]+ops["GenerateDataKey"] != 0 {
 		t.Errorf("AWS calls per inbound message = %v, want one write transaction (message + window + audit) and no KMS call", ops)

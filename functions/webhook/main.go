@@ -10,9 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/provider"
@@ -39,13 +36,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	aws, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
-	ddb := dynamodb.NewFromConfig(aws)
-	core, err := coldstart.Build(ctx, coldstart.Clients{DynamoDB: ddb, KMS: kms.NewFromConfig(aws),
-		SecretsManager: secretsmanager.NewFromConfig(aws)}, os.Getenv, "webhook")
+	core, _, err := coldstart.Load(ctx, os.Getenv, "webhook", opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -141,12 +141,12 @@ func TestFloodControl(t *testing.T) {
 	keys, _ := h.secretKeys(context.Background(), h.Config.MetaSecretID)
 	good := req(p.body, sign(keys[0], p.body), false)
 	good.RequestContext.HTTP.SourceIP = ip
-	c.take()
+	c.Take()
 	resp, _ := h.Handle(context.Background(), good)
 	if resp.StatusCode != 429 || errorCode(t, resp.Body) != "rate_limited" || resp.Headers["Retry-After"] == "" {
 		t.Errorf("valid request from a flooding source = %d %s %v, want 429 rate_limited with Retry-After", resp.StatusCode, resp.Body, resp.Headers)
 	}
-	if ops := c.take(); ops["GetSecretValue"] != 0 || ops["TransactWriteItems"] != 0 {
+	if ops := c.Take(); ops["GetSecretValue"] != 0 || ops["TransactWriteItems"] != 0 {
 		t.Errorf("a refused source cost %v, want no secret read and no write", ops)
 	}
 	good.RequestContext.HTTP.SourceIP = "198.51.100.201"

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -149,4 +150,17 @@ func auditRetention(days string) time.Duration {
 		n = 2190
 	}
 	return time.Duration(n) * 24 * time.Hour
+}
+
+// Load builds the SDK clients from the default configuration (credentials,
+// region and AWS_ENDPOINT_URL_* from the environment; opts add to it, as
+// tests add a call counter) and then the core, under ctx.
+func Load(ctx context.Context, getenv func(string) string, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, Clients{}, fmt.Errorf("coldstart: aws config: %w", err)
+	}
+	c := Clients{DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
+	core, err := Build(ctx, c, getenv, function)
+	return core, c, err
 }
