@@ -15,7 +15,9 @@ type Config struct {
 	PhoneNumberID                        string
 	ClientSecretPrefix, ProviderSecretID string
 	APIBaseURL, APIVersion               string
-	KeyOverlap                           time.Duration
+	// RapidAPIHost selects the RapidAPI-style provider when set.
+	RapidAPIHost string
+	KeyOverlap   time.Duration
 	// PerRecipient is the default per-recipient limit; PerPurpose overrides
 	// it (otp: 5 per 15 minutes by default).
 	PerRecipient ratelimit.Limit
@@ -33,6 +35,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		ProviderSecretID:   getenv("PROVIDER_SECRET_ID"),
 		APIBaseURL:         getenv("WHATSAPP_API_BASE_URL"),
 		APIVersion:         getenv("GRAPH_API_VERSION"),
+		RapidAPIHost:       getenv("PROVIDER_RAPIDAPI_HOST"),
 		Window:             24 * time.Hour,
 	}
 	if c.PhoneNumberID == "" || c.ClientSecretPrefix == "" || c.ProviderSecretID == "" {

@@ -56,6 +56,6 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID, BaseURL: cfg.APIBaseURL,
-		Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID})
+		Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID, RapidAPIHost: cfg.RapidAPIHost})
 	return h, err
 }

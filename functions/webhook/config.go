@@ -37,8 +37,9 @@ type Config struct {
 	Replies map[Keyword]string
 	// ProviderSecretID names the provider credentials replies are sent with.
 	ProviderSecretID string
-	// APIBaseURL and APIVersion locate the Meta Cloud API.
-	APIBaseURL, APIVersion string
+	// APIBaseURL and APIVersion locate the Meta Cloud API; RapidAPIHost
+	// selects the RapidAPI-style provider.
+	APIBaseURL, APIVersion, RapidAPIHost string
 }
 
 // configFromEnv reads the configuration; getenv is os.Getenv in main.

@@ -44,7 +44,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	if len(cfg.Replies) > 0 {
 		if h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID,
-			BaseURL: cfg.APIBaseURL, Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID}); err != nil {
+			BaseURL: cfg.APIBaseURL, Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID, RapidAPIHost: cfg.RapidAPIHost}); err != nil {
 			return nil, err
 		}
 	}

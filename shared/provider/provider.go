@@ -36,6 +36,10 @@ type Config struct {
 	PhoneNumberID string
 	// HTTP is the client (default whatsapp.NewHTTPClient()).
 	HTTP *http.Client
+	// RapidAPIHost selects the second provider: a RapidAPI-style proxy of
+	// the Cloud API, authenticated with X-RapidAPI-Key and X-RapidAPI-Host
+	// (the seed's provider). Empty means Meta's Graph API with a bearer.
+	RapidAPIHost string
 }
 
 // Sender sends messages. It is safe for concurrent use.
@@ -99,6 +103,7 @@ func (s *Sender) with(token secrets.Value, call func(*whatsapp.Client) (string, 
 		return "", fmt.Errorf("provider client: %w", err)
 	}
 	c.HTTP = s.cfg.HTTP
+	c.RapidAPIHost = s.cfg.RapidAPIHost
 	if s.cfg.BaseURL != "" {
 		c.BaseURL = s.cfg.BaseURL
 	}

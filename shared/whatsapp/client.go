@@ -47,6 +47,11 @@ type Client struct {
 	Version string
 	// PhoneNumberID is the business phone number id messages are sent from.
 	PhoneNumberID string
+	// RapidAPIHost, when set, authenticates the RapidAPI way used by
+	// marketplace proxies of the Cloud API (the seed's provider): the token
+	// goes in X-RapidAPI-Key and this host in X-RapidAPI-Host, instead of
+	// an Authorization bearer. Request and response shapes are Meta's.
+	RapidAPIHost string
 
 	token string
 }
@@ -213,7 +218,12 @@ func (c *Client) send(ctx context.Context, op string, req *sendRequest) (string,
 	if err != nil {
 		return "", fmt.Errorf("%s: new request: %w", op, err)
 	}
-	hreq.Header.Set("Authorization", "Bearer "+c.token)
+	if c.RapidAPIHost != "" {
+		hreq.Header.Set("X-RapidAPI-Key", c.token)
+		hreq.Header.Set("X-RapidAPI-Host", c.RapidAPIHost)
+	} else {
+		hreq.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
 	resp, err := c.HTTP.Do(hreq)
