@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -116,5 +119,51 @@ func TestRevokeAfterErasure(t *testing.T) {
 	e.grant(t, to, "marketing")
 	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
 		t.Errorf("send after a fresh grant = %d %v, want 202", status, out)
+	}
+}
+
+// TestRequestInProgress checks a duplicate that outwaits the first request
+// answers 409 request_in_progress, and that only one message is sent.
+func TestRequestInProgress(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	e.grant(t, to, "marketing")
+	injectFault(t, e, to, map[string]any{"delay_ms": 6000})
+	key := "slow-" + randomHex(6)
+	first := make(chan int, 1)
+	go func() {
+		status, _, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key)
+		first <- status
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key); status != 409 || code(out) != "request_in_progress" {
+		t.Errorf("duplicate during a slow send = %d %v, want 409 request_in_progress", status, out)
+	}
+	if status := <-first; status != 202 {
+		t.Errorf("first request = %d, want 202", status)
+	}
+	if n := sandboxSends(t, e.st, to); n != 1 {
+		t.Errorf("sandbox received %d messages, want 1", n)
+	}
+}
+
+// TestAuthFlood checks more than 20 failed keys from one source in a
+// minute get 429 rate_limited, even with the right key, before any key work.
+func TestAuthFlood(t *testing.T) {
+	e := newEnv(t)
+	ip := "198.51.100." + strconv.Itoa(int(time.Now().UnixNano()%200)+20)
+	req := func(key string) int {
+		resp, _ := e.h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/consents/query",
+			Body: `{"phone":"+12015550142"}`, Headers: map[string]string{"authorization": "Bearer " + key},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: ip}}})
+		return resp.StatusCode
+	}
+	for i := 0; i < 21; i++ {
+		if s := req("wg_ops_" + randomHex(24)); s != 401 {
+			t.Fatalf("failure %d = %d, want 401", i+1, s)
+		}
+	}
+	if s := req(e.key); s != 429 {
+		t.Errorf("right key from a flooding source = %d, want 429", s)
 	}
 }
