@@ -69,7 +69,7 @@ dev: tools build-local $(LOCAL_BIN)/waguard-dev ## Bring up the whole local stac
 	$(LOCAL_BIN)/waguard-dev -persist -env-file $(LOCAL)/stack.env
 
 .PHONY: invoke
-invoke: ## Invoke a function with an event now, e.g. make invoke FN=RetentionFunction EVENT='{"action":"sweep"}'
+invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EVENT='{"action":"sweep"}'
 	@curl -sS -X POST http://127.0.0.1:3000/_local/invoke/$(FN) -d '$(or $(EVENT),{})'; echo
 
 # ---------------------------------------------------------------- test

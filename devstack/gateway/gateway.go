@@ -130,6 +130,9 @@ func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	if !strings.HasSuffix(fn, "Function") { // "retention" names RetentionFunction
+		fn = strings.ToUpper(fn[:1]) + fn[1:] + "Function"
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes))
 	if err != nil || len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")

@@ -140,6 +140,6 @@ Try (local-only values; never use them elsewhere):
        -d '{"phone":"+12015550123","purpose":"transactional","action":"grant","method":"web_form","policy_version":"2026-01"}'
   curl -i -X POST {gw}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \
        -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
-  make invoke FN=RetentionFunction        # run a scheduled function now
+  make invoke FN=retention                # run a scheduled function now
 `))
 }
