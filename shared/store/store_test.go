@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,4 +236,87 @@ func TestContentRoundTrip(t *testing.T) {
 	if _, err := f.s.OpenContent(ctx(t), subject, item.Item); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
 		t.Errorf("OpenContent() after the key was deleted err = %v, want ErrSubjectKeyNotFound (crypto-shredded)", err)
 	}
+}
+
+// TestEraseSubject erases one subject among others: the suppression comes
+// first and refuses new messages, every partition item goes in pages, the
+// subject key goes last and with it every copy of the ciphertext, and the
+// other subject is untouched.
+func TestEraseSubject(t *testing.T) {
+	f := newFixture(t)
+	victim, other := randomID(t), randomID(t)
+	var kept map[string]types.AttributeValue
+	for i := 0; i < 30; i++ {
+		for _, subject := range []string{victim, other} {
+			lookup := randomID(t)
+			m := store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.e" + lookup, Type: "text",
+				Body: []byte("message " + lookup), At: f.now, Class: retention.ClassSupport}
+			if err := f.s.PutInbound(ctx(t), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := f.s.RecordConsent(ctx(t), victim, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range partitionItems(t, f, victim) {
+		if strings.HasPrefix(it["sk"].(*types.AttributeValueMemberS).Value, "msg#") {
+			kept = it // a copy of a ciphertext, as a backup or stream would hold
+		}
+	}
+	if err := f.s.MarkErased(ctx(t), victim, "er_test", f.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: victim, Lookup: randomID(t), Phone: "+12015550199", Type: "text",
+		Body: []byte("late"), At: f.now, Class: retention.ClassSupport}); !errors.Is(err, store.ErrErased) {
+		t.Fatalf("PutInbound during erasure err = %v, want ErrErased", err)
+	}
+	var total store.Counts
+	for pages := 0; ; pages++ {
+		c, more, err := f.s.ErasePage(ctx(t), victim)
+		if err != nil {
+			t.Fatalf("ErasePage() err = %v", err)
+		}
+		total = total.Add(c)
+		if !more {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("ErasePage never finished")
+		}
+	}
+	if total.Messages != 30 || total.ConsentEvents != 1 {
+		t.Errorf("erased %+v, want 30 messages and 1 consent event", total)
+	}
+	if err := f.env.DeleteSubjectKey(ctx(t), victim); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(partitionItems(t, f, victim)); n != 0 {
+		t.Errorf("victim partition has %d items after erasure, want 0", n)
+	}
+	if _, err := f.s.OpenContent(ctx(t), victim, kept); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
+		t.Errorf("old ciphertext after erasure: err = %v, want ErrSubjectKeyNotFound", err)
+	}
+	others := partitionItems(t, f, other)
+	if len(others) != 31 { // 30 messages + window
+		t.Fatalf("other subject has %d items, want 31", len(others))
+	}
+	for _, it := range others {
+		if strings.HasPrefix(it["sk"].(*types.AttributeValueMemberS).Value, "msg#") {
+			if _, err := f.s.OpenContent(ctx(t), other, it); err != nil {
+				t.Fatalf("other subject's message no longer decrypts: %v", err)
+			}
+		}
+	}
+}
+
+func partitionItems(t *testing.T, f *fixture, subject string) []map[string]types.AttributeValue {
+	out, err := f.db.Query(ctx(t), &dynamodb.QueryInput{TableName: &f.st.DataTable, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
 }
