@@ -128,14 +128,14 @@ func TestRequestInProgress(t *testing.T) {
 	e := newEnv(t)
 	to := number(t)
 	e.grant(t, to, "marketing")
-	injectFault(t, e, to, map[string]any{"delay_ms": 6000})
+	injectFault(t, e, to, map[string]any{"delay_ms": 8000})
 	key := "slow-" + randomHex(6)
 	first := make(chan int, 1)
 	go func() {
 		status, _, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key)
 		first <- status
 	}()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(2 * time.Second) // the first request must have claimed the key, even on a loaded machine
 	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing"), "idempotency-key", key); status != 409 || code(out) != "request_in_progress" {
 		t.Errorf("duplicate during a slow send = %d %v, want 409 request_in_progress", status, out)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/waguard/waguard/shared/store"
 )
 
-var errSubjectErased = &apiError{status: 409, code: "subject_erased", message: "the number was erased; record a grant to consent afresh"}
+var errSubjectErased = &httpapi.Problem{Status: 409, Code: "subject_erased", Message: "the number was erased; record a grant to consent afresh"}
 
 // consentRequest is the body of POST /v1/consents.
 type consentRequest struct {

@@ -45,10 +45,12 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	ddb := clients.DynamoDB
-	h := &Handler{Flood: core.Flood, Keys: core.Keys, Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
-	if h.Auth, err = apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap}); err != nil {
+	h := &Handler{Keys: core.Keys, Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap})
+	if err != nil {
 		return nil, err
 	}
+	h.Gate = &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics}
 	if h.Idempotency, err = idempotency.New(ddb, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
 		return nil, err
 	}

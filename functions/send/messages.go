@@ -27,11 +27,11 @@ import (
 )
 
 var (
-	errSuppressed       = &apiError{status: 403, code: "recipient_suppressed", message: "the recipient must not be messaged"}
-	errConsentRequired  = &apiError{status: 403, code: "consent_required", message: "there is no live consent for this purpose"}
-	errTemplateRequired = &apiError{status: 422, code: "template_required", message: "free-form text needs an open customer service window; send a template"}
-	errConflict         = &apiError{status: 409, code: "idempotency_conflict", message: "the idempotency key was used with a different request"}
-	errInProgress       = &apiError{status: 409, code: "request_in_progress", message: "a request with this idempotency key is still in progress"}
+	errSuppressed       = &httpapi.Problem{Status: 403, Code: "recipient_suppressed", Message: "the recipient must not be messaged"}
+	errConsentRequired  = &httpapi.Problem{Status: 403, Code: "consent_required", Message: "there is no live consent for this purpose"}
+	errTemplateRequired = &httpapi.Problem{Status: 422, Code: "template_required", Message: "free-form text needs an open customer service window; send a template"}
+	errConflict         = &httpapi.Problem{Status: 409, Code: "idempotency_conflict", Message: "the idempotency key was used with a different request"}
+	errInProgress       = &httpapi.Problem{Status: 409, Code: "request_in_progress", Message: "a request with this idempotency key is still in progress"}
 )
 
 // postMessage sends one message after every check, in the documented
@@ -51,14 +51,14 @@ func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	resp, replayed, err := h.Idempotency.Do(ctx, p.ClientID, key, canonical, func(ctx context.Context) (idempotency.Response, error) {
 		out, err := h.send(ctx, req, p, r, n)
-		var ae *apiError
+		var ae *httpapi.Problem
 		switch {
-		case errors.As(err, &ae) && ae.transient:
+		case errors.As(err, &ae) && ae.Transient:
 			// Nothing was sent (Meta refused or throttled): free the key so
 			// the client retries with it.
 			return idempotency.Response{}, idempotency.Retryable(err)
 		case errors.As(err, &ae):
-			out = errorResponse(err) // a decided refusal is replayed like a success
+			out = httpapi.ErrorResponse(err) // a decided refusal is replayed like a success
 		case err != nil:
 			return idempotency.Response{}, idempotency.Retryable(err)
 		}
@@ -134,10 +134,10 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	}
 	ev := audit.Event{Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID}
 	if err := h.admissible(ctx, subject, r); err != nil {
-		var ae *apiError
+		var ae *httpapi.Problem
 		if errors.As(err, &ae) && (ae == errSuppressed || ae == errConsentRequired) {
 			h.Metrics.Add(metrics.SendRefused, 1)
-			ev.Type, ev.Details = audit.EventMessageSent, map[string]string{"outcome": "refused", "reason": ae.code, "purpose": r.Purpose}
+			ev.Type, ev.Details = audit.EventMessageSent, map[string]string{"outcome": "refused", "reason": ae.Code, "purpose": r.Purpose}
 			if _, aerr := h.Audit.Append(ctx, ev); aerr != nil {
 				return httpapi.Response{}, aerr
 			}
@@ -209,8 +209,8 @@ func (h *Handler) limit(ctx context.Context, ev audit.Event, subject, purpose st
 			return err
 		}
 	}
-	return &apiError{status: 429, code: "rate_limited", message: "the rate limit for this recipient or sender is reached",
-		retryAfter: int((d.RetryAfter + time.Second - 1) / time.Second)}
+	return &httpapi.Problem{Status: 429, Code: "rate_limited", Message: "the rate limit for this recipient or sender is reached",
+		RetryAfter: int((d.RetryAfter + time.Second - 1) / time.Second)}
 }
 
 func limitName(key string) string {
@@ -287,7 +287,7 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 	if !errors.As(err, &api) {
 		// Unreachable or timed out: the message may have been accepted, so
 		// the idempotency key is not freed (no risk of a second send).
-		return &apiError{status: 502, code: "provider_error", message: "the provider could not be reached"}
+		return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider could not be reached"}
 	}
 	switch api.Code {
 	case 131047:
@@ -298,14 +298,14 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 		}
 		return errSuppressed
 	case 131026:
-		return &apiError{status: 422, code: "undeliverable", message: "the message cannot be delivered to this recipient"}
+		return &httpapi.Problem{Status: 422, Code: "undeliverable", Message: "the message cannot be delivered to this recipient"}
 	case 131049:
-		return &apiError{status: 422, code: "not_delivered", message: "the provider did not deliver the message (per-user marketing limit)"}
+		return &httpapi.Problem{Status: 422, Code: "not_delivered", Message: "the provider did not deliver the message (per-user marketing limit)"}
 	case 130429, 131056:
-		return &apiError{status: 429, code: "upstream_rate_limited", message: "the provider is rate limiting; retry later", retryAfter: 60, transient: true}
+		return &httpapi.Problem{Status: 429, Code: "upstream_rate_limited", Message: "the provider is rate limiting; retry later", RetryAfter: 60, Transient: true}
 	}
-	return &apiError{status: 502, code: "provider_error", message: "the provider refused the message (code " + strconv.Itoa(api.Code) + ")",
-		transient: api.Retryable()}
+	return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider refused the message (code " + strconv.Itoa(api.Code) + ")",
+		Transient: api.Retryable()}
 }
 
 // stopMarketing records Meta's 131050 as a marketing revocation with a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"unicode/utf8"
 
+	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
@@ -27,19 +28,9 @@ type templateRequest struct {
 	Components json.RawMessage `json:"components,omitempty"`
 }
 
-// apiError is a refusal with a stable code; messages carry no request data.
-type apiError struct {
-	status        int
-	code, message string
-	retryAfter    int  // seconds, for 429s
-	transient     bool // nothing was done; an idempotency key is freed
-}
-
-func (e *apiError) Error() string { return e.code }
-
 var (
-	errInvalidRequest = &apiError{status: 400, code: "invalid_request", message: "the request body is not valid"}
-	errInvalidPhone   = &apiError{status: 400, code: "invalid_phone", message: "the phone number is not a valid E.164 number"}
+	errInvalidRequest = &httpapi.Problem{Status: 400, Code: "invalid_request", Message: "the request body is not valid"}
+	errInvalidPhone   = &httpapi.Problem{Status: 400, Code: "invalid_phone", Message: "the phone number is not a valid E.164 number"}
 )
 
 // parseMessage validates a POST /v1/messages body. It returns the parsed

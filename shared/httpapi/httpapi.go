@@ -9,6 +9,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"strconv"
 
@@ -68,4 +69,51 @@ func headers(contentType string) map[string]string {
 		h[k] = v
 	}
 	return h
+}
+
+// Problem is a refusal with a stable code and a fixed message that
+// carries no request data. Handlers return it as an error; ErrorResponse
+// turns it into the response.
+type Problem struct {
+	Status        int
+	Code, Message string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
+	// Transient marks a refusal after which nothing was done, so an
+	// idempotency key may be freed.
+	Transient bool
+}
+
+// Error returns the code.
+func (p *Problem) Error() string { return p.Code }
+
+// Unavailable is the answer when a dependency (DynamoDB, KMS, Secrets
+// Manager) failed: the caller retries later; nothing was done.
+var Unavailable = &Problem{Status: 503, Code: "dependency_unavailable", Message: "a dependency is unavailable; retry later"}
+
+// ErrorResponse maps err to its response: a *Problem (possibly wrapped)
+// to itself, anything else to [Unavailable].
+func ErrorResponse(err error) Response {
+	var p *Problem
+	if !errors.As(err, &p) {
+		p = Unavailable
+	}
+	resp := Error(p.Status, p.Code, p.Message)
+	if p.Status == 401 {
+		resp.Headers["WWW-Authenticate"] = "Bearer"
+	}
+	if p.RetryAfter > 0 {
+		resp = RetryAfter(resp, p.RetryAfter)
+	}
+	return resp
+}
+
+// Internal returns err unless it is a *Problem: what a handler must log as
+// a failure rather than a refusal.
+func Internal(err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return nil
+	}
+	return err
 }

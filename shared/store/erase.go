@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,11 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
-
-// batchWriter is the extra call erasure makes; *dynamodb.Client has it.
-type batchWriter interface {
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-}
 
 // Counts are the items erased for a subject, by kind.
 type Counts struct {
@@ -38,14 +32,12 @@ func (s *Store) MarkErased(ctx context.Context, subject, requestID string, at ti
 }
 
 // ErasePage deletes up to 25 items of the subject's partition (live or
-// expired) and reports what it deleted and whether items remain. Each call
-// is safe to repeat: deleting a deleted item is a no-op.
-func (s *Store) ErasePage(ctx context.Context, subject string) (Counts, bool, error) {
-	bw, ok := s.db.(batchWriter)
-	if !ok {
-		return Counts{}, false, errors.New("erase: table client cannot batch-write")
-	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, ConsistentRead: aws.Bool(true), Limit: aws.Int32(25),
+// expired) for erasure request id, adding their counts to the request in
+// the same transaction, so counts are exact across crashes. It reports
+// what it deleted and whether items may remain; each call is safe to
+// repeat.
+func (s *Store) ErasePage(ctx context.Context, id, subject string) (Counts, bool, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, ConsistentRead: aws.Bool(true), Limit: aws.Int32(erasePage),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ProjectionExpression:      aws.String("pk, sk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sAttr(SubjectPK(subject))}})
@@ -56,39 +48,20 @@ func (s *Store) ErasePage(ctx context.Context, subject string) (Counts, bool, er
 		return Counts{}, false, nil
 	}
 	var c Counts
-	reqs := make([]types.WriteRequest, 0, len(out.Items))
+	items := make([]types.TransactWriteItem, 0, len(out.Items)+1)
 	for _, it := range out.Items {
 		c = c.Add(kindOf(str(it, "sk")))
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(str(it, "pk"), str(it, "sk"))}})
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(str(it, "pk"), str(it, "sk"))}})
 	}
-	if err := s.batchDelete(ctx, bw, reqs); err != nil {
-		return Counts{}, false, err
+	if err := s.transact(ctx, append(items, s.countUpdate(id, c)), -1, -1); err != nil {
+		return Counts{}, false, fmt.Errorf("erase: delete page: %w", err)
 	}
-	return c, len(out.LastEvaluatedKey) > 0 || len(out.Items) == 25, nil
+	return c, len(out.Items) == erasePage, nil
 }
 
-// batchDelete writes reqs, retrying unprocessed items with backoff (they
-// are what DynamoDB returns under throttling) until ctx ends.
-func (s *Store) batchDelete(ctx context.Context, bw batchWriter, reqs []types.WriteRequest) error {
-	wait := 20 * time.Millisecond
-	for len(reqs) > 0 {
-		out, err := bw.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.name: reqs}})
-		if err != nil {
-			return fmt.Errorf("erase: batch delete: %w", err)
-		}
-		reqs = out.UnprocessedItems[s.name]
-		if len(reqs) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("erase: batch delete: %w", ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
-	return nil
-}
+// erasePage is how many items one erase transaction deletes (DynamoDB
+// allows 100 actions per transaction; 25 keeps each call short).
+const erasePage = 25
 
 func kindOf(sk string) Counts {
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,9 +24,21 @@ type ErasureRequest struct {
 	Reason string
 	// Status is pending, in_progress, completed or failed.
 	Status string
-	// RequestedAt and DueBy bound the one-month deadline.
-	RequestedAt, DueBy time.Time
+	// Step is the last step done (see the erase function).
+	Step string
+	// RequestedAt and DueBy bound the one-month deadline; CompletedAt is
+	// set once done.
+	RequestedAt, DueBy, CompletedAt time.Time
+	// Counts are the items erased so far; KeyDeleted reports the subject
+	// key's deletion; AuditEvent is the data_deletion event proving it.
+	Counts     Counts
+	KeyDeleted bool
+	AuditEvent string
 }
+
+// pendingLookup marks open requests in the sparse by-lookup index, so the
+// scheduled resume finds them without a scan.
+const pendingLookup = "erasure#pending"
 
 func erasurePointer(subject string) map[string]types.AttributeValue {
 	return key("erq-open#"+subject, "erq")
@@ -43,7 +56,7 @@ func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...ty
 	pointer["id"] = sAttr(req.ID)
 	item := map[string]types.AttributeValue{"pk": sAttr("erq#" + req.ID), "sk": sAttr("erq"), "subject": sAttr(req.Subject),
 		"reason": sAttr(req.Reason), "status": sAttr(req.Status), "requested_at": num(req.RequestedAt.Unix()),
-		"due_by": num(req.DueBy.Unix())}
+		"due_by": num(req.DueBy.Unix()), "lookup": sAttr(pendingLookup)}
 	items := append([]types.TransactWriteItem{put(s.name, pointer, "attribute_not_exists(pk)"),
 		put(s.name, item, "attribute_not_exists(pk)")}, extra...)
 	err := s.transact(ctx, items, 0, -1)
@@ -79,8 +92,70 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 		return ErasureRequest{}, ErrNotFound
 	}
 	it := out.Item
-	return ErasureRequest{ID: id, Subject: str(it, "subject"), Reason: str(it, "reason"), Status: str(it, "status"),
-		RequestedAt: time.Unix(numAttr(it, "requested_at"), 0).UTC(), DueBy: time.Unix(numAttr(it, "due_by"), 0).UTC()}, nil
+	r := ErasureRequest{ID: id, Subject: str(it, "subject"), Reason: str(it, "reason"), Status: str(it, "status"), Step: str(it, "step"),
+		RequestedAt: time.Unix(numAttr(it, "requested_at"), 0).UTC(), DueBy: time.Unix(numAttr(it, "due_by"), 0).UTC(),
+		Counts: Counts{Messages: int(numAttr(it, "n_messages")), Statuses: int(numAttr(it, "n_statuses")),
+			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other"))},
+		KeyDeleted: str(it, "key_deleted") == "true", AuditEvent: str(it, "audit_event")}
+	if c := numAttr(it, "completed_at"); c > 0 {
+		r.CompletedAt = time.Unix(c, 0).UTC()
+	}
+	return r, nil
+}
+
+// PendingErasures lists the ids of requests not completed yet, oldest
+// first as the index returns them, at most limit.
+func (s *Store) PendingErasures(ctx context.Context, limit int32) ([]string, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, IndexName: aws.String("by-lookup"), Limit: aws.Int32(limit),
+		KeyConditionExpression:    aws.String("lookup = :l"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":l": sAttr(pendingLookup)}})
+	if err != nil {
+		return nil, fmt.Errorf("query pending erasures: %w", err)
+	}
+	ids := make([]string, 0, len(out.Items))
+	for _, it := range out.Items {
+		ids = append(ids, strings.TrimPrefix(str(it, "pk"), "erq#"))
+	}
+	return ids, nil
+}
+
+// SetErasureStep records a step of request id (status in_progress).
+func (s *Store) SetErasureStep(ctx context.Context, id, step string, at time.Time) error {
+	return s.transact(ctx, []types.TransactWriteItem{s.erasureUpdate(id, "SET #st = :p, step = :s, updated_at = :t",
+		map[string]types.AttributeValue{":p": sAttr("in_progress"), ":s": sAttr(step), ":t": num(at.Unix())})}, -1, -1)
+}
+
+// erasureUpdate updates request id unless it is completed.
+func (s *Store) erasureUpdate(id, expr string, vals map[string]types.AttributeValue) types.TransactWriteItem {
+	vals[":done"] = sAttr("completed")
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.name, Key: key("erq#"+id, "erq"),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk) AND #st <> :done"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"}, ExpressionAttributeValues: vals}}
+}
+
+// countUpdate adds c to request id's counts, in the transaction that
+// deletes those items, so the counts are exact even across crashes.
+func (s *Store) countUpdate(id string, c Counts) types.TransactWriteItem {
+	return s.erasureUpdate(id, "ADD n_messages :m, n_statuses :s, n_consent_events :c, n_other :o",
+		map[string]types.AttributeValue{":m": num(int64(c.Messages)), ":s": num(int64(c.Statuses)),
+			":c": num(int64(c.ConsentEvents)), ":o": num(int64(c.Other))})
+}
+
+// MarkKeyDeleted records that the subject key is gone.
+func (s *Store) MarkKeyDeleted(ctx context.Context, id string) error {
+	return s.transact(ctx, []types.TransactWriteItem{s.erasureUpdate(id, "SET key_deleted = :y",
+		map[string]types.AttributeValue{":y": sAttr("true")})}, -1, -1)
+}
+
+// CompleteErasure marks request id completed with the audit event that
+// proves it, closes the subject's open-request pointer and drops the
+// request from the pending index, in one transaction with extra (the
+// data_deletion audit event). [ErrDuplicate] means it was already done.
+func (s *Store) CompleteErasure(ctx context.Context, r ErasureRequest, auditEvent string, at time.Time, extra ...types.TransactWriteItem) error {
+	done := s.erasureUpdate(r.ID, "SET #st = :done, step = :s, audit_event = :a, completed_at = :t REMOVE lookup",
+		map[string]types.AttributeValue{":s": sAttr("completed"), ":a": sAttr(auditEvent), ":t": num(at.Unix())})
+	pointer := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: erasurePointer(r.Subject)}}
+	return s.transact(ctx, append([]types.TransactWriteItem{done, pointer}, extra...), 0, -1)
 }
 
 // LiftErasure is the write that removes a subject's erasure suppression,

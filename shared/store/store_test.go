@@ -265,7 +265,11 @@ func TestEraseSubject(t *testing.T) {
 			kept = it // a copy of a ciphertext, as a backup or stream would hold
 		}
 	}
-	if err := f.s.MarkErased(ctx(t), victim, "er_test", f.now); err != nil {
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + randomID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.MarkErased(ctx(t), victim, req.ID, f.now); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: victim, Lookup: randomID(t), Phone: "+12015550199", Type: "text",
@@ -274,7 +278,7 @@ func TestEraseSubject(t *testing.T) {
 	}
 	var total store.Counts
 	for pages := 0; ; pages++ {
-		c, more, err := f.s.ErasePage(ctx(t), victim)
+		c, more, err := f.s.ErasePage(ctx(t), req.ID, victim)
 		if err != nil {
 			t.Fatalf("ErasePage() err = %v", err)
 		}
@@ -288,6 +292,9 @@ func TestEraseSubject(t *testing.T) {
 	}
 	if total.Messages != 30 || total.ConsentEvents != 1 {
 		t.Errorf("erased %+v, want 30 messages and 1 consent event", total)
+	}
+	if got, err := f.s.ErasureRequest(ctx(t), req.ID); err != nil || got.Counts != total {
+		t.Errorf("request counts = %+v (err %v), want %+v", got.Counts, err, total)
 	}
 	if err := f.env.DeleteSubjectKey(ctx(t), victim); err != nil {
 		t.Fatal(err)
