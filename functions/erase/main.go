@@ -1,22 +1,49 @@
-// Command erase is the waguard erase Lambda. Its routes are declared in
-// template.yaml; until their issue lands they answer 501 not_implemented
-// rather than pretend to work.
+// Command erase is the waguard erase Lambda: the right to erasure and the
+// right of access. It serves POST /v1/erasure-requests, GET
+// /v1/erasure-requests/{id} and POST /v1/exports, and resumes pending
+// erasures on an EventBridge schedule with the same code.
 package main
 
 import (
 	"context"
-	"net/http"
+	"os"
+	"strconv"
+	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/redact"
 )
 
 func main() {
-	lambda.StartHandlerFunc(handle)
+	log := redact.NewLambdaLogger()
+	h, err := newHandler()
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1)
+	}
+	h.Log = log
+	lambda.StartHandlerFunc(h.Handle)
 }
 
-func handle(_ context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Error(http.StatusNotImplemented, "not_implemented", "this route is not available yet"), nil
+// newHandler builds the dependencies once per cold start. Tests pass SDK
+// options.
+func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	core, _, err := coldstart.Load(ctx, os.Getenv, "erase", opts...)
+	if err != nil {
+		return nil, err
+	}
+	overlap, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"),
+		Overlap: time.Duration(max(overlap, 1)) * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{Gate: &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
+		Keys: core.Keys, Store: core.Store, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}, nil
 }

@@ -163,7 +163,7 @@ func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return err
 	}
-	_, err = h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Reason: "whatsapp_keyword",
+	_, err = h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Pseudonym: sub.pseudonym, Reason: "whatsapp_keyword",
 		RequestedAt: h.now()}, pending.TransactItems()...)
 	pending.Commit(err)
 	if errors.Is(err, store.ErrDuplicate) {

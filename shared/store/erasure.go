@@ -18,8 +18,9 @@ const ErasureDeadline = 30 * 24 * time.Hour
 // ErasureRequest is a request to erase one subject. It holds no personal
 // data: the subject is its blind index.
 type ErasureRequest struct {
-	// ID is the request id (er_…); Subject the blind index it concerns.
-	ID, Subject string
+	// ID is the request id (er_…); Subject the blind index it concerns;
+	// Pseudonym the subject's audit pseudonym (keyed; for data_deletion).
+	ID, Subject, Pseudonym string
 	// Reason is user_request, whatsapp_keyword, contract_end or other.
 	Reason string
 	// Status is pending, in_progress, completed or failed.
@@ -56,7 +57,7 @@ func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...ty
 	pointer["id"] = sAttr(req.ID)
 	item := map[string]types.AttributeValue{"pk": sAttr("erq#" + req.ID), "sk": sAttr("erq"), "subject": sAttr(req.Subject),
 		"reason": sAttr(req.Reason), "status": sAttr(req.Status), "requested_at": num(req.RequestedAt.Unix()),
-		"due_by": num(req.DueBy.Unix()), "lookup": sAttr(pendingLookup)}
+		"due_by": num(req.DueBy.Unix()), "lookup": sAttr(pendingLookup), "pseudonym": sAttr(req.Pseudonym)}
 	items := append([]types.TransactWriteItem{put(s.name, pointer, "attribute_not_exists(pk)"),
 		put(s.name, item, "attribute_not_exists(pk)")}, extra...)
 	err := s.transact(ctx, items, 0, -1)
@@ -92,7 +93,7 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 		return ErasureRequest{}, ErrNotFound
 	}
 	it := out.Item
-	r := ErasureRequest{ID: id, Subject: str(it, "subject"), Reason: str(it, "reason"), Status: str(it, "status"), Step: str(it, "step"),
+	r := ErasureRequest{ID: id, Subject: str(it, "subject"), Pseudonym: str(it, "pseudonym"), Reason: str(it, "reason"), Status: str(it, "status"), Step: str(it, "step"),
 		RequestedAt: time.Unix(numAttr(it, "requested_at"), 0).UTC(), DueBy: time.Unix(numAttr(it, "due_by"), 0).UTC(),
 		Counts: Counts{Messages: int(numAttr(it, "n_messages")), Statuses: int(numAttr(it, "n_statuses")),
 			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other"))},
@@ -162,4 +163,10 @@ func (s *Store) CompleteErasure(ctx context.Context, r ErasureRequest, auditEven
 // for the transaction that records their fresh consent.
 func (s *Store) LiftErasure(subject string) types.TransactWriteItem {
 	return types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(ErasedPK(subject), "erased")}}
+}
+
+// OpenErasureOf returns the subject's open erasure request, or
+// [ErrNotFound].
+func (s *Store) OpenErasureOf(ctx context.Context, subject string) (ErasureRequest, error) {
+	return s.openErasure(ctx, subject)
 }

@@ -235,3 +235,48 @@ func (s *Store) OutboundContent(ctx context.Context, subject, id string) (Conten
 	}
 	return s.OpenContent(ctx, subject, out.Item)
 }
+
+// Message is one stored message, decrypted, for an export.
+type Message struct {
+	SK, Direction, Type, Class, Status string
+	At                                 time.Time
+	Content                            Content
+}
+
+// Messages returns up to limit of the subject's live messages after the
+// cursor (an opaque string from a previous call; "" for the start), and
+// the next cursor ("" when done).
+func (s *Store) Messages(ctx context.Context, subject, cursor string, limit int32) ([]Message, string, error) {
+	in := &dynamodb.QueryInput{TableName: &s.name, ConsistentRead: aws.Bool(true), Limit: aws.Int32(limit),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sAttr(SubjectPK(subject)), ":m": sAttr("msg#")}}
+	if cursor != "" {
+		in.ExclusiveStartKey = key(SubjectPK(subject), cursor)
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("query messages: %w", err)
+	}
+	now := s.now()
+	msgs := make([]Message, 0, len(out.Items))
+	for _, it := range out.Items {
+		if !live(it, now) {
+			continue
+		}
+		c, err := s.OpenContent(ctx, subject, it)
+		if err != nil {
+			return nil, "", err
+		}
+		at := numAttr(it, "received_at")
+		if at == 0 {
+			at = numAttr(it, "sent_at")
+		}
+		msgs = append(msgs, Message{SK: str(it, "sk"), Direction: str(it, "direction"), Type: str(it, "type"),
+			Class: str(it, "class"), Status: str(it, "status"), At: time.Unix(at, 0).UTC(), Content: c})
+	}
+	next := ""
+	if len(out.LastEvaluatedKey) > 0 {
+		next = str(out.LastEvaluatedKey, "sk")
+	}
+	return msgs, next, nil
+}

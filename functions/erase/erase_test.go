@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/store"
+)
+
+type env struct {
+	h   *Handler
+	st  stacktest.Stack
+	db  *dynamodb.Client
+	key string
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	st := stacktest.Require(t)
+	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
+	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
+		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
+		"CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/"} {
+		t.Setenv(k, v)
+	}
+	h, err := newHandler()
+	if err != nil {
+		t.Fatalf("newHandler() err = %v", err)
+	}
+	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
+	f, err := secrets.NewStore(secretsmanager.NewFromConfig(st.AWS(t)), time.Minute).Get(context.Background(), "waguard/"+stage+"/clients/ops", secrets.StageCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{h: h, st: st, db: dynamodb.NewFromConfig(st.AWS(t)), key: string(apiauth.PresentedKey("ops", f.Get("key")).Reveal())}
+}
+
+var seq = struct {
+	sync.Mutex
+	n int
+}{n: int(time.Now().UnixNano() % 5000)}
+
+// number returns a fresh fictional +1 NXX 555 01xx number.
+func number(t testing.TB) (string, string) {
+	seq.Lock()
+	defer seq.Unlock()
+	for range 5000 {
+		i := seq.n % 5000
+		seq.n++
+		s := fmt.Sprintf("+1%d55501%02d", 520+i/100, i%100)
+		if _, err := phone.Parse(s); err == nil {
+			return s, s
+		}
+	}
+	t.Fatal("no number left")
+	return "", ""
+}
+
+func (e *env) subject(t testing.TB, num string) string {
+	n, _ := phone.Parse(num)
+	s, _ := e.h.Keys.Index(n)
+	return s
+}
+
+func (e *env) call(t testing.TB, route string, body any, path map[string]string) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	raw, _ := json.Marshal(events.APIGatewayV2HTTPRequest{RouteKey: route, Body: string(b), PathParameters: path,
+		Headers:        map[string]string{"authorization": "Bearer " + e.key},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: "192.0.2.60"}}})
+	out, err := e.h.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("Handle() err = %v", err)
+	}
+	resp := out.(events.APIGatewayV2HTTPResponse)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(resp.Body), &m)
+	return resp.StatusCode, m
+}
+
+// seed stores n inbound messages, one outbound and a consent for num.
+func (e *env) seed(t testing.TB, num string, n int) []byte {
+	subject := e.subject(t, num)
+	var body []byte
+	for i := 0; i < n; i++ {
+		l := hex.EncodeToString(randBytes(10))
+		body = []byte("hello " + l)
+		if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.x" + l,
+			ProfileName: "Grace H", Type: "text", Body: body, At: time.Now(), Class: retention.ClassSupport}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.h.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_" + hex.EncodeToString(randBytes(8)),
+		Purpose: "marketing", Action: store.ActionGrant, Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, ""); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func (e *env) partition(t testing.TB, subject string) []map[string]types.AttributeValue {
+	out, err := e.db.Query(context.Background(), &dynamodb.QueryInput{TableName: &e.st.DataTable, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+// TestEraseOneSubjectAmongMany erases one subject and checks nothing of
+// theirs is left or decryptable, the others are untouched, nothing new is
+// stored for them, the proof is there, and the audit chains still verify.
+func TestEraseOneSubjectAmongMany(t *testing.T) {
+	e := newEnv(t)
+	victim, _ := number(t)
+	other, _ := number(t)
+	e.seed(t, victim, 12)
+	e.seed(t, other, 3)
+	var kept map[string]types.AttributeValue
+	for _, it := range e.partition(t, e.subject(t, victim)) {
+		if strings.HasPrefix(it["sk"].(*types.AttributeValueMemberS).Value, "msg#") {
+			kept = it
+		}
+	}
+	status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil)
+	if status != 202 || !strings.HasPrefix(fmt.Sprint(out["id"]), "er_") || out["due_by"] == nil {
+		t.Fatalf("POST /v1/erasure-requests = %d %v", status, out)
+	}
+	id := fmt.Sprint(out["id"])
+	status, got := e.call(t, "GET /v1/erasure-requests/{id}", nil, map[string]string{"id": id})
+	counts, _ := got["counts"].(map[string]any)
+	if status != 200 || got["status"] != "completed" || counts["messages"] != 12.0 || counts["consent_events"] != 1.0 ||
+		counts["subject_key"] != true || !strings.HasPrefix(fmt.Sprint(got["audit_event"]), "ev_") {
+		t.Fatalf("GET erasure = %d %v, want completed with 12 messages, 1 consent event, key deleted, audit event", status, got)
+	}
+	if strings.Contains(fmt.Sprint(got), victim[2:]) {
+		t.Errorf("status answer contains the number")
+	}
+	if n := len(e.partition(t, e.subject(t, victim))); n != 0 {
+		t.Errorf("victim partition has %d items, want 0", n)
+	}
+	if _, err := e.h.Store.OpenContent(context.Background(), e.subject(t, victim), kept); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
+		t.Errorf("kept ciphertext after erasure: err = %v, want ErrSubjectKeyNotFound", err)
+	}
+	if n := len(e.partition(t, e.subject(t, other))); n != 5 {
+		t.Errorf("other subject has %d items, want 5 (3 messages, window, consent)", n)
+	}
+	if msgs, _, err := e.h.Store.Messages(context.Background(), e.subject(t, other), "", 10); err != nil || len(msgs) != 3 {
+		t.Errorf("other subject's messages = %d (err %v), want 3 decryptable", len(msgs), err)
+	}
+	if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: e.subject(t, victim), Lookup: "late" + id, Phone: victim,
+		Type: "text", Body: []byte("x"), At: time.Now(), Class: retention.ClassSupport}); !errors.Is(err, store.ErrErased) {
+		t.Errorf("a message after erasure: err = %v, want ErrErased", err)
+	}
+	if p, err := e.h.Store.Profile(context.Background(), e.subject(t, victim)); err != nil || !p.Erased {
+		t.Errorf("profile after erasure: erased %v (err %v); the send API refuses erased recipients", p.Erased, err)
+	}
+	again, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil)
+	if again != 202 || out["id"] == id {
+		t.Errorf("a new request after completion = %d %v, want 202 and a new id", again, out)
+	}
+	e.verifyAudit(t)
+}
+
+func (e *env) verifyAudit(t testing.TB) {
+	cfg := e.st.AWS(t)
+	pub, err := kms.NewFromConfig(cfg).GetPublicKey(context.Background(), &kms.GetPublicKeyInput{KeyId: aws.String(e.st.AuditSigningKeyID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := audit.ParsePublicKey(pub.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{TableName: &e.st.AuditTable})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, page.Items...)
+	}
+	rep, err := audit.Verify(items, key, audit.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rep.Breaks {
+		if !strings.HasPrefix(b.Chain, "erase-") {
+			continue // other tests of this stack tamper with their own chains on purpose
+		}
+		t.Errorf("audit break after erasure: %v", b)
+	}
+}
+
+// TestResumeAfterEachStep stops the processing right after each step, as a
+// crash or timeout would, and checks the scheduled resume finishes it with
+// exact counts.
+func TestResumeAfterEachStep(t *testing.T) {
+	for _, stop := range []string{stepSuppressed, "page", stepDeleted, stepKeyDeleted} {
+		t.Run(stop, func(t *testing.T) {
+			e := newEnv(t)
+			victim, _ := number(t)
+			e.seed(t, victim, 60)
+			e.h.stopAfter = stop
+			status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "contract_end"}, nil)
+			if status != 202 || out["status"] == "completed" {
+				t.Fatalf("interrupted request = %d %v, want 202 not completed", status, out)
+			}
+			id := fmt.Sprint(out["id"])
+			e.h.stopAfter = ""
+			raw, _ := json.Marshal(map[string]string{"action": "resume_pending_erasures"})
+			for i := 0; i < 3; i++ {
+				if _, err := e.h.Handle(context.Background(), raw); err != nil {
+					t.Fatalf("resume err = %v", err)
+				}
+				if r, _ := e.h.Store.ErasureRequest(context.Background(), id); r.Status == "completed" {
+					break
+				}
+			}
+			r, err := e.h.Store.ErasureRequest(context.Background(), id)
+			if err != nil || r.Status != "completed" || r.Counts.Messages != 60 || r.Counts.ConsentEvents != 1 || !r.KeyDeleted {
+				t.Errorf("after resume: %+v (err %v), want completed with exactly 60 messages and 1 consent event", r, err)
+			}
+			if n := len(e.partition(t, e.subject(t, victim))); n != 0 {
+				t.Errorf("partition has %d items after resume, want 0", n)
+			}
+		})
+	}
+}
+
+// TestExportRoundTrip checks what was stored for a subject is exactly what
+// the export contains, and a number never seen gets empty lists.
+func TestExportRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	num, _ := number(t)
+	body := e.seed(t, num, 3)
+	status, out := e.call(t, "POST /v1/exports", map[string]string{"phone": num}, nil)
+	if status != 200 || out["format"] != ExportFormat {
+		t.Fatalf("export = %d %v", status, out)
+	}
+	msgs, _ := out["messages"].([]any)
+	consents, _ := out["consents"].([]any)
+	if len(msgs) != 3 || len(consents) != 1 {
+		t.Fatalf("export has %d messages and %d consents, want 3 and 1", len(msgs), len(consents))
+	}
+	found := false
+	for _, m := range msgs {
+		mm := m.(map[string]any)
+		if mm["phone"] != num || mm["profile_name"] != "Grace H" || !strings.HasPrefix(fmt.Sprint(mm["provider_message_id"]), "wamid.x") {
+			t.Errorf("exported message = %v, want the stored number, name and provider id", mm)
+		}
+		found = found || mm["body"] == string(body)
+	}
+	if !found {
+		t.Errorf("the last stored body is not in the export")
+	}
+	unknown, _ := number(t)
+	status, out = e.call(t, "POST /v1/exports", map[string]string{"phone": unknown}, nil)
+	if msgs, _ := out["messages"].([]any); status != 200 || len(msgs) != 0 || out["consents"] == nil {
+		t.Errorf("export of an unknown number = %d %v, want 200 with empty lists", status, out)
+	}
+}
+
+// TestLargeSubject erases 5,000 messages across several invocations, each
+// with a short deadline, and checks the counts are exact.
+func TestLargeSubject(t *testing.T) {
+	e := newEnv(t)
+	victim, _ := number(t)
+	subject := e.subject(t, victim)
+	const n = 5000
+	for i := 0; i < n; i += 25 {
+		var reqs []types.WriteRequest
+		for j := i; j < i+25; j++ {
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}, "sk": &types.AttributeValueMemberS{Value: fmt.Sprintf("msg#in#bulk%05d", j)},
+				"direction": &types.AttributeValueMemberS{Value: "in"}}}})
+		}
+		if _, err := e.db.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{e.st.DataTable: reqs}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := e.h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: newID("er_"), Subject: subject,
+		Pseudonym: "pseudonym", Reason: "other", RequestedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invocations := 0
+	for ; invocations < 100; invocations++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // 2 s of work after the 3 s reserve
+		got, err := e.h.process(ctx, r.ID)
+		cancel()
+		if err != nil {
+			t.Fatalf("process err = %v", err)
+		}
+		if got.Status == "completed" {
+			r = got
+			break
+		}
+	}
+	if r.Status != "completed" || r.Counts.Messages != n || invocations < 1 { // invocations counts from 0
+		t.Errorf("after %d invocations: %+v, want completed over several invocations with %d messages", invocations+1, r, n)
+	}
+	t.Logf("5,000 messages erased in %d invocations", invocations+1)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/blindindex"
+	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// Handler serves the erase routes and the resume schedule. It is built
+// once per cold start, is safe for concurrent use and holds no request
+// data.
+type Handler struct {
+	Gate     *apiauth.Gate
+	Keys     *blindindex.Keys
+	Store    *store.Store
+	Envelope *envelope.Envelope
+	Audit    *audit.Writer
+	Metrics  *metrics.Recorder
+	Log      *slog.Logger
+	Now      func() time.Time
+	// MetricsOut receives the EMF lines (default os.Stdout).
+	MetricsOut io.Writer
+	// stopAfter, in tests only, ends processing right after the named
+	// step, as a crash or timeout would.
+	stopAfter string
+}
+
+var (
+	errInvalidRequest = &httpapi.Problem{Status: http.StatusBadRequest, Code: "invalid_request", Message: "the request body is not valid"}
+	errInvalidPhone   = &httpapi.Problem{Status: http.StatusBadRequest, Code: "invalid_phone", Message: "the phone number is not a valid E.164 number"}
+	errNotFound       = &httpapi.Problem{Status: http.StatusNotFound, Code: "not_found", Message: "no such erasure request"}
+)
+
+// Handle serves an API Gateway request or a scheduled event, told apart
+// by their shape.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		RouteKey string `json:"routeKey"`
+		Action   string `json:"action"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	if probe.RouteKey == "" {
+		return h.scheduled(ctx, probe.Action)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return httpapi.ErrorResponse(errInvalidRequest), nil
+	}
+	resp, err := h.route(ctx, req)
+	h.done("route", req.RouteKey, resp.StatusCode, err)
+	return resp, nil
+}
+
+func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
+	scope, serve := apiauth.ScopeSubjectsErase, h.postErasure
+	switch req.RouteKey {
+	case "POST /v1/erasure-requests":
+	case "GET /v1/erasure-requests/{id}":
+		serve = h.getErasure
+	case "POST /v1/exports":
+		scope, serve = apiauth.ScopeSubjectsExport, h.postExport
+	default:
+		return httpapi.Error(http.StatusNotFound, "not_found", "no such route"), nil
+	}
+	p, err := h.Gate.Check(ctx, req, scope)
+	if err != nil {
+		return httpapi.ErrorResponse(err), httpapi.Internal(err)
+	}
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
+			return httpapi.ErrorResponse(errInvalidRequest), nil
+		}
+	}
+	resp, err := serve(ctx, req, p, body)
+	if err != nil {
+		return httpapi.ErrorResponse(err), httpapi.Internal(err)
+	}
+	return resp, nil
+}
+
+// scheduled resumes every pending erasure the deadline allows.
+func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
+	if action != "resume_pending_erasures" {
+		h.done("schedule", action, 400, nil)
+		return map[string]string{"error": "unknown action"}, nil
+	}
+	ids, err := h.Store.PendingErasures(ctx, 100)
+	done := 0
+	for _, id := range ids {
+		if err != nil || !h.timeLeft(ctx) {
+			break
+		}
+		var r store.ErasureRequest
+		if r, err = h.process(ctx, id); err == nil && r.Status == "completed" {
+			done++
+		}
+	}
+	h.done("schedule", action, 200, err)
+	if err != nil {
+		return nil, err // the schedule's error metric and retry see it
+	}
+	return map[string]int{"pending": len(ids), "completed": done}, nil
+}
+
+// done logs the invocation's summary line and flushes metrics.
+func (h *Handler) done(kind, name string, status int, err error) {
+	attrs := []any{kind, name, "status", status}
+	if err != nil {
+		h.Metrics.Add(metrics.DependencyFailures, 1)
+		h.Log.Error("request failed", append(attrs, "err", err)...)
+	} else {
+		h.Log.Info("request", attrs...)
+	}
+	w := h.MetricsOut
+	if w == nil {
+		w = os.Stdout
+	}
+	_ = h.Metrics.Flush(w)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// timeLeft reports whether the invocation has a reserve left (to write the
+// step, the audit event and the answer).
+func (h *Handler) timeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return (!ok || time.Until(dl) > 3*time.Second) && ctx.Err() == nil
+}

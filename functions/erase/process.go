@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// The processing steps, in order. Each is safe to repeat, so a crash or a
+// timeout at any point leaves a request the next run finishes.
+const (
+	stepSuppressed = "suppressed"  // erased# written: nothing new is stored or sent
+	stepDeleted    = "deleted"     // every partition item deleted (counts exact)
+	stepKeyDeleted = "key_deleted" // subject key gone: every other copy is shredded
+	stepCompleted  = "completed"   // data_deletion audited, request closed
+)
+
+// process runs (or resumes) erasure request id as far as the deadline
+// allows and returns its state. The order is the guarantee: the
+// suppression comes first, so a message arriving meanwhile is refused
+// atomically by the store; the subject key goes last, after the items.
+func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest, error) {
+	r, err := h.Store.ErasureRequest(ctx, id)
+	if err != nil || r.Status == "completed" {
+		return r, err
+	}
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *store.ErasureRequest) (bool, error)
+	}{{stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepCompleted, h.complete}} {
+		finished, err := step.run(ctx, &r)
+		if err != nil || !finished {
+			return r, err
+		}
+		if h.stopAfter == step.name {
+			return r, nil
+		}
+	}
+	h.Metrics.Add(metrics.Erasures, 1)
+	return h.Store.ErasureRequest(ctx, id)
+}
+
+func (h *Handler) suppress(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	if err := h.Store.MarkErased(ctx, r.Subject, r.ID, h.now()); err != nil {
+		return false, err
+	}
+	return true, h.Store.SetErasureStep(ctx, r.ID, stepSuppressed, h.now())
+}
+
+// deleteItems pages through the partition while time is left; a large
+// subject continues in the next invocation.
+func (h *Handler) deleteItems(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	for {
+		if !h.timeLeft(ctx) {
+			return false, nil
+		}
+		_, more, err := h.Store.ErasePage(ctx, r.ID, r.Subject)
+		if err != nil {
+			return false, err
+		}
+		if !more {
+			break
+		}
+		if h.stopAfter == "page" {
+			return false, nil
+		}
+	}
+	return true, h.Store.SetErasureStep(ctx, r.ID, stepDeleted, h.now())
+}
+
+func (h *Handler) deleteKey(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	if err := h.Envelope.DeleteSubjectKey(ctx, r.Subject); err != nil {
+		return false, fmt.Errorf("delete subject key: %w", err)
+	}
+	if err := h.Store.MarkKeyDeleted(ctx, r.ID); err != nil {
+		return false, err
+	}
+	return true, h.Store.SetErasureStep(ctx, r.ID, stepKeyDeleted, h.now())
+}
+
+// complete writes the data_deletion audit event with the exact counts and
+// closes the request in the same transaction.
+func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	cur, err := h.Store.ErasureRequest(ctx, r.ID)
+	if err != nil {
+		return false, err
+	}
+	c := cur.Counts
+	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventDataDeletion, Subject: r.Pseudonym,
+		Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID, Details: map[string]string{"erasure_request": r.ID,
+			"messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses), "consent_events": strconv.Itoa(c.ConsentEvents),
+			"other_items": strconv.Itoa(c.Other), "subject_key": "deleted", "reason": r.Reason}})
+	if err != nil {
+		return false, err
+	}
+	err = h.Store.CompleteErasure(ctx, *r, pending.Event().ID, h.now(), pending.TransactItems()...)
+	pending.Commit(err)
+	if errors.Is(err, store.ErrDuplicate) {
+		return true, nil // already completed by another run
+	}
+	return err == nil, err
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/store"
+)
+
+var reasons = map[string]bool{"user_request": true, "whatsapp_keyword": true, "contract_end": true, "other": true}
+
+// postErasure opens (or finds) the subject's erasure request and
+// processes it as far as this invocation allows; the schedule resumes the
+// rest. It answers 202 with the request's state.
+func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
+	var in struct {
+		Phone  string `json:"phone"`
+		Reason string `json:"reason"`
+	}
+	if strict(body, &in) != nil || !reasons[in.Reason] {
+		return httpapi.Response{}, errInvalidRequest
+	}
+	n, err := phone.Parse(in.Phone)
+	if err != nil {
+		return httpapi.Response{}, errInvalidPhone
+	}
+	subject, _ := h.Keys.Index(n)
+	pseudonym, _ := h.Keys.Pseudonym(n)
+	id := newID("er_")
+	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventErasureRequested, Subject: pseudonym,
+		Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
+		Details: map[string]string{"erasure_request": id, "reason": in.Reason}})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	r, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: subject, Pseudonym: pseudonym, Reason: in.Reason,
+		RequestedAt: h.now()}, pending.TransactItems()...)
+	pending.Commit(err)
+	if err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return httpapi.Response{}, err
+	}
+	if r, err = h.process(ctx, r.ID); err != nil {
+		h.Log.Warn("erasure continues on the schedule", "erasure_request", r.ID, "err", err)
+	}
+	return httpapi.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": r.Status, "due_by": r.DueBy.Format(time.RFC3339)}), nil
+}
+
+// getErasure answers a request's state and proof; no phone number.
+func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, _ apiauth.Principal, _ []byte) (httpapi.Response, error) {
+	r, err := h.Store.ErasureRequest(ctx, req.PathParameters["id"])
+	if errors.Is(err, store.ErrNotFound) {
+		return httpapi.Response{}, errNotFound
+	}
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	out := map[string]any{"id": r.ID, "status": r.Status, "reason": r.Reason, "requested_at": r.RequestedAt.Format(time.RFC3339),
+		"due_by": r.DueBy.Format(time.RFC3339), "step": r.Step,
+		"counts": map[string]any{"messages": r.Counts.Messages, "statuses": r.Counts.Statuses, "consent_events": r.Counts.ConsentEvents,
+			"other_items": r.Counts.Other, "rate_and_idempotency_records": 0, "subject_key": r.KeyDeleted}}
+	if !r.CompletedAt.IsZero() {
+		out["completed_at"] = r.CompletedAt.Format(time.RFC3339)
+		out["audit_event"] = r.AuditEvent
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return prefix + idEncoding.EncodeToString(b)
+}
