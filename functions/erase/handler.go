@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,15 +102,24 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		return map[string]string{"error": "unknown action"}, nil
 	}
 	ids, err := h.Store.PendingErasures(ctx, 100)
-	done := 0
+	done, failed := 0, 0
 	for _, id := range ids {
 		if err != nil || !h.timeLeft(ctx) {
 			break
 		}
-		var r store.ErasureRequest
-		if r, err = h.process(ctx, id); err == nil && r.Status == "completed" {
+		// One request that fails (a dependency, a bad record) must not hold
+		// up the others: log it, count it, go on.
+		r, perr := h.process(ctx, id)
+		switch {
+		case perr != nil:
+			failed++
+			h.Log.Error("erasure step failed", "erasure_request", id, "err", perr)
+		case r.Status == "completed":
 			done++
 		}
+	}
+	if err == nil && failed > 0 {
+		err = fmt.Errorf("%d erasure requests failed this run", failed)
 	}
 	h.done("schedule", action, 200, err)
 	if err != nil {
