@@ -33,7 +33,9 @@ type Handler struct {
 	Audit    *audit.Writer
 	Metrics  *metrics.Recorder
 	Log      *slog.Logger
-	Now      func() time.Time
+	// Confirm sends the optional final confirmation; nil sends none.
+	Confirm *Confirmation
+	Now     func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
 	// stopAfter, in tests only, ends processing right after the named
@@ -103,6 +105,12 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 	}
 	ids, err := h.Store.PendingErasures(ctx, 100)
 	done, failed := 0, 0
+	oldest := time.Duration(0)
+	defer func() {
+		// The alarm in template.yaml fires above 24 hours (the deadline is
+		// a month; the target is minutes).
+		h.Metrics.Set(metrics.ErasurePendingOldestHours, oldest.Hours(), metrics.UnitNone)
+	}()
 	for _, id := range ids {
 		if err != nil || !h.timeLeft(ctx) {
 			break
@@ -116,6 +124,8 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 			h.Log.Error("erasure step failed", "erasure_request", id, "err", perr)
 		case r.Status == "completed":
 			done++
+		default:
+			oldest = max(oldest, h.now().Sub(r.RequestedAt))
 		}
 	}
 	if err == nil && failed > 0 {

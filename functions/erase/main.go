@@ -15,6 +15,7 @@ import (
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
 )
 
@@ -44,6 +45,17 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{Gate: &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
-		Keys: core.Keys, Store: core.Store, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}, nil
+	h := &Handler{Gate: &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
+		Keys: core.Keys, Store: core.Store, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}
+	text, tmpl := os.Getenv("ERASURE_FINAL_TEXT"), os.Getenv("ERASURE_FINAL_TEMPLATE")
+	if text != "" || tmpl != "" {
+		sender, err := provider.New(core.Secrets, provider.Config{SecretID: os.Getenv("PROVIDER_SECRET_ID"),
+			BaseURL: os.Getenv("WHATSAPP_API_BASE_URL"), Version: os.Getenv("GRAPH_API_VERSION"),
+			PhoneNumberID: os.Getenv("PHONE_NUMBER_ID"), RapidAPIHost: os.Getenv("PROVIDER_RAPIDAPI_HOST")})
+		if err != nil {
+			return nil, err
+		}
+		h.Confirm = &Confirmation{Sender: sender, Text: text, Template: tmpl}
+	}
+	return h, nil
 }

@@ -32,7 +32,7 @@ func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest,
 	for _, step := range []struct {
 		name string
 		run  func(context.Context, *store.ErasureRequest) (bool, error)
-	}{{stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepCompleted, h.complete}} {
+	}{{"confirmed", h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepCompleted, h.complete}} {
 		finished, err := step.run(ctx, &r)
 		if err != nil || !finished {
 			return r, err
