@@ -167,6 +167,11 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 			kept = it
 		}
 	}
+	rl := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "rl#send#to-marketing-" + e.subject(t, victim)},
+		"sk": &types.AttributeValueMemberS{Value: "rl"}}
+	if _, err := e.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &e.st.DataTable, Item: rl}); err != nil {
+		t.Fatal(err)
+	}
 	status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil)
 	if status != 202 || !strings.HasPrefix(fmt.Sprint(out["id"]), "er_") || out["due_by"] == nil {
 		t.Fatalf("POST /v1/erasure-requests = %d %v", status, out)
@@ -180,6 +185,12 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(got), victim[2:]) {
 		t.Errorf("status answer contains the number")
+	}
+	if counts["rate_and_idempotency_records"] != 1.0 {
+		t.Errorf("rate records erased = %v, want 1", counts["rate_and_idempotency_records"])
+	}
+	if left, _ := e.db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.st.DataTable, Key: rl}); len(left.Item) != 0 {
+		t.Errorf("the subject's rate-limit record survived the erasure")
 	}
 	if n := len(e.partition(t, e.subject(t, victim))); n != 0 {
 		t.Errorf("victim partition has %d items, want 0", n)

@@ -70,6 +70,9 @@ func (h *Handler) deleteItems(ctx context.Context, r *store.ErasureRequest) (boo
 			return false, nil
 		}
 	}
+	if _, err := h.Store.EraseRecords(ctx, r.ID, rateRecords(r.Subject)); err != nil {
+		return false, err
+	}
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepDeleted, h.now())
 }
 
@@ -94,7 +97,7 @@ func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, 
 	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventDataDeletion, Subject: r.Pseudonym,
 		Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID, Details: map[string]string{"erasure_request": r.ID,
 			"messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses), "consent_events": strconv.Itoa(c.ConsentEvents),
-			"other_items": strconv.Itoa(c.Other), "subject_key": "deleted", "reason": r.Reason}})
+			"other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords), "subject_key": "deleted", "reason": r.Reason}})
 	if err != nil {
 		return false, err
 	}
@@ -104,4 +107,15 @@ func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, 
 		return true, nil // already completed by another run
 	}
 	return err == nil, err
+}
+
+// rateRecords are the send function's per-recipient rate-limit items of a
+// subject (shared/ratelimit keys them rl#<scope>#<key>; the send function
+// uses scope "send" and key "to-<purpose>-<blind index>").
+func rateRecords(subject string) [][2]string {
+	var keys [][2]string
+	for _, purpose := range []string{"marketing", "transactional", "support", "otp"} {
+		keys = append(keys, [2]string{"rl#send#to-" + purpose + "-" + subject, "rl"})
+	}
+	return keys
 }

@@ -69,7 +69,7 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 	out := map[string]any{"id": r.ID, "status": r.Status, "reason": r.Reason, "requested_at": r.RequestedAt.Format(time.RFC3339),
 		"due_by": r.DueBy.Format(time.RFC3339), "step": r.Step,
 		"counts": map[string]any{"messages": r.Counts.Messages, "statuses": r.Counts.Statuses, "consent_events": r.Counts.ConsentEvents,
-			"other_items": r.Counts.Other, "rate_and_idempotency_records": 0, "subject_key": r.KeyDeleted}}
+			"other_items": r.Counts.Other, "rate_and_idempotency_records": r.Counts.RateRecords, "subject_key": r.KeyDeleted}}
 	if !r.CompletedAt.IsZero() {
 		out["completed_at"] = r.CompletedAt.Format(time.RFC3339)
 		out["audit_event"] = r.AuditEvent

@@ -14,11 +14,14 @@ import (
 // Counts are the items erased for a subject, by kind.
 type Counts struct {
 	Messages, Statuses, ConsentEvents, Other int
+	// RateRecords counts rate-limit state keyed by the subject's index.
+	RateRecords int
 }
 
 // Add returns the sum of two counts.
 func (c Counts) Add(o Counts) Counts {
-	return Counts{c.Messages + o.Messages, c.Statuses + o.Statuses, c.ConsentEvents + o.ConsentEvents, c.Other + o.Other}
+	return Counts{c.Messages + o.Messages, c.Statuses + o.Statuses, c.ConsentEvents + o.ConsentEvents, c.Other + o.Other,
+		c.RateRecords + o.RateRecords}
 }
 
 // MarkErased writes the subject's erasure suppression (idempotent): from
@@ -73,4 +76,33 @@ func kindOf(sk string) Counts {
 		return Counts{ConsentEvents: 1}
 	}
 	return Counts{Other: 1}
+}
+
+// EraseRecords deletes records outside the subject's partition that are
+// keyed by their blind index (rate-limit state, given as pk/sk pairs), and
+// adds how many existed to the request's rate-record count in the same
+// transaction. Safe to repeat.
+func (s *Store) EraseRecords(ctx context.Context, id string, keys [][2]string) (int, error) {
+	n := 0
+	items := make([]types.TransactWriteItem, 0, len(keys)+1)
+	for _, k := range keys {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(k[0], k[1]), ConsistentRead: aws.Bool(true),
+			ProjectionExpression: aws.String("pk")})
+		if err != nil {
+			return 0, fmt.Errorf("erase: get record: %w", err)
+		}
+		if len(out.Item) == 0 {
+			continue
+		}
+		n++
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(k[0], k[1])}})
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	update := s.erasureUpdate(id, "ADD n_rate :r", map[string]types.AttributeValue{":r": num(int64(n))})
+	if err := s.transact(ctx, append(items, update), -1, -1); err != nil {
+		return 0, fmt.Errorf("erase: delete records: %w", err)
+	}
+	return n, nil
 }

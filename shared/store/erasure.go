@@ -96,7 +96,7 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 	r := ErasureRequest{ID: id, Subject: str(it, "subject"), Pseudonym: str(it, "pseudonym"), Reason: str(it, "reason"), Status: str(it, "status"), Step: str(it, "step"),
 		RequestedAt: time.Unix(numAttr(it, "requested_at"), 0).UTC(), DueBy: time.Unix(numAttr(it, "due_by"), 0).UTC(),
 		Counts: Counts{Messages: int(numAttr(it, "n_messages")), Statuses: int(numAttr(it, "n_statuses")),
-			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other"))},
+			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other")), RateRecords: int(numAttr(it, "n_rate"))},
 		KeyDeleted: str(it, "key_deleted") == "true", AuditEvent: str(it, "audit_event")}
 	if c := numAttr(it, "completed_at"); c > 0 {
 		r.CompletedAt = time.Unix(c, 0).UTC()
