@@ -122,6 +122,9 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		case perr != nil:
 			failed++
 			h.Log.Error("erasure step failed", "erasure_request", id, "err", perr)
+			if !r.RequestedAt.IsZero() {
+				oldest = max(oldest, h.now().Sub(r.RequestedAt))
+			}
 		case r.Status == "completed":
 			done++
 		default:

@@ -207,6 +207,8 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		out.Duplicates++
+	case errors.Is(err, store.ErrErased):
+		out.Ignored++ // the subject is being erased: nothing new is kept
 	case err != nil:
 		return err
 	default:

@@ -138,7 +138,8 @@ func (s *Store) FindOutbound(ctx context.Context, lookup string) (subject, sk st
 // status item with its own retention (statuses and read receipts are
 // behavioural data) and, unless it is older than what the message already
 // shows, the message's status. It returns [ErrDuplicate] for a redelivered
-// status; extra (the audit event) commits with it.
+// status and [ErrErased] once the subject is being erased; extra (the
+// audit event) commits with it.
 func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, extra ...types.TransactWriteItem) error {
 	pk := SubjectPK(subject)
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("status#" + st.Lookup + "#" + st.Status),
@@ -155,14 +156,16 @@ func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, 
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: withErrorCode(map[string]types.AttributeValue{":s": sAttr(st.Status),
 			":r": num(statusRank(st.Status)), ":t": num(st.At.Unix())}, st)}}
-	base := append([]types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}, extra...)
-	err := s.transact(ctx, append(base, update), 0, -1)
-	if err == nil || errors.Is(err, ErrDuplicate) {
+	// The erasure check keeps a status arriving during an erasure from
+	// recreating data in the subject's partition.
+	base := append([]types.TransactWriteItem{s.notErased(subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
+	err := s.transact(ctx, append(base, update), 1, 0)
+	if err == nil || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrErased) {
 		return err
 	}
 	// The message already shows a later status (callbacks arrive out of
 	// order) or is gone: keep the status item alone.
-	return s.transact(ctx, base, 0, -1)
+	return s.transact(ctx, base, 1, 0)
 }
 
 func errorCodeSet(st Status) string {

@@ -338,3 +338,29 @@ func lettersID(t *testing.T) string {
 		return r
 	}, randomID(t))
 }
+
+// TestStatusAfterErasureIsRefused checks a delivery status arriving during
+// an erasure cannot recreate data in the subject's partition.
+func TestStatusAfterErasureIsRefused(t *testing.T) {
+	f := newFixture(t)
+	subject, lookup := randomID(t), randomID(t)
+	if err := f.s.PutOutbound(ctx(t), store.Outbound{Subject: subject, ID: "msg_" + lettersID(t), Lookup: lookup, Phone: "+12015550143",
+		ProviderID: "wamid.s" + lookup, Body: []byte("x"), Purpose: retention.ClassTransactional, Status: "sent", At: f.now}); err != nil {
+		t.Fatal(err)
+	}
+	_, sk, err := f.s.FindOutbound(ctx(t), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.MarkErased(ctx(t), subject, "er_status", f.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}); !errors.Is(err, store.ErrErased) {
+		t.Errorf("ApplyStatus during erasure err = %v, want ErrErased", err)
+	}
+	for _, it := range partitionItems(t, f, subject) {
+		if strings.HasPrefix(it["sk"].(*types.AttributeValueMemberS).Value, "status#") {
+			t.Errorf("a status item was written during the erasure")
+		}
+	}
+}
