@@ -79,6 +79,10 @@ const (
 	// RetentionOldestAgeDays is a gauge: the age in days of the oldest
 	// expired item the sweep found still stored (unit None).
 	RetentionOldestAgeDays = "RetentionOldestAgeDays"
+	// RetentionOverdueHours is how far behind the retention sweep is: no
+	// item survives its retention policy by more than this (the alarm
+	// fires above 48 hours).
+	RetentionOverdueHours = "RetentionOverdueHours"
 	// RotationFailures counts failed key or secret rotation steps.
 	RotationFailures = "RotationFailures"
 	// KMSCalls counts calls to AWS KMS.

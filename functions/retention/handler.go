@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// Handler runs the scheduled jobs. It is built once per cold start and
+// holds no request data.
+type Handler struct {
+	Store    *store.Store
+	Policy   retention.Policy
+	Audit    *audit.Writer
+	Digester *audit.Digester
+	Metrics  *metrics.Recorder
+	Log      *slog.Logger
+	// Cursor names the sweep's progress record; Lookback is how far back a
+	// first sweep starts (older expiries are left to DynamoDB's TTL).
+	Cursor   string
+	Lookback time.Duration
+	Now      func() time.Time
+	// MetricsOut receives the EMF lines (default os.Stdout).
+	MetricsOut io.Writer
+	// stopAfterBuckets, in tests only, ends a sweep after that many
+	// buckets, as a timeout would.
+	stopAfterBuckets int
+}
+
+// Result is what one sweep did.
+type Result struct {
+	Deleted      map[retention.Class]int `json:"deleted"`
+	Finished     bool                    `json:"finished"`
+	OverdueHours float64                 `json:"overdue_hours"`
+	Cursor       string                  `json:"cursor"`
+}
+
+// Handle runs {"action":"sweep"} or {"action":"audit_digest"}.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		Action string `json:"action"`
+	}
+	_ = json.Unmarshal(raw, &ev)
+	var out any
+	var err error
+	switch ev.Action {
+	case "sweep":
+		out, err = h.sweep(ctx)
+	case "audit_digest":
+		out, err = h.digest(ctx)
+	default:
+		err = errors.New("unknown action")
+	}
+	h.done(ev.Action, err)
+	return out, err
+}
+
+// sweep deletes expired items bucket by bucket from the cursor's day to
+// today, saving progress so a timed-out run resumes where it stopped.
+func (h *Handler) sweep(ctx context.Context) (Result, error) {
+	now := h.now().UTC()
+	res := Result{Deleted: map[retention.Class]int{}}
+	day, err := h.startDay(ctx, now)
+	if err != nil {
+		return res, err
+	}
+	today := now.Truncate(24 * time.Hour)
+	buckets := 0
+	for ; !day.After(today); day = day.Add(24 * time.Hour) {
+		for shard := 0; shard < retention.Shards; shard++ {
+			if !h.timeLeft(ctx) || (h.stopAfterBuckets > 0 && buckets >= h.stopAfterBuckets) {
+				return h.finish(ctx, res, day, now, false)
+			}
+			if err := h.sweepBucket(ctx, retention.BucketFor(day, shard), now, res.Deleted); err != nil {
+				return res, err
+			}
+			buckets++
+		}
+		if day.Before(today) {
+			if err := h.Store.SetSweepCursor(ctx, h.Cursor, day.Add(24*time.Hour).Format(time.DateOnly)); err != nil {
+				return res, err
+			}
+		}
+	}
+	return h.finish(ctx, res, today, now, true)
+}
+
+func (h *Handler) sweepBucket(ctx context.Context, bucket string, now time.Time, deleted map[retention.Class]int) error {
+	for {
+		counts, more, err := h.Store.SweepBucket(ctx, bucket, now)
+		for c, n := range counts {
+			deleted[c] += n
+		}
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// startDay is the cursor's day, or the lookback for a first sweep.
+func (h *Handler) startDay(ctx context.Context, now time.Time) (time.Time, error) {
+	cur, err := h.Store.SweepCursor(ctx, h.Cursor)
+	if err != nil {
+		return time.Time{}, err
+	}
+	start := now.Add(-h.Lookback).Truncate(24 * time.Hour)
+	if d, err := time.Parse(time.DateOnly, cur); err == nil && d.After(start) {
+		start = d
+	}
+	return start, nil
+}
+
+// finish reports the run: metrics, the audit event and the result. The
+// overdue time is how far behind the sweep is: items that expired before
+// the day it stopped at are all gone, so nothing survives its policy by
+// more than that.
+func (h *Handler) finish(ctx context.Context, res Result, day, now time.Time, finished bool) (Result, error) {
+	res.Finished, res.Cursor = finished, day.Format(time.DateOnly)
+	if !finished {
+		res.OverdueHours = now.Sub(day).Hours()
+	}
+	total := 0
+	details := map[string]string{"finished": strconv.FormatBool(finished), "cursor": res.Cursor}
+	for _, c := range retention.Classes {
+		details["deleted_"+string(c)] = strconv.Itoa(res.Deleted[c])
+		total += res.Deleted[c]
+	}
+	h.Metrics.Add(metrics.RetentionDeleted, total)
+	h.Metrics.Set(metrics.RetentionOverdueHours, res.OverdueHours, metrics.UnitNone)
+	_, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventRetentionSweep, Actor: audit.Actor{Caller: "schedule"}, Details: details})
+	return res, err
+}
+
+// digest signs yesterday's audit digest (and any missed day before it).
+func (h *Handler) digest(ctx context.Context) (any, error) {
+	day := h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly)
+	d, err := h.Digester.Create(ctx, day)
+	if errors.Is(err, audit.ErrDigestExists) {
+		return map[string]string{"day": day, "status": "exists"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit digest: %w", err)
+	}
+	return map[string]any{"day": d.Day, "chains": len(d.Heads)}, nil
+}
+
+func (h *Handler) done(action string, err error) {
+	attrs := []any{"action", action}
+	if err != nil {
+		h.Metrics.Add(metrics.DependencyFailures, 1)
+		h.Log.Error("run failed", append(attrs, "err", err)...)
+	} else {
+		h.Log.Info("run", attrs...)
+	}
+	w := h.MetricsOut
+	if w == nil {
+		w = os.Stdout
+	}
+	_ = h.Metrics.Flush(w)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) timeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return (!ok || time.Until(dl) > 5*time.Second) && ctx.Err() == nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/store"
+)
+
+func newEnv(t *testing.T) (*Handler, stacktest.Stack, *dynamodb.Client) {
+	st := stacktest.Require(t)
+	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
+		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
+		"AUDIT_SIGNING_KEY_ID": st.AuditSigningKeyID} {
+		t.Setenv(k, v)
+	}
+	h, err := newHandler()
+	if err != nil {
+		t.Fatalf("newHandler() err = %v", err)
+	}
+	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
+	h.Cursor = "test-" + hex.EncodeToString(random(6)) // this test's own progress record
+	h.Lookback = 45 * 24 * time.Hour
+	return h, st, dynamodb.NewFromConfig(st.AWS(t))
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// item is one written item and whether its class has expired 40 days on.
+type item struct {
+	sk      string
+	expired bool
+}
+
+// seed writes items of every class as if 40 days ago, through the store,
+// so their expiry comes from the same policy as production writes.
+func seed(t *testing.T, st stacktest.Stack, db *dynamodb.Client) (string, []item) {
+	cfg := st.AWS(t)
+	env, err := envelope.New(kms.NewFromConfig(cfg), db, envelope.Config{KeyID: st.KMSKeyID, KeysTable: st.KeysTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-40 * 24 * time.Hour)
+	s := store.New(db, env, store.Config{Table: st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return past }})
+	subject := "retention-" + hex.EncodeToString(random(8))
+	ctx := context.Background()
+	var items []item
+	lookup := hex.EncodeToString(random(8))
+	if err := s.PutInbound(ctx, store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550177", Type: "text", Body: []byte("x"),
+		At: past, Class: retention.ClassSupport}); err != nil {
+		t.Fatal(err)
+	}
+	items = append(items, item{"msg#in#" + lookup, false}, item{"window", false}) // support 180 d, metadata 90 d
+	for _, p := range []struct {
+		class   retention.Class
+		expired bool
+	}{{retention.ClassOTP, true}, {retention.ClassMarketing, true}, {retention.ClassTransactional, false}} {
+		id := "msg_" + hex.EncodeToString(random(6))
+		l := hex.EncodeToString(random(8))
+		if err := s.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: l, Phone: "+12015550177", ProviderID: "wamid.r" + l,
+			Body: []byte("y"), Purpose: p.class, Status: "sent", At: past}); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, item{"msg#out#" + id, p.expired})
+		if p.class == retention.ClassTransactional {
+			if err := s.ApplyStatus(ctx, subject, "msg#out#"+id, store.Status{Lookup: l, Status: "read", At: past}); err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, item{"status#" + l + "#read", true}) // status 30 d
+		}
+	}
+	return subject, items
+}
+
+func present(t *testing.T, st stacktest.Stack, db *dynamodb.Client, subject, sk string) bool {
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &st.DataTable, Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}, "sk": &types.AttributeValueMemberS{Value: sk}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Item) > 0
+}
+
+// TestSweepDeletesExactlyTheExpired writes items of every class 40 days
+// ago, stops the first sweep early as a timeout would, and checks the
+// resumed sweep deletes exactly the expired ones and a further run nothing.
+func TestSweepDeletesExactlyTheExpired(t *testing.T) {
+	h, st, db := newEnv(t)
+	subject, items := seed(t, st, db)
+	run := func() Result {
+		raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+		out, err := h.Handle(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("sweep err = %v", err)
+		}
+		return out.(Result)
+	}
+	h.stopAfterBuckets = 5
+	if first := run(); first.Finished || first.OverdueHours <= 0 {
+		t.Fatalf("interrupted sweep = %+v, want unfinished and overdue", first)
+	}
+	h.stopAfterBuckets = 0
+	second := run()
+	if !second.Finished || second.OverdueHours != 0 {
+		t.Fatalf("resumed sweep = %+v, want finished", second)
+	}
+	for _, it := range items {
+		if got := present(t, st, db, subject, it.sk); got == it.expired {
+			t.Errorf("%s present = %v, want %v", it.sk, got, !it.expired)
+		}
+	}
+	third := run()
+	total := 0
+	for _, n := range third.Deleted {
+		total += n
+	}
+	if total != 0 {
+		t.Errorf("a further sweep deleted %v, want nothing", third.Deleted)
+	}
+}
+
+// TestAuditDigest signs yesterday's digest once.
+func TestAuditDigest(t *testing.T) {
+	h, _, _ := newEnv(t)
+	raw, _ := json.Marshal(map[string]string{"action": "audit_digest"})
+	for i := 0; i < 2; i++ {
+		if _, err := h.Handle(context.Background(), raw); err != nil {
+			t.Fatalf("audit_digest run %d err = %v", i, err)
+		}
+	}
+}
