@@ -71,6 +71,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 func (h *Handler) sweep(ctx context.Context) (Result, error) {
 	now := h.now().UTC()
 	res := Result{Deleted: map[retention.Class]int{}}
+	if done, err := h.applyPolicyChanges(ctx, now, res.Deleted); err != nil || !done {
+		if err != nil {
+			return res, err
+		}
+		return h.finish(ctx, res, now.Truncate(24*time.Hour), now, false)
+	}
 	day, err := h.startDay(ctx, now)
 	if err != nil {
 		return res, err
@@ -106,6 +112,41 @@ func (h *Handler) sweepBucket(ctx context.Context, bucket string, now time.Time,
 			return err
 		}
 	}
+}
+
+// applyPolicyChanges makes a shortened retention period reach items
+// written under the longer one: for each class whose days went down since
+// the last run, it walks the buckets the old expiries can be in and
+// deletes or re-expires that class's items by their write time. The new
+// policy is recorded only once every change is applied, so an interrupted
+// run repeats it (each change is conditional and idempotent).
+func (h *Handler) applyPolicyChanges(ctx context.Context, now time.Time, deleted map[retention.Class]int) (bool, error) {
+	prev, err := h.Store.SweepPolicy(ctx, h.Cursor)
+	if err != nil {
+		return false, err
+	}
+	today := now.Truncate(24 * time.Hour)
+	for _, c := range retention.Classes {
+		days, _ := h.Policy.Days(c)
+		if prev[c] <= days {
+			continue
+		}
+		for d := 0; d <= prev[c]; d++ {
+			for shard := 0; shard < retention.Shards; shard++ {
+				if !h.timeLeft(ctx) {
+					return false, nil
+				}
+				for more := true; more; {
+					var n int
+					if n, _, more, err = h.Store.ReexpireBucket(ctx, retention.BucketFor(today.Add(time.Duration(d)*24*time.Hour), shard), c, days, now); err != nil {
+						return false, err
+					}
+					deleted[c] += n
+				}
+			}
+		}
+	}
+	return true, h.Store.SetSweepPolicy(ctx, h.Cursor, h.Policy)
 }
 
 // startDay is the cursor's day, or the lookback for a first sweep.

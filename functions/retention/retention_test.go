@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -145,4 +146,68 @@ func TestAuditDigest(t *testing.T) {
 			t.Fatalf("audit_digest run %d err = %v", i, err)
 		}
 	}
+}
+
+// TestShortenedPolicyReachesExistingItems shortens marketing from 30 to 7
+// days and checks items written under the old policy follow the new one:
+// older than 7 days deleted, younger ones re-expired, other classes kept.
+func TestShortenedPolicyReachesExistingItems(t *testing.T) {
+	h, st, db := newEnv(t)
+	cfg := st.AWS(t)
+	env, err := envelope.New(kms.NewFromConfig(cfg), db, envelope.Config{KeyID: st.KMSKeyID, KeysTable: st.KeysTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := "policy-" + hex.EncodeToString(random(8))
+	write := func(class retention.Class, age time.Duration) string {
+		at := time.Now().Add(-age)
+		s := store.New(db, env, store.Config{Table: st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return at }})
+		id := "msg_" + hex.EncodeToString(random(6))
+		l := hex.EncodeToString(random(8))
+		if err := s.PutOutbound(context.Background(), store.Outbound{Subject: subject, ID: id, Lookup: l, Phone: "+12015550178",
+			ProviderID: "wamid.p" + l, Body: []byte("z"), Purpose: class, Status: "sent", At: at}); err != nil {
+			t.Fatal(err)
+		}
+		return "msg#out#" + id
+	}
+	old := write(retention.ClassMarketing, 10*24*time.Hour)
+	young := write(retention.ClassMarketing, 2*24*time.Hour)
+	other := write(retention.ClassTransactional, 10*24*time.Hour)
+	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	if _, err := h.Handle(context.Background(), raw); err != nil { // records the policy in force
+		t.Fatal(err)
+	}
+	h.Policy, err = retention.PolicyFromEnv(func(k string) string {
+		if k == "RETENTION_DAYS_MARKETING" {
+			return "7"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Handle(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	if present(t, st, db, subject, old) {
+		t.Errorf("a 10-day-old marketing message survived the 7-day policy")
+	}
+	if !present(t, st, db, subject, young) || !present(t, st, db, subject, other) {
+		t.Errorf("a 2-day-old marketing or a transactional message was deleted")
+	}
+	out, _ := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &st.DataTable, Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)}, "sk": &types.AttributeValueMemberS{Value: young}}})
+	exp, _ := out.Item["expires_at"].(*types.AttributeValueMemberN)
+	if want := time.Now().Add(5 * 24 * time.Hour).Unix(); exp == nil || absDiff(exp.Value, want) > 120 {
+		t.Errorf("young message expires_at = %v, want about now + 5 days", exp)
+	}
+}
+
+func absDiff(v string, want int64) int64 {
+	var n int64
+	_, _ = fmt.Sscan(v, &n)
+	if n > want {
+		return n - want
+	}
+	return want - n
 }

@@ -148,6 +148,7 @@ func (s *Store) expiring(item map[string]types.AttributeValue, c retention.Class
 		return err
 	}
 	item["class"] = &types.AttributeValueMemberS{Value: string(c)}
+	item["written_at"] = num(t.Unix()) // lets a shortened policy reach existing items
 	item["expires_at"] = num(exp.Unix())
 	item["exp_bucket"] = &types.AttributeValueMemberS{Value: retention.Bucket(str(item, "pk"), exp)}
 	return nil

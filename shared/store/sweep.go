@@ -69,3 +69,79 @@ func (s *Store) SetSweepCursor(ctx context.Context, name, day string) error {
 	item["day"] = sAttr(day)
 	return s.transact(ctx, []types.TransactWriteItem{put(s.name, item, "")}, -1, -1)
 }
+
+// ReexpireBucket applies a shortened retention period to the items of one
+// class in one expiry bucket: an item whose write time plus days has
+// passed is deleted, any other gets its earlier expiry and bucket. Each
+// change is conditional on the item's expiry being unchanged. It returns
+// how many it deleted and moved, and whether the bucket may hold more.
+func (s *Store) ReexpireBucket(ctx context.Context, bucket string, class retention.Class, days int, now time.Time) (int, int, bool, error) {
+	d, ok := s.db.(deleter)
+	if !ok {
+		return 0, 0, false, errors.New("reexpire: table client cannot delete")
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, IndexName: aws.String("by-expiry"), Limit: aws.Int32(100),
+		KeyConditionExpression: aws.String("exp_bucket = :b"), FilterExpression: aws.String("#c = :c AND written_at > :zero"),
+		ExpressionAttributeNames:  map[string]string{"#c": "class"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": sAttr(bucket), ":c": sAttr(string(class)), ":zero": num(0)}})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("reexpire: query bucket: %w", err)
+	}
+	deleted, moved := 0, 0
+	for _, it := range out.Items {
+		newExp := time.Unix(numAttr(it, "written_at"), 0).Add(time.Duration(days) * 24 * time.Hour)
+		old := it["expires_at"]
+		if newExp.Unix() >= numAttr(it, "expires_at") {
+			continue
+		}
+		cond := map[string]types.AttributeValue{":old": old}
+		var err error
+		if !newExp.After(now) {
+			_, err = d.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.name, Key: key(str(it, "pk"), str(it, "sk")),
+				ConditionExpression: aws.String("expires_at = :old"), ExpressionAttributeValues: cond})
+			if err == nil {
+				deleted++
+			}
+		} else {
+			cond[":e"], cond[":b"] = num(newExp.Unix()), sAttr(retention.Bucket(str(it, "pk"), newExp))
+			err = s.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{TableName: &s.name, Key: key(str(it, "pk"), str(it, "sk")),
+				UpdateExpression: aws.String("SET expires_at = :e, exp_bucket = :b"), ConditionExpression: aws.String("expires_at = :old"),
+				ExpressionAttributeValues: cond}}}, -1, -1)
+			if err == nil {
+				moved++
+			}
+		}
+		var ccf *types.ConditionalCheckFailedException
+		var tc *types.TransactionCanceledException
+		if err != nil && !errors.As(err, &ccf) && !errors.As(err, &tc) {
+			return deleted, moved, true, fmt.Errorf("reexpire: %w", err)
+		}
+	}
+	return deleted, moved, len(out.LastEvaluatedKey) > 0, nil
+}
+
+// SweepPolicy reads the retention days per class the sweep last applied.
+func (s *Store) SweepPolicy(ctx context.Context, name string) (map[retention.Class]int, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key("cursor#"+name, "policy"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("sweep: read policy: %w", err)
+	}
+	p := map[retention.Class]int{}
+	for _, c := range retention.Classes {
+		if n := numAttr(out.Item, "days_"+string(c)); n > 0 {
+			p[c] = int(n)
+		}
+	}
+	return p, nil
+}
+
+// SetSweepPolicy records the retention days per class now applied.
+func (s *Store) SetSweepPolicy(ctx context.Context, name string, p retention.Policy) error {
+	item := key("cursor#"+name, "policy")
+	for _, c := range retention.Classes {
+		if d, err := p.Days(c); err == nil {
+			item["days_"+string(c)] = num(int64(d))
+		}
+	}
+	return s.transact(ctx, []types.TransactWriteItem{put(s.name, item, "")}, -1, -1)
+}
