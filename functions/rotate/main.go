@@ -1,20 +1,48 @@
-// Command rotate is the waguard rotate Lambda. Until its issue lands it refuses
-// every event with an error, so a schedule or rotation fails visibly
-// instead of reporting success.
+// Command rotate is the waguard rotate Lambda: the rotation function that
+// AWS Secrets Manager invokes with the createSecret, setSecret, testSecret
+// and finishSecret steps for waguard's webhook, provider and API-client
+// secrets. See handler.go for the event and the step semantics.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/redact"
+	"github.com/waguard/waguard/shared/whatsapp"
 )
 
 func main() {
-	lambda.StartHandlerFunc(handle)
+	log := redact.NewLambdaLogger()
+	h, err := newHandler()
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1)
+	}
+	h.Log = log
+	lambda.StartHandlerFunc(h.Handle)
 }
 
-func handle(_ context.Context, _ json.RawMessage) (struct{}, error) {
-	return struct{}{}, errors.New("rotate: not available yet")
+// newHandler builds the dependencies once per cold start. Tests pass SDK
+// options.
+func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	core, clients, err := coldstart.Load(ctx, os.Getenv, "rotate", opts...)
+	if err != nil {
+		return nil, err
+	}
+	hours, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
+	return &Handler{
+		SM: clients.SecretsManager, Audit: core.Audit, Metrics: core.Metrics,
+		Overlap: time.Duration(max(hours, 1)) * time.Hour,
+		Provider: ProviderCheck{HTTP: whatsapp.NewHTTPClient(), BaseURL: os.Getenv("WHATSAPP_API_BASE_URL"),
+			Version: os.Getenv("GRAPH_API_VERSION"), PhoneNumberID: os.Getenv("PHONE_NUMBER_ID")},
+	}, nil
 }
