@@ -200,7 +200,7 @@ func (h *Handler) finish(ctx context.Context, r *rotation) error {
 	}
 	_, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventAPIKeyRotated, RequestID: reqID,
 		Actor:   audit.Actor{Caller: "secretsmanager"},
-		Details: map[string]string{"secret": r.name, "new_version": auditVersion(r.token), "old_version": auditVersion(r.current)}})
+		Details: map[string]string{"secret": auditVersion(r.name), "new_version": auditVersion(r.token), "old_version": auditVersion(r.current)}})
 	if err != nil {
 		h.Metrics.Add(metrics.AuditWriteFailures, 1)
 		return fmt.Errorf("rotate: secret %s: audit before finishing: %w", r.name, err)

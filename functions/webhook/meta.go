@@ -33,8 +33,18 @@ func (h *Handler) postMeta(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return errUnavailable, err
 	}
-	if signature.VerifyMeta(body, req.Headers[signature.HeaderMeta], keys...) != nil {
-		return h.rejected(ctx, req, errBadSignature, "invalid_signature")
+	if err := signature.VerifyMeta(body, req.Headers[signature.HeaderMeta], keys...); err != nil {
+		// A secret rotated in moments ago may not be cached yet: read once
+		// more (Refresh allows it at most every few seconds per secret).
+		if !h.Secrets.Refresh(h.Config.MetaSecretID) {
+			return h.rejected(ctx, req, errBadSignature, "invalid_signature")
+		}
+		if keys, err = h.secretKeys(ctx, h.Config.MetaSecretID); err != nil {
+			return errUnavailable, err
+		}
+		if signature.VerifyMeta(body, req.Headers[signature.HeaderMeta], keys...) != nil {
+			return h.rejected(ctx, req, errBadSignature, "invalid_signature")
+		}
 	}
 	env, err := whatsapp.Parse(body)
 	if err != nil {

@@ -27,6 +27,12 @@ func (h *Handler) postSigned(ctx context.Context, req events.APIGatewayV2HTTPReq
 	}
 	hdr := signature.HeadersFrom(func(name string) string { return req.Headers[name] })
 	res, err := signature.VerifySigned(hdr, body, h.now(), h.Config.Tolerance, keys...)
+	if errors.Is(err, signature.ErrBadSignature) && h.Secrets.Refresh(h.Config.SignedSecretID) {
+		if keys, err = h.secretKeys(ctx, h.Config.SignedSecretID); err != nil {
+			return errUnavailable, err
+		}
+		res, err = signature.VerifySigned(hdr, body, h.now(), h.Config.Tolerance, keys...)
+	}
 	switch {
 	case errors.Is(err, signature.ErrStaleTimestamp):
 		return h.rejected(ctx, req, errStale, "stale_timestamp")

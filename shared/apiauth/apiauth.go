@@ -83,6 +83,12 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 var ErrUnavailable = errors.New("api key store unavailable")
 
 // clientSecrets is the part of [secrets.Store] the authenticator uses.
+// refresher is the optional cache capability Authenticate uses when a key
+// matches nothing cached; *secrets.Store has it.
+type refresher interface {
+	Refresh(id string) bool
+}
+
 type clientSecrets interface {
 	Accepted(ctx context.Context, id string, overlap time.Duration) ([]secrets.Fields, error)
 	Get(ctx context.Context, id, stage string) (secrets.Fields, error)
@@ -143,6 +149,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		return Principal{}, fmt.Errorf("%w: read client secret: %w", ErrUnavailable, err)
 	}
 	i := match(versions, key)
+	if r, ok := a.store.(refresher); i < 0 && ok && r.Refresh(id) {
+		// A key just rotated in may not be cached yet: read once more.
+		if versions, err = a.store.Accepted(ctx, id, a.overlap); err != nil {
+			return Principal{}, fmt.Errorf("%w: read client secret: %w", ErrUnavailable, err)
+		}
+		i = match(versions, key)
+	}
 	if i < 0 {
 		return Principal{}, ErrUnauthenticated
 	}

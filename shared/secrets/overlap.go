@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,3 +85,27 @@ func (s *Store) createdAt(ctx context.Context, id, version string) (time.Time, e
 
 // created holds a version's creation time in the cache.
 type created struct{ t time.Time }
+
+// refreshInterval bounds how often Refresh drops a secret's cache, so a
+// caller presenting wrong keys cannot turn every request into reads.
+const refreshInterval = 5 * time.Second
+
+// Refresh drops every cached version of secret id, at most once per
+// refreshInterval, and reports whether it did. A verifier calls it when a
+// presented key matches nothing cached: the secret may have just been
+// rotated (a new AWSPENDING or AWSCURRENT not yet in the cache).
+func (s *Store) Refresh(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	marker := id + "\x00refreshed"
+	if e, ok := s.cache[marker]; ok && s.now().Before(e.expires) {
+		return false
+	}
+	for k := range s.cache {
+		if strings.HasPrefix(k, id+"\x00") {
+			delete(s.cache, k)
+		}
+	}
+	s.cache[marker] = entry{expires: s.now().Add(refreshInterval)}
+	return true
+}
