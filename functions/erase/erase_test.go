@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -362,9 +361,6 @@ func TestLargeSubject(t *testing.T) {
 // inside the window, before the data goes.
 func TestFinalConfirmation(t *testing.T) {
 	e := newEnv(t)
-	if e.st.SandboxURL == "" {
-		t.Fatal("no sandbox in the stack environment")
-	}
 	sender, err := provider.New(secrets.NewStore(secretsmanager.NewFromConfig(e.st.AWS(t)), time.Minute), provider.Config{SecretID: e.st.ProviderSecretID, BaseURL: e.st.SandboxURL,
 		Version: "v21.0", PhoneNumberID: "100000000000001"})
 	if err != nil {
@@ -373,34 +369,11 @@ func TestFinalConfirmation(t *testing.T) {
 	e.h.Confirm = &Confirmation{Sender: sender, Text: "Your data is being erased."}
 	victim, _ := number(t)
 	e.seed(t, victim, 2)
-	before := sandboxSends(t, e.st, victim)
+	before := e.st.SandboxSends(t, victim)
 	if status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil); status != 202 || out["status"] != "completed" {
 		t.Fatalf("erasure = %d %v", status, out)
 	}
-	if got := sandboxSends(t, e.st, victim) - before; got != 1 {
+	if got := e.st.SandboxSends(t, victim) - before; got != 1 {
 		t.Errorf("confirmations sent = %d, want 1", got)
 	}
-}
-
-func sandboxSends(t testing.TB, st stacktest.Stack, to string) int {
-	resp, err := http.Get(st.SandboxURL + "/_sandbox/messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var recs []struct {
-		Request struct {
-			To string `json:"to"`
-		} `json:"request"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, r := range recs {
-		if strings.TrimPrefix(r.Request.To, "+") == strings.TrimPrefix(to, "+") {
-			n++
-		}
-	}
-	return n
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,6 +19,7 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/summary"
 )
 
 // Handler serves the erase routes and the resume schedule. It is built
@@ -143,18 +143,7 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 
 // done logs the invocation's summary line and flushes metrics.
 func (h *Handler) done(kind, name string, status int, err error) {
-	attrs := []any{kind, name, "status", status}
-	if err != nil {
-		h.Metrics.Add(metrics.DependencyFailures, 1)
-		h.Log.Error("request failed", append(attrs, "err", err)...)
-	} else {
-		h.Log.Info("request", attrs...)
-	}
-	w := h.MetricsOut
-	if w == nil {
-		w = os.Stdout
-	}
-	_ = h.Metrics.Flush(w)
+	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, kind, name, "status", status)
 }
 
 func (h *Handler) now() time.Time {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/summary"
 )
 
 // Handler runs the scheduled jobs. It is built once per cold start and
@@ -197,18 +197,7 @@ func (h *Handler) digest(ctx context.Context) (any, error) {
 }
 
 func (h *Handler) done(action string, err error) {
-	attrs := []any{"action", action}
-	if err != nil {
-		h.Metrics.Add(metrics.DependencyFailures, 1)
-		h.Log.Error("run failed", append(attrs, "err", err)...)
-	} else {
-		h.Log.Info("run", attrs...)
-	}
-	w := h.MetricsOut
-	if w == nil {
-		w = os.Stdout
-	}
-	_ = h.Metrics.Flush(w)
+	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "action", action)
 }
 
 func (h *Handler) now() time.Time {

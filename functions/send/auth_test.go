@@ -76,7 +76,7 @@ func TestFallbackKey(t *testing.T) {
 	if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != 202 {
 		t.Fatalf("send with a refused primary = %d %v, want 202 through the fallback", status, out)
 	}
-	if n := sandboxSends(t, e.st, to); n != 1 {
+	if n := e.st.SandboxSends(t, to); n != 1 {
 		t.Errorf("sandbox received %d messages, want 1", n)
 	}
 }
@@ -142,7 +142,7 @@ func TestRequestInProgress(t *testing.T) {
 	if status := <-first; status != 202 {
 		t.Errorf("first request = %d, want 202", status)
 	}
-	if n := sandboxSends(t, e.st, to); n != 1 {
+	if n := e.st.SandboxSends(t, to); n != 1 {
 		t.Errorf("sandbox received %d messages, want 1", n)
 	}
 }

@@ -36,7 +36,7 @@ func TestSendThenStatusWebhook(t *testing.T) {
 	if status != 202 {
 		t.Fatalf("send = %d %v", status, out)
 	}
-	if n := sandboxSends(t, e.st, to); n != 1 {
+	if n := e.st.SandboxSends(t, to); n != 1 {
 		t.Fatalf("sandbox received %d messages, want 1", n)
 	}
 	wamid := fmt.Sprint(out["provider_message_id"])
@@ -113,7 +113,7 @@ func TestDependencyDown(t *testing.T) {
 			if status != 503 || code(out) != "dependency_unavailable" {
 				t.Errorf("send with %s down = %d %v, want 503 dependency_unavailable", service, status, out)
 			}
-			if n := sandboxSends(t, e.st, to); n != 0 {
+			if n := e.st.SandboxSends(t, to); n != 0 {
 				t.Errorf("sandbox received %d messages, want 0", n)
 			}
 		})
@@ -150,7 +150,7 @@ func TestSecretsManagerDown(t *testing.T) {
 			}
 		})
 	}
-	if n := sandboxSends(t, e.st, to); n != 0 {
+	if n := e.st.SandboxSends(t, to); n != 0 {
 		t.Errorf("sandbox received %d messages, want 0", n)
 	}
 }

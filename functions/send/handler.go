@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,6 +18,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/summary"
 )
 
 // Handler serves the send API. It is built once per cold start, is safe
@@ -90,18 +90,8 @@ func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 
 // done logs the invocation's one summary line and flushes metrics.
 func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, p apiauth.Principal, err error) {
-	attrs := []any{"route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID, "client", p.ClientID}
-	if err != nil {
-		h.Metrics.Add(metrics.DependencyFailures, 1)
-		h.Log.Error("request failed", append(attrs, "err", err)...)
-	} else {
-		h.Log.Info("request", attrs...)
-	}
-	w := h.MetricsOut
-	if w == nil {
-		w = os.Stdout
-	}
-	_ = h.Metrics.Flush(w)
+	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
+		"request_id", req.RequestContext.RequestID, "client", p.ClientID)
 }
 
 func (h *Handler) now() time.Time {

@@ -189,7 +189,7 @@ func TestIdempotentSends(t *testing.T) {
 	e := newEnv(t)
 	to := number(t)
 	e.grant(t, to, "marketing")
-	before := sandboxSends(t, e.st, to)
+	before := e.st.SandboxSends(t, to)
 	key := "order-42-" + to[1:]
 	var wg sync.WaitGroup
 	ids := make([]string, 20)
@@ -210,7 +210,7 @@ func TestIdempotentSends(t *testing.T) {
 			t.Fatalf("responses differ: %q vs %q", ids[i], ids[0])
 		}
 	}
-	if got := sandboxSends(t, e.st, to) - before; got != 1 {
+	if got := e.st.SandboxSends(t, to) - before; got != 1 {
 		t.Errorf("provider calls = %d, want exactly 1", got)
 	}
 	other := template(to, "marketing")
@@ -295,27 +295,4 @@ func TestConsentQuery(t *testing.T) {
 	if strings.Contains(fmt.Sprint(out), to[2:]) {
 		t.Errorf("query answer contains the number")
 	}
-}
-
-func sandboxSends(t testing.TB, st stacktest.Stack, to string) int {
-	resp, err := http.Get(st.SandboxURL + "/_sandbox/messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var recs []struct {
-		Request struct {
-			To string `json:"to"`
-		} `json:"request"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, r := range recs {
-		if strings.TrimPrefix(r.Request.To, "+") == strings.TrimPrefix(to, "+") {
-			n++
-		}
-	}
-	return n
 }

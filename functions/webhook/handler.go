@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,6 +18,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/summary"
 )
 
 // Handler serves the webhook routes. It is built once per cold start, is
@@ -119,18 +119,7 @@ var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_l
 
 // done logs the one summary line of the invocation and flushes metrics.
 func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
-	attrs := []any{"route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID,
-		"received", out.Received, "duplicates", out.Duplicates, "ignored", out.Ignored,
-		"replies", out.Replies, "reply_failures", out.ReplyFailures}
-	if err != nil {
-		h.Metrics.Add(metrics.DependencyFailures, 1)
-		h.Log.Error("request failed", append(attrs, "err", err)...)
-	} else {
-		h.Log.Info("request", attrs...)
-	}
-	w := h.MetricsOut
-	if w == nil {
-		w = os.Stdout
-	}
-	_ = h.Metrics.Flush(w)
+	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
+		"request_id", req.RequestContext.RequestID, "received", out.Received, "duplicates", out.Duplicates,
+		"ignored", out.Ignored, "replies", out.Replies, "reply_failures", out.ReplyFailures)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/signature"
@@ -210,9 +208,6 @@ func normalizedText(from, id, text string, at time.Time) []byte {
 // redelivery; an unconfigured keyword sends nothing.
 func TestKeywordReplies(t *testing.T) {
 	h, _, st := newStackHandler(t)
-	if st.SandboxURL == "" {
-		t.Skip("no sandbox")
-	}
 	var err error
 	h.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: st.SandboxURL,
 		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
@@ -226,13 +221,13 @@ func TestKeywordReplies(t *testing.T) {
 	}{{"help", 1}, {"STOP", 0}} {
 		t.Run(tc.text, func(t *testing.T) {
 			p := fillText(t, h, tc.text)
-			before := sandboxSends(t, st, p.from)
+			before := st.SandboxSends(t, p.from)
 			for i := 0; i < 2; i++ {
 				if resp, _ := h.Handle(context.Background(), metaRequest(t, h, p.body)); resp.StatusCode != 200 {
 					t.Fatalf("Handle() = %d %s", resp.StatusCode, resp.Body)
 				}
 			}
-			if got := sandboxSends(t, st, p.from) - before; got != tc.wantSends {
+			if got := st.SandboxSends(t, p.from) - before; got != tc.wantSends {
 				t.Errorf("provider sends = %d, want %d", got, tc.wantSends)
 			}
 			if got := countPrefix(t, h, p.index, "msg#out#"); got != tc.wantSends {
@@ -248,28 +243,4 @@ func fillText(t *testing.T, h *Handler, text string) payload {
 	repl, _ := json.Marshal(text)
 	p.body = []byte(strings.Replace(string(p.body), `Where is my order? \ud83d\udce6`, string(repl[1:len(repl)-1]), 1))
 	return p
-}
-
-// sandboxSends counts the messages the sandbox accepted for a wa_id.
-func sandboxSends(t *testing.T, st stacktest.Stack, to string) int {
-	resp, err := http.Get(st.SandboxURL + "/_sandbox/messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var recs []struct {
-		Request struct {
-			To string `json:"to"`
-		} `json:"request"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
-		t.Fatalf("decode sandbox messages: %v", err)
-	}
-	n := 0
-	for _, r := range recs {
-		if strings.TrimPrefix(r.Request.To, "+") == to {
-			n++
-		}
-	}
-	return n
 }
