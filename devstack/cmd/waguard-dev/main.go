@@ -15,10 +15,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -36,6 +38,21 @@ func main() {
 	flag.IntVar(&c.PoolSize, "pool", 4, "most RIE instances per function")
 	flag.StringVar(&c.EnvFile, "env-file", "", "write the stack's environment (shell exports) here")
 	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs to -local-dir/logs only")
+	flag.Func("function-endpoint", "SERVICE=URL: the functions (only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER) at URL, e.g. through a fault proxy; repeatable",
+		func(v string) error {
+			svc, u, ok := strings.Cut(v, "=")
+			switch {
+			case !ok || u == "":
+				return errors.New("want SERVICE=URL")
+			case svc != "DYNAMODB" && svc != "KMS" && svc != "SECRETS_MANAGER":
+				return fmt.Errorf("unknown service %q", svc)
+			}
+			if c.FunctionEndpoints == nil {
+				c.FunctionEndpoints = map[string]string{}
+			}
+			c.FunctionEndpoints[svc] = u
+			return nil
+		})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

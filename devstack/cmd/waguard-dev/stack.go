@@ -40,6 +40,11 @@ type config struct {
 	Template, Stage, LocalDir, EnvFile                                     string
 	Persist, Quiet                                                         bool
 	GatewayPort, DynamoDBPort, KMSPort, SecretsPort, SandboxPort, PoolSize int
+	// FunctionEndpoints overrides AWS_ENDPOINT_URL_<SERVICE> for the
+	// functions only (not for provisioning or the env file), so a fault
+	// proxy or a call counter can sit between the functions and an
+	// emulator. Keys are service suffixes: DYNAMODB, KMS, SECRETS_MANAGER.
+	FunctionEndpoints map[string]string
 }
 
 type stack struct {
@@ -273,6 +278,9 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 		// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
 		// tells the runtime so through this variable.
 		fns[i].Env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+		for svc, u := range s.c.FunctionEndpoints {
+			fns[i].Env["AWS_ENDPOINT_URL_"+svc] = u
+		}
 	}
 	s.functions = fns
 	s.opsClientSecret = res.Resolver.Refs["OpsClientSecret"]
