@@ -38,13 +38,23 @@ type Handler struct {
 	stopAfterBuckets int
 }
 
-// Result is what one sweep did.
+// Result is what one sweep did and what it left.
 type Result struct {
 	Deleted      map[retention.Class]int `json:"deleted"`
 	Finished     bool                    `json:"finished"`
 	OverdueHours float64                 `json:"overdue_hours"`
 	Cursor       string                  `json:"cursor"`
+	// OldestAgeHours is, per class, the age of the oldest surviving item
+	// the probe after the sweep found (classes with nothing near expiry
+	// are absent); ExcessHours is the most any class's oldest item has
+	// outlived its policy (0 when none has).
+	OldestAgeHours map[retention.Class]float64 `json:"oldest_age_hours"`
+	ExcessHours    float64                     `json:"excess_hours"`
 }
+
+// probeDays is how many days of expiry buckets the oldest-item probe
+// reads, from the first day the sweep has not emptied.
+const probeDays = 3
 
 // Handle runs {"action":"sweep"} or {"action":"audit_digest"}.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -177,10 +187,53 @@ func (h *Handler) finish(ctx context.Context, res Result, day, now time.Time, fi
 		details["deleted_"+string(c)] = strconv.Itoa(res.Deleted[c])
 		total += res.Deleted[c]
 	}
+	if err := h.oldest(ctx, &res, day, now); err != nil {
+		return res, err
+	}
+	if !finished { // what lies beyond the probe may have outlived it by this much
+		res.ExcessHours = max(res.ExcessHours, res.OverdueHours)
+	}
+	for c, age := range res.OldestAgeHours {
+		details["oldest_hours_"+string(c)] = strconv.FormatFloat(age, 'f', 1, 64)
+	}
+	details["excess_hours"] = strconv.FormatFloat(res.ExcessHours, 'f', 1, 64)
 	h.Metrics.Add(metrics.RetentionDeleted, total)
 	h.Metrics.Set(metrics.RetentionOverdueHours, res.OverdueHours, metrics.UnitNone)
+	h.Metrics.Set(metrics.RetentionExcessHours, res.ExcessHours, metrics.UnitNone)
+	for c, age := range res.OldestAgeHours {
+		h.Metrics.Set(metrics.RetentionOldestAgeHours(string(c)), age, metrics.UnitNone)
+	}
 	_, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventRetentionSweep, Actor: audit.Actor{Caller: "schedule"}, Details: details})
 	return res, err
+}
+
+// oldest measures each class's oldest surviving item by reading the
+// first page of every shard's bucket for probeDays days from day, the
+// first day the sweep has not emptied: an item that outlived its policy
+// can only be there or later, and the earliest expiries come first.
+func (h *Handler) oldest(ctx context.Context, res *Result, day, now time.Time) error {
+	found := map[retention.Class]time.Time{}
+	for d := 0; d < probeDays; d++ {
+		for shard := 0; shard < retention.Shards; shard++ {
+			got, err := h.Store.OldestInBucket(ctx, retention.BucketFor(day.Add(time.Duration(d)*24*time.Hour), shard))
+			if err != nil {
+				return err
+			}
+			for c, w := range got {
+				if o, ok := found[c]; !ok || w.Before(o) {
+					found[c] = w
+				}
+			}
+		}
+	}
+	res.OldestAgeHours = map[retention.Class]float64{}
+	for c, w := range found {
+		age := now.Sub(w).Hours()
+		res.OldestAgeHours[c] = age
+		days, _ := h.Policy.Days(c)
+		res.ExcessHours = max(res.ExcessHours, age-float64(days*24))
+	}
+	return nil
 }
 
 // digest signs yesterday's audit digest (and any missed day before it).

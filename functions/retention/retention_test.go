@@ -211,3 +211,43 @@ func absDiff(v string, want int64) int64 {
 	}
 	return want - n
 }
+
+// TestOldestSurvivingItemPerClass checks the per-class age the alarm
+// watches: a marketing item 12 hours from expiry is reported with its age
+// and no excess after a sweep, and as outliving its policy when measured
+// four days later without a sweep in between.
+func TestOldestSurvivingItemPerClass(t *testing.T) {
+	h, st, db := newEnv(t)
+	cfg := st.AWS(t)
+	env, err := envelope.New(kms.NewFromConfig(cfg), db, envelope.Config{KeyID: st.KMSKeyID, KeysTable: st.KeysTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	written := now.Add(-(30*24 - 12) * time.Hour) // marketing keeps 30 days
+	s := store.New(db, env, store.Config{Table: st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return written }})
+	l := hex.EncodeToString(random(8))
+	if err := s.PutOutbound(context.Background(), store.Outbound{Subject: "oldest-" + l, ID: "msg_" + l, Lookup: l, Phone: "+12015550178",
+		ProviderID: "wamid.o" + l, Body: []byte("z"), Purpose: retention.ClassMarketing, Status: "sent", At: written}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	out, err := h.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("sweep err = %v", err)
+	}
+	res := out.(Result)
+	if got := res.OldestAgeHours[retention.ClassMarketing]; got < 30*24-12-0.1 || got > 30*24 {
+		t.Errorf("oldest marketing age = %.1f h, want between %d and %d", got, 30*24-12, 30*24)
+	}
+	if res.ExcessHours != 0 {
+		t.Errorf("excess after a finished sweep = %.1f h, want 0", res.ExcessHours)
+	}
+	later := Result{}
+	if err := h.oldest(context.Background(), &later, now.UTC().Truncate(24*time.Hour), now.Add(4*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if later.ExcessHours < 3*24+12-0.1 {
+		t.Errorf("excess four days on = %.1f h, want at least %d (the breach alarm fires above 48)", later.ExcessHours, 3*24+12)
+	}
+}

@@ -76,9 +76,10 @@ const (
 	ErasurePendingOldestHours = "ErasurePendingOldestHours"
 	// RetentionDeleted counts items deleted by the retention sweep.
 	RetentionDeleted = "RetentionDeleted"
-	// RetentionOldestAgeDays is a gauge: the age in days of the oldest
-	// expired item the sweep found still stored (unit None).
-	RetentionOldestAgeDays = "RetentionOldestAgeDays"
+	// RetentionExcessHours is a gauge: the most hours by which any
+	// class's oldest surviving item has outlived its retention policy (0
+	// when none has; the breach alarm fires above 48).
+	RetentionExcessHours = "RetentionExcessHours"
 	// RetentionOverdueHours is how far behind the retention sweep is: no
 	// item survives its retention policy by more than this (the alarm
 	// fires above 48 hours).
@@ -97,6 +98,11 @@ const (
 	// Manager or the WhatsApp Cloud API.
 	DependencyFailures = "DependencyFailures"
 )
+
+// RetentionOldestAgeHours names the gauge of one retention class: the age
+// in hours of that class's oldest surviving item (unit None). Class names
+// are fixed configuration, never request data.
+func RetentionOldestAgeHours(class string) string { return "RetentionOldestAgeHours_" + class }
 
 // Unit is a CloudWatch metric unit. The empty Unit omits the unit, which
 // CloudWatch reads as None.

@@ -60,7 +60,7 @@ func TestFlushGolden(t *testing.T) {
 		{"gauges.jsonl", []Option{WithDimension("Stage", "dev")}, func(r *Recorder) {
 			r.Set(ErasurePendingOldestHours, 3, UnitNone)
 			r.Set(ErasurePendingOldestHours, 26.5, UnitNone)
-			r.Set(RetentionOldestAgeDays, 0, UnitNone)
+			r.Set(RetentionExcessHours, 0, UnitNone)
 			r.Add(Erasures, 4)
 		}},
 		{"namespace.jsonl", []Option{WithNamespace("waguard-test")}, func(r *Recorder) {

@@ -145,3 +145,37 @@ func (s *Store) SetSweepPolicy(ctx context.Context, name string, p retention.Pol
 	}
 	return s.transact(ctx, []types.TransactWriteItem{put(s.name, item, "")}, -1, -1)
 }
+
+// OldestInBucket reads the first page of one expiry bucket, earliest
+// expiry first, and returns per class the earliest write time among the
+// items it holds. The retention function probes the buckets the sweep
+// has not yet emptied with it to report each class's oldest surviving
+// item; an item written before written_at was recorded counts from its
+// expiry less the class's current retention period.
+func (s *Store) OldestInBucket(ctx context.Context, bucket string) (map[retention.Class]time.Time, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.name, IndexName: aws.String("by-expiry"), Limit: aws.Int32(100),
+		KeyConditionExpression:    aws.String("exp_bucket = :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": sAttr(bucket)}})
+	if err != nil {
+		return nil, fmt.Errorf("oldest: query bucket: %w", err)
+	}
+	oldest := map[retention.Class]time.Time{}
+	for _, it := range out.Items {
+		c := retention.Class(str(it, "class"))
+		if !c.Valid() {
+			continue
+		}
+		w := time.Unix(numAttr(it, "written_at"), 0)
+		if numAttr(it, "written_at") == 0 {
+			days, err := s.policy.Days(c)
+			if err != nil {
+				continue // not a retention class (no policy to measure against)
+			}
+			w = time.Unix(numAttr(it, "expires_at"), 0).Add(-time.Duration(days) * 24 * time.Hour)
+		}
+		if o, ok := oldest[c]; !ok || w.Before(o) {
+			oldest[c] = w
+		}
+	}
+	return oldest, nil
+}
