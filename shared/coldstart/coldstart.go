@@ -85,7 +85,11 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 	if err != nil {
 		return nil, err
 	}
-	rec, err := metrics.NewRecorder(function)
+	var dims []metrics.Option
+	if stage := getenv("STAGE"); stage != "" { // alarms select their stage's metrics
+		dims = append(dims, metrics.WithDimension("Stage", stage))
+	}
+	rec, err := metrics.NewRecorder(function, dims...)
 	if err != nil {
 		return nil, err
 	}
