@@ -196,6 +196,14 @@ func TestRotateEachKind(t *testing.T) {
 					t.Errorf("new value: key len %d changed %v, client_id/scopes kept %v, want 48 true true", len(k), k != old["key"], cur["client_id"] == "ops")
 				}
 			}},
+		{"meta-app-secret", map[string]any{"kind": "meta-app-secret", "secret": "oldappsecretoldappsecret", "verify_token": "vt"},
+			func(t *testing.T, arn, token string) { e.stageNext(t, arn, map[string]any{"secret": "newappsecretnewappsecret"}) },
+			func(t *testing.T, old, cur map[string]any) {
+				if cur["secret"] != "newappsecretnewappsecret" || cur["verify_token"] != "vt" || cur["kind"] != "meta-app-secret" {
+					t.Errorf("new value: staged secret %v, verify_token and kind kept %v, want both",
+						cur["secret"] == "newappsecretnewappsecret", cur["verify_token"] == "vt" && cur["kind"] == "meta-app-secret")
+				}
+			}},
 		{"provider-credentials", map[string]any{"kind": "provider-credentials", "primary": "old-token", "fallback": ""},
 			func(t *testing.T, arn, token string) {
 				e.stagePending(t, arn, token, map[string]any{"kind": "provider-credentials", "primary": e.providerToken(t), "fallback": "old-token"})
@@ -278,7 +286,7 @@ func TestRotateRefuses(t *testing.T) {
 		{"provider nothing staged", func(t *testing.T) (string, string, string) {
 			arn := e.newSecret(t, "prov", map[string]any{"kind": "provider-credentials", "primary": "old-token"})
 			return arn, e.startRotation(t, arn), "createSecret"
-		}, "stage the new provider credentials"},
+		}, "stage the new value under the label NEXT"},
 		{"provider token refused", func(t *testing.T) (string, string, string) {
 			arn := e.newSecret(t, "bad", map[string]any{"kind": "provider-credentials", "primary": "old-token"})
 			token := e.startRotation(t, arn)
@@ -327,5 +335,36 @@ func TestAuditVersion(t *testing.T) {
 		if got := auditVersion(tt.in); got != tt.want || strings.ReplaceAll(got, "_", "") != tt.in {
 			t.Errorf("auditVersion(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRotateProviderFromNext stages the next provider credentials under
+// the NEXT label ahead of the rotation, as an operator does: the rotation
+// makes them current with the old primary as fallback and takes the label
+// off, so the next rotation cannot reuse them.
+func TestRotateProviderFromNext(t *testing.T) {
+	e := newEnv(t)
+	arn := e.newSecret(t, "prov", map[string]any{"kind": "provider-credentials", "primary": "old-token", "fallback": ""})
+	e.stageNext(t, arn, map[string]any{"kind": "provider-credentials", "primary": e.providerToken(t)})
+	token := e.startRotation(t, arn)
+	e.run(t, arn, token, steps...)
+	cur := e.value(t, arn, secrets.StageCurrent)
+	if cur["primary"] != e.providerToken(t) || cur["fallback"] != "old-token" {
+		t.Errorf("after rotation: primary is the staged token %v, fallback is the old primary %v; want both",
+			cur["primary"] == e.providerToken(t), cur["fallback"] == "old-token")
+	}
+	if id, ok := e.stages(t, arn)[StageNext]; ok {
+		t.Errorf("label %s still on version %s after the rotation, want removed", StageNext, id)
+	}
+}
+
+// stageNext stages a value under the NEXT label, as an operator does
+// ahead of a rotation.
+func (e *env) stageNext(t *testing.T, arn string, value map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(value)
+	if _, err := e.sm.PutSecretValue(ctxT(t), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn),
+		SecretString: aws.String(string(b)), VersionStages: []string{StageNext}}); err != nil {
+		t.Fatalf("PutSecretValue(%s) err = %v, want nil", StageNext, err)
 	}
 }

@@ -31,6 +31,8 @@ func kindOf(name string) (kind, error) {
 		return kind{create: createWebhook, test: testWebhook}, nil
 	case "api-client":
 		return kind{create: createAPIClient, test: testAPIClient}, nil
+	case "meta-app-secret":
+		return kind{create: createMeta, test: testMeta}, nil
 	case "provider-credentials":
 		return kind{create: createProvider, test: testProvider}, nil
 	case "index-key", "pseudonym-key":
@@ -109,6 +111,24 @@ func createWebhook(ctx context.Context, h *Handler, r *rotation) error {
 		_, _ = rand.Read(k) // crypto/rand.Read never fails
 		return map[string]string{"secret": "whsec_" + base64.StdEncoding.EncodeToString(k)}, nil
 	})
+}
+
+// testMeta signs a sample body with the staged app secret and verifies
+// it as the webhook does (the raw secret is Meta's HMAC key).
+func testMeta(ctx context.Context, h *Handler, r *rotation) error {
+	f, err := mustPending(ctx, h, r)
+	if err != nil {
+		return err
+	}
+	key, err := signature.Key(string(f.Get("secret").Reveal()))
+	if err != nil || len(key) < 16 {
+		return fmt.Errorf("rotate: secret %s: pending app secret is missing or too short", r.name)
+	}
+	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
+	if err := signature.VerifyMeta(body, signature.SignMeta(key, body), key); err != nil {
+		return fmt.Errorf("rotate: secret %s: pending app secret does not verify: %w", r.name, err)
+	}
+	return nil
 }
 
 // testWebhook signs a sample body with the pending secret and verifies it.

@@ -89,6 +89,25 @@ func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, 
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
+	res, err := s.attempt(creds, call)
+	if !refused(err) {
+		return res, err
+	}
+	// Both cached tokens were refused: the secret may have been rotated
+	// and the old tokens revoked since it was cached. Read it again (the
+	// store drops its cache at most every few seconds) and retry once
+	// if the primary changed. A refused call sent nothing.
+	s.secrets.Refresh(s.cfg.SecretID)
+	fresh, ferr := s.secrets.Get(ctx, s.cfg.SecretID, secrets.StageCurrent)
+	if ferr != nil || fresh.Get("primary").Equal(creds.Get("primary").Reveal()) {
+		return res, err
+	}
+	return s.attempt(fresh, call)
+}
+
+// attempt calls with the primary token and, if Meta refuses it, with the
+// fallback.
+func (s *Sender) attempt(creds secrets.Fields, call func(*whatsapp.Client) (string, error)) (Result, error) {
 	id, err := s.with(creds.Get("primary"), call)
 	if !refused(err) || creds.Get("fallback").Empty() {
 		return Result{ProviderID: id}, err

@@ -92,3 +92,66 @@ func TestSendersAndFallback(t *testing.T) {
 		})
 	}
 }
+
+// rotatingSM serves a provider-credentials secret whose value the test
+// replaces, as a rotation does, and counts the reads.
+type rotatingSM struct {
+	mu    sync.Mutex
+	doc   string
+	reads int
+}
+
+func (f *rotatingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.doc), VersionId: aws.String("v" + string(rune('0'+f.reads)))}, nil
+}
+
+// TestRotatedAndRevokedTokens checks that a sender whose cached tokens
+// have both been revoked after a rotation reads the secret again and
+// sends with the new primary, and that it does not retry when the secret
+// has not changed.
+func TestRotatedAndRevokedTokens(t *testing.T) {
+	n, err := phone.Parse("+12015550142")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := &fakeProvider{token: "old"}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	sm := &rotatingSM{doc: `{"kind":"provider-credentials","primary":"old","fallback":"older"}`}
+	s, err := New(secrets.NewStore(sm, time.Hour), Config{SecretID: "p", BaseURL: srv.URL, Version: "v21.0",
+		PhoneNumberID: "100000000000001", HTTP: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SendText(context.Background(), n, "hello"); err != nil {
+		t.Fatalf("before the rotation: %v", err)
+	}
+	// The rotation finishes and the operator revokes the old token; the
+	// sender still caches {old, older} for an hour.
+	sm.mu.Lock()
+	sm.doc = `{"kind":"provider-credentials","primary":"new","fallback":"old"}`
+	sm.mu.Unlock()
+	fp.mu.Lock()
+	fp.token, fp.seen = "new", nil
+	fp.mu.Unlock()
+	res, err := s.SendText(context.Background(), n, "hello")
+	if err != nil || res.ProviderID != "wamid.TEST" {
+		t.Fatalf("after rotation and revocation = %+v, %v; want sent with the new primary", res, err)
+	}
+	if len(fp.seen) != 3 {
+		t.Errorf("calls = %d, want 3 (cached primary, cached fallback, new primary)", len(fp.seen))
+	}
+	// Nothing accepted and nothing new to read: one refusal, no loop.
+	fp.mu.Lock()
+	fp.token, fp.seen = "other", nil
+	fp.mu.Unlock()
+	if _, err := s.SendText(context.Background(), n, "hello"); !refused(err) {
+		t.Fatalf("with every token revoked err = %v, want the provider's 401", err)
+	}
+	if len(fp.seen) != 2 {
+		t.Errorf("calls with every token revoked = %d, want 2 (primary and fallback once each)", len(fp.seen))
+	}
+}
