@@ -197,7 +197,9 @@ func TestRotateEachKind(t *testing.T) {
 				}
 			}},
 		{"meta-app-secret", map[string]any{"kind": "meta-app-secret", "secret": "oldappsecretoldappsecret", "verify_token": "vt"},
-			func(t *testing.T, arn, token string) { e.stageNext(t, arn, map[string]any{"secret": "newappsecretnewappsecret"}) },
+			func(t *testing.T, arn, token string) {
+				e.stageNext(t, arn, map[string]any{"secret": "newappsecretnewappsecret"})
+			},
 			func(t *testing.T, old, cur map[string]any) {
 				if cur["secret"] != "newappsecretnewappsecret" || cur["verify_token"] != "vt" || cur["kind"] != "meta-app-secret" {
 					t.Errorf("new value: staged secret %v, verify_token and kind kept %v, want both",
