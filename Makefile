@@ -82,6 +82,23 @@ test: tools build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, 
 load-webhook: ## Webhook throughput and latency through the local gateway (needs `make dev` running).
 	@source $(LOCAL)/stack.env && for c in 1 8 32; do go run ./bench/webhookload -n 2000 -c $$c || exit 1; done
 
+# ---------------------------------------------------------------- fuzz
+FUZZTIME     ?= 5m
+FUZZ_PARALLEL ?= $(shell nproc)
+FUZZ_PKGS    ?= ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 5m) each; summary in .local/fuzz/summary.txt.
+	@mkdir -p $(LOCAL)/fuzz; : > $(LOCAL)/fuzz/summary.txt; status=0; \
+	for pkg in $$(go list $(FUZZ_PKGS)); do \
+	  for fz in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    log=$(LOCAL)/fuzz/$$(echo $$pkg | tr / _)_$$fz.log; \
+	    if go test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) $$pkg > $$log 2>&1; then res=ok; else res=FAIL; status=1; fi; \
+	    line=$$(grep -E '^fuzz: elapsed' $$log | tail -1); \
+	    printf '%-4s %-50s %-28s %s\n' $$res $${pkg#github.com/waguard/waguard/} $$fz "$$line" | tee -a $(LOCAL)/fuzz/summary.txt; \
+	  done; \
+	done; exit $$status
+
 .PHONY: test-unit
 test-unit: ## Unit tests only (no stack).
 	go test -count=1 ./...
