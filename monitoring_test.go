@@ -317,3 +317,20 @@ func TestDashboardGraphsEmittedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionLogsExpire checks every function's log group is part of the
+// stack with the LogRetentionDays retention, so no log is kept forever.
+func TestFunctionLogsExpire(t *testing.T) {
+	tpl := loadTemplate(t, map[string]string{"Stage": "prod", "LogRetentionDays": "30"})
+	groups := map[string]any{}
+	for _, id := range tpl.ResourceIDs("AWS::Logs::LogGroup") {
+		p := props(tpl, id)
+		groups[str(p["LogGroupName"])] = p["RetentionInDays"]
+	}
+	for _, fn := range tpl.Functions() {
+		name := "/aws/lambda/" + fn.Name
+		if r, ok := groups[name]; !ok || r != float64(30) {
+			t.Errorf("%s: log group %s retention = %v (present %v), want 30 days", fn.LogicalID, name, r, ok)
+		}
+	}
+}
