@@ -82,6 +82,11 @@ test: tools build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, 
 load-webhook: ## Webhook throughput and latency through the local gateway (needs `make dev` running).
 	@source $(LOCAL)/stack.env && for c in 1 8 32; do go run ./bench/webhookload -n 2000 -c $$c || exit 1; done
 
+# ---------------------------------------------------------------- docs
+.PHONY: docs
+docs: ## Regenerate docs/records-of-processing.md from template.yaml and the code.
+	go run ./cmd/recordsgen
+
 # ---------------------------------------------------------------- fuzz
 FUZZTIME     ?= 5m
 FUZZ_PARALLEL ?= $(shell nproc)
