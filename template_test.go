@@ -898,3 +898,16 @@ func checkStageOverrides(t *testing.T, cfg map[string]map[string]string, env, st
 		}
 	}
 }
+
+// TestTemplateOperatorStagedSecretsWaitForSchedule checks that the secrets
+// only Meta can issue are not rotated at deploy (nothing can be staged
+// yet), while the generated ones may be.
+func TestTemplateOperatorStagedSecretsWaitForSchedule(t *testing.T) {
+	tpl := loadTemplate(t, nil)
+	for id, want := range map[string]any{"MetaWebhookSecretRotation": false, "ProviderCredentialsRotation": false,
+		"SignedWebhookSecretRotation": nil, "OpsClientSecretRotation": nil} {
+		if got := props(tpl, id)["RotateImmediatelyOnUpdate"]; got != want {
+			t.Errorf("%s RotateImmediatelyOnUpdate = %v, want %v", id, got, want)
+		}
+	}
+}

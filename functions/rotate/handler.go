@@ -119,6 +119,14 @@ func (h *Handler) step(ctx context.Context, ev Event) error {
 	case "setSecret":
 		return nil // nothing to set: verifiers read AWSPENDING during rotation
 	case "testSecret":
+		// RotateSecret with RotateImmediately false (and a RotationSchedule
+		// with RotateImmediatelyOnUpdate false) tests the configuration by
+		// invoking testSecret for an AWSPENDING version without a value:
+		// reaching this point proves the function, its permissions and the
+		// secret's kind; there is nothing to test yet.
+		if _, found, err := pending(ctx, h, r); err != nil || !found {
+			return err
+		}
 		return k.test(ctx, h, r)
 	}
 	return h.finish(ctx, r)

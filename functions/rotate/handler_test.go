@@ -370,3 +370,17 @@ func (e *env) stageNext(t *testing.T, arn string, value map[string]any) {
 		t.Fatalf("PutSecretValue(%s) err = %v, want nil", StageNext, err)
 	}
 }
+
+// TestConfigurationTest is the check RotateSecret makes when it does not
+// rotate at once: testSecret for an AWSPENDING version without a value
+// succeeds for every kind, even one whose values only an operator stages.
+func TestConfigurationTest(t *testing.T) {
+	e := newEnv(t)
+	for _, kind := range []string{"meta-app-secret", "provider-credentials", "api-client", "webhook-secret"} {
+		arn := e.newSecret(t, "ops", map[string]any{"kind": kind, "client_id": "ops", "key": strings.Repeat("k", 48)})
+		token := e.startRotation(t, arn)
+		if err := e.step(t, arn, token, "testSecret"); err != nil {
+			t.Errorf("%s: configuration test err = %v, want nil", kind, err)
+		}
+	}
+}
