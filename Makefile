@@ -82,6 +82,10 @@ test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: uni
 	go vet ./...
 	devstack/with-stack.sh go test -count=1 ./...
 
+.PHONY: bench
+bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, AWS calls and cost per message on a private local stack (~1.5 min, loopback only; docs/performance.md).
+	go run ./bench/cmd/waguard-bench -dev-bin $(LOCAL_BIN)/waguard-dev $(BENCH_FLAGS)
+
 .PHONY: load-webhook
 load-webhook: ## Webhook throughput and latency through the local gateway (needs `make dev` running).
 	@source $(LOCAL)/stack.env && for c in 1 8 32; do go run ./bench/webhookload -n 2000 -c $$c || exit 1; done
