@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -58,6 +59,10 @@ type Gateway struct {
 	routes []Route
 	inv    invoker
 	local  bool
+	// Log, when set, records why an integration failed (the client only
+	// sees API Gateway's generic 500 or 503): the route, the function and
+	// the pool's error, never the request.
+	Log *slog.Logger
 }
 
 // New returns a gateway for routes. With localRoutes it also serves
@@ -96,6 +101,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTimeout)
 	defer cancel()
 	out, err := g.inv.Invoke(ctx, route.Function, payload)
+	if err != nil && g.Log != nil {
+		g.Log.Error("integration failed", "route", route.Method+" "+route.Path, "function", route.Function, "err", err)
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		writeMessage(w, http.StatusServiceUnavailable, "Service Unavailable")

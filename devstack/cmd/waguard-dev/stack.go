@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -295,7 +296,9 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 		return err
 	}
 	s.env["WAGUARD_GATEWAY_URL"] = loopback(s.c.GatewayPort)
-	return s.serve("gateway", s.c.GatewayPort, gateway.New(routes, s.pool, true))
+	gw := gateway.New(routes, s.pool, true)
+	gw.Log = slog.New(slog.NewTextHandler(s.logs, nil)).With("component", "gateway")
+	return s.serve("gateway", s.c.GatewayPort, gw)
 }
 
 func (s *stack) writeEnvFile() error {
