@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -257,11 +258,16 @@ func invoke(ctx context.Context, addr string, payload []byte, timeoutSeconds int
 	if resp.StatusCode != http.StatusOK {
 		return nil, &FunctionError{Payload: body}
 	}
-	if isErrorDocument(body) {
+	if isErrorDocument(body) || timedOut.Match(bytes.TrimSpace(body)) {
 		return nil, &FunctionError{Payload: body}
 	}
 	return body, nil
 }
+
+// timedOut is the plain-text body the Runtime Interface Emulator answers,
+// with status 200, for an invocation that ran past its timeout; Lambda
+// reports it as a function error (API Gateway answers 500).
+var timedOut = regexp.MustCompile(`^Task timed out after [0-9.]+ seconds$`)
 
 // isErrorDocument reports whether a 200 response is the runtime's error
 // document ({"errorMessage":…,"errorType":…}) rather than a result.

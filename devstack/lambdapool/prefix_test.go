@@ -1,8 +1,11 @@
 package lambdapool
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -97,5 +100,23 @@ func TestIsFunctionError(t *testing.T) {
 	}
 	if got := fe.Error(); got != "function error" {
 		t.Errorf("FunctionError.Error() = %q, want %q (no payload)", got, "function error")
+	}
+}
+
+// TestTimeoutIsAFunctionError checks that the emulator's plain-text
+// timeout answer (status 200) becomes a function error, as Lambda reports
+// it, and never a 200 result the gateway would pass on.
+func TestTimeoutIsAFunctionError(t *testing.T) {
+	for body, want := range map[string]bool{
+		"Task timed out after 10.00 seconds":                         true,
+		"Task timed out after 3 seconds\n":                           true,
+		`{"statusCode":200,"body":"Task timed out after 1 seconds"}`: false,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+		_, err := invoke(context.Background(), strings.TrimPrefix(srv.URL, "http://"), []byte(`{}`), 1)
+		srv.Close()
+		if got := IsFunctionError(err); got != want {
+			t.Errorf("invoke answered %q: function error = %v (err %v), want %v", body, got, err, want)
+		}
 	}
 }
