@@ -105,13 +105,22 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 // hmacKeys reads the blind-index and pseudonym keys. The index key also
 // keys flood control's source-IP hashes (floodguard adds its own label).
 func hmacKeys(ctx context.Context, sec *secrets.Store, indexID, pseudonymID string) (*blindindex.Keys, []byte, error) {
+	// Both at once: a slow Secrets Manager then costs one round trip of
+	// the cold start's budget, not two.
+	var pse secrets.Fields
+	var perr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pse, perr = sec.Get(ctx, pseudonymID, secrets.StageCurrent)
+	}()
 	idx, err := sec.Get(ctx, indexID, secrets.StageCurrent)
+	<-done
 	if err != nil {
 		return nil, nil, fmt.Errorf("coldstart: index key: %w", err)
 	}
-	pse, err := sec.Get(ctx, pseudonymID, secrets.StageCurrent)
-	if err != nil {
-		return nil, nil, fmt.Errorf("coldstart: pseudonym key: %w", err)
+	if perr != nil {
+		return nil, nil, fmt.Errorf("coldstart: pseudonym key: %w", perr)
 	}
 	if idx.Get("key").Empty() || pse.Get("key").Empty() {
 		return nil, nil, errors.New("coldstart: index or pseudonym key is empty")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,15 +26,28 @@ type versionLister interface {
 // working once the rotation has settled. An error reading AWSCURRENT is
 // returned (callers fail closed); the others are optional.
 func (s *Store) Accepted(ctx context.Context, id string, overlap time.Duration) ([]Fields, error) {
+	// The reads go out together, so a cold or expired cache costs one
+	// Secrets Manager round trip, not four in a row.
+	var pending, prev Fields
+	var pendErr, prevErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); pending, pendErr = s.Get(ctx, id, StagePending) }()
+	if overlap > 0 {
+		wg.Add(2)
+		go func() { defer wg.Done(); prev, prevErr = s.Get(ctx, id, StagePrevious) }()
+		go func() { defer wg.Done(); _, _ = s.createdAt(ctx, id, "") }() // warms the version listing
+	}
 	cur, err := s.Get(ctx, id, StageCurrent)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
 	out := []Fields{cur}
-	if pending, err := s.Get(ctx, id, StagePending); err == nil && pending.VersionID != cur.VersionID {
+	if pendErr == nil && pending.VersionID != cur.VersionID {
 		out = append(out, pending)
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+	} else if pendErr != nil && !errors.Is(pendErr, ErrNotFound) {
+		return nil, pendErr
 	}
 	if overlap <= 0 {
 		return out, nil
@@ -42,10 +56,10 @@ func (s *Store) Accepted(ctx context.Context, id string, overlap time.Duration) 
 	if err != nil || s.now().Sub(created) >= overlap {
 		return out, nil //nolint:nilerr // without a date the previous secret is not accepted: fail closed
 	}
-	if prev, err := s.Get(ctx, id, StagePrevious); err == nil {
+	if prevErr == nil {
 		out = append(out, prev)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+	} else if !errors.Is(prevErr, ErrNotFound) {
+		return nil, prevErr
 	}
 	return out, nil
 }
