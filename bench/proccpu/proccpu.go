@@ -101,9 +101,9 @@ func Tree(root int, classify Classify) (Sample, error) {
 		children[st.PPID] = append(children[st.PPID], pid)
 	}
 	out := Sample{}
-	for todo := []int{root}; len(todo) > 0; {
-		pid := todo[len(todo)-1]
-		todo = append(todo[:len(todo)-1], children[pid]...)
+	for unvisited := []int{root}; len(unvisited) > 0; {
+		pid := unvisited[len(unvisited)-1]
+		unvisited = append(unvisited[:len(unvisited)-1], children[pid]...)
 		st, ok := stats[pid]
 		if !ok {
 			continue
