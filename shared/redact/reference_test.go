@@ -97,6 +97,19 @@ func referenceString(s string) string {
 	return b.String()
 }
 
+// referenceFixpoint applies referenceString until nothing changes, as
+// String does (a mask can expose a match its neighbour hid).
+func referenceFixpoint(s string) string {
+	for i := 0; i < 4; i++ {
+		next := referenceString(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
 func refMatch(s string, i, after int) (int, string, bool) {
 	for _, r := range refRules {
 		if r.boundary && refWord.MatchString(prev(s, i)) == refWord.MatchString(s[i:i+1]) {
