@@ -14,6 +14,7 @@ package proccpu
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +25,10 @@ import (
 // clockTick is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
 // which is 100 on every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
+
+// maxTicks bounds utime and stime so that their sum in clock ticks fits a
+// time.Duration (about 1,460 years of CPU each: a corrupt line, not a process).
+const maxTicks = uint64(math.MaxInt64/int64(clockTick)) / 2
 
 // Stat is what this package uses of one /proc/<pid>/stat line.
 type Stat struct {
@@ -56,7 +61,7 @@ func ParseStat(line string) (Stat, error) {
 	ppid, err1 := strconv.Atoi(f[1])
 	utime, err2 := strconv.ParseUint(f[11], 10, 63)
 	stime, err3 := strconv.ParseUint(f[12], 10, 63)
-	if err1 != nil || err2 != nil || err3 != nil || ppid < 0 || utime > 1<<40 || stime > 1<<40 {
+	if err1 != nil || err2 != nil || err3 != nil || ppid < 0 || utime > maxTicks || stime > maxTicks {
 		return Stat{}, errStat
 	}
 	return Stat{PID: pid, PPID: ppid, Comm: line[open+1 : closing], CPU: time.Duration(utime+stime) * clockTick}, nil
