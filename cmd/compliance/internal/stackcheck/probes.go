@@ -117,6 +117,12 @@ func (c *Checker) probeWebhooks(ctx context.Context, cr credentials, s subject) 
 	if err != nil {
 		return checklist.Failf(id, checklist.Stack, err.Error())
 	}
+	// template.yaml provisions the verify token as a placeholder the
+	// operator must replace: a handshake with it must fail.
+	handshake, err := c.call(ctx, http.MethodGet, "/webhooks/meta?hub.mode=subscribe&hub.verify_token="+placeholderVerifyToken+"&hub.challenge=1158201444", nil, nil)
+	if err != nil {
+		return checklist.Failf(id, checklist.Stack, err.Error())
+	}
 	after, err := c.partitionSize(ctx, s)
 	if err != nil {
 		return checklist.Failf(id, checklist.Stack, err.Error())
@@ -125,8 +131,12 @@ func (c *Checker) probeWebhooks(ctx context.Context, cr credentials, s subject) 
 	if err != nil {
 		return checklist.Failf(id, checklist.Stack, err.Error())
 	}
-	return judgeWebhooks(meta, signed, before, after, indexed, s)
+	return judgeWebhooks(meta, signed, handshake, before, after, indexed, s)
 }
+
+// placeholderVerifyToken is the verify token template.yaml's
+// SecretStringTemplate provisions until the operator sets a real one.
+const placeholderVerifyToken = "set-me"
 
 // indexed reports whether any data-table item carries the lookup.
 func (c *Checker) indexed(ctx context.Context, lookup string) (bool, error) {
@@ -141,14 +151,19 @@ func (c *Checker) indexed(ctx context.Context, lookup string) (bool, error) {
 }
 
 // judgeWebhooks decides the webhook item: both forgeries answer 401
-// invalid_signature (docs/webhooks.md) and nothing is stored.
-func judgeWebhooks(meta, signed answer, before, after int, indexed bool, s subject) checklist.Finding {
+// invalid_signature (docs/webhooks.md), nothing is stored, and the GET
+// handshake refuses the template's placeholder verify token with 403.
+func judgeWebhooks(meta, signed, handshake answer, before, after int, indexed bool, s subject) checklist.Finding {
 	const id = checklist.WebhookSignature
 	what := fmt.Sprintf("forged X-Hub-Signature-256 → %s, forged Standard Webhooks signature → %s", meta, signed)
 	for _, a := range []answer{meta, signed} {
 		if a.status != http.StatusUnauthorized || a.code != "invalid_signature" {
 			return checklist.Failf(id, checklist.Stack, what+", want 401 invalid_signature for both")
 		}
+	}
+	what += fmt.Sprintf(", handshake with the placeholder verify token → %s", handshake)
+	if handshake.status != http.StatusForbidden {
+		return checklist.Failf(id, checklist.Stack, what+", want 403: set the Meta secret's verify_token (README, Deploy)")
 	}
 	if after != before || indexed {
 		return checklist.Failf(id, checklist.Stack, fmt.Sprintf("%s, but the forged message was stored (sender's partition: %d → %d items, message id indexed: %v)", what, before, after, indexed))

@@ -91,11 +91,13 @@ func TestJudgeConsent(t *testing.T) {
 func TestJudgeWebhooks(t *testing.T) {
 	s := testSubject(t)
 	bad := answer{status: 401, code: "invalid_signature"}
-	checkFinding(t, judgeWebhooks(bad, bad, 0, 0, false, s), checklist.Pass, "nothing stored for the sender (+1…23)")
-	checkFinding(t, judgeWebhooks(answer{status: 200}, bad, 0, 1, true, s), checklist.Fail, "forged X-Hub-Signature-256 → 200")
-	checkFinding(t, judgeWebhooks(bad, answer{status: 401, code: "stale_timestamp"}, 0, 0, false, s), checklist.Fail, "want 401 invalid_signature for both")
-	checkFinding(t, judgeWebhooks(bad, bad, 2, 3, false, s), checklist.Fail, "the forged message was stored")
-	checkFinding(t, judgeWebhooks(bad, bad, 0, 0, true, s), checklist.Fail, "the forged message was stored")
+	refused := answer{status: 403, code: "verification_failed"}
+	checkFinding(t, judgeWebhooks(bad, bad, refused, 0, 0, false, s), checklist.Pass, "nothing stored for the sender (+1…23)")
+	checkFinding(t, judgeWebhooks(answer{status: 200}, bad, refused, 0, 1, true, s), checklist.Fail, "forged X-Hub-Signature-256 → 200")
+	checkFinding(t, judgeWebhooks(bad, answer{status: 401, code: "stale_timestamp"}, refused, 0, 0, false, s), checklist.Fail, "want 401 invalid_signature for both")
+	checkFinding(t, judgeWebhooks(bad, bad, refused, 2, 3, false, s), checklist.Fail, "the forged message was stored")
+	checkFinding(t, judgeWebhooks(bad, bad, refused, 0, 0, true, s), checklist.Fail, "the forged message was stored")
+	checkFinding(t, judgeWebhooks(bad, bad, answer{status: 200}, 0, 0, false, s), checklist.Fail, "placeholder verify token → 200")
 }
 
 func item(kv ...string) map[string]types.AttributeValue {
