@@ -123,6 +123,10 @@ func (s *Store) await(ctx context.Context, pk, hash string, w *waiter) (*record,
 			return nil, nil, ErrConflict
 		case rec.status == statusCompleted:
 			return nil, &rec.resp, nil
+		case rec.stale(now) && rec.lost != nil:
+			// The claim passed its point of no return and lapsed: the
+			// operation may have had its effect, so it never runs again.
+			return nil, rec.lost, nil
 		case rec.stale(now):
 			return rec, nil, nil
 		}
@@ -174,14 +178,13 @@ func (w *waiter) wait(ctx context.Context) error {
 // stored, including when the lease ended and another request claimed the
 // key, or the lease was already completed or released.
 func (l *Lease) Complete(ctx context.Context, r Response) error {
-	if r.Status < 100 || r.Status > 599 {
-		return fmt.Errorf("complete idempotency record: %w: invalid status %d", ErrNotRecorded, r.Status)
+	w, err := l.CompleteWrite(r)
+	if err != nil {
+		return err
 	}
-	done := l.record
-	done.status, done.until, done.resp = statusCompleted, 0, r
-	in := &dynamodb.PutItemInput{TableName: &l.s.tableName, Item: done.item()}
-	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = l.owned()
-	err := l.s.put(context.WithoutCancel(ctx), in)
+	in := &dynamodb.PutItemInput{TableName: w.Put.TableName, Item: w.Put.Item, ConditionExpression: w.Put.ConditionExpression,
+		ExpressionAttributeNames: w.Put.ExpressionAttributeNames, ExpressionAttributeValues: w.Put.ExpressionAttributeValues}
+	err = l.s.put(context.WithoutCancel(ctx), in)
 	switch {
 	case errors.Is(err, errTaken):
 		return fmt.Errorf("complete idempotency record: %w: claim lost", ErrNotRecorded)
@@ -189,6 +192,50 @@ func (l *Lease) Complete(ctx context.Context, r Response) error {
 		return fmt.Errorf("complete idempotency record: %w: %w", ErrNotRecorded, err)
 	}
 	return nil
+}
+
+// Irreversible returns a write that marks the operation's point of no
+// return, for the caller to commit in the transaction that precedes the
+// effect (e.g. the write recording intent before a call to an external
+// service that cannot be asked what it did). From then on, should the
+// lease end without [Lease.Complete] or [Lease.Release] (the invocation
+// crashed, or could not write its outcome), the key is never claimed
+// again: requests with it get ifLost (status and body; headers are not
+// kept) as a replayed response until the record expires. ifLost, like
+// every stored response, must hold no personal data.
+//
+// The write is conditioned on the lease still holding the claim, so the
+// transaction fails if it does not.
+func (l *Lease) Irreversible(ifLost Response) (types.TransactWriteItem, error) {
+	if ifLost.Status < 100 || ifLost.Status > 599 {
+		return types.TransactWriteItem{}, fmt.Errorf("mark idempotency record: invalid status %d", ifLost.Status)
+	}
+	cond, names, vals := l.owned()
+	set := "SET " + attrLostStatus + " = :lost_status"
+	vals[":lost_status"] = num(int64(ifLost.Status))
+	if len(ifLost.Body) > 0 {
+		set += ", " + attrLostBody + " = :lost_body"
+		vals[":lost_body"] = &types.AttributeValueMemberB{Value: ifLost.Body}
+	}
+	return types.TransactWriteItem{Update: &types.Update{TableName: &l.s.tableName, Key: itemKey(l.pk),
+		UpdateExpression: aws.String(set), ConditionExpression: cond,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}, nil
+}
+
+// CompleteWrite returns the write that [Lease.Complete] makes, for the
+// caller to commit in its own transaction together with the operation's
+// last write, so that the outcome and its replayable response are stored
+// at once. After that transaction succeeds, do not call Complete or
+// Release; if it fails, the lease is unchanged.
+func (l *Lease) CompleteWrite(r Response) (types.TransactWriteItem, error) {
+	if r.Status < 100 || r.Status > 599 {
+		return types.TransactWriteItem{}, fmt.Errorf("complete idempotency record: %w: invalid status %d", ErrNotRecorded, r.Status)
+	}
+	done := l.record
+	done.status, done.until, done.resp = statusCompleted, 0, r
+	cond, names, vals := l.owned()
+	return types.TransactWriteItem{Put: &types.Put{TableName: &l.s.tableName, Item: done.item(),
+		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}, nil
 }
 
 // Release deletes the record so that the client may retry at once. Call

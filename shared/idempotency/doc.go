@@ -25,6 +25,15 @@
 //     had crashed;
 //   - a failure decided by business rules (a 4xx or 422 the operation
 //     returns as a [Response] with a nil error) is stored like a success.
+//   - an operation with an effect that cannot be undone or looked up
+//     (a message handed to an external API) commits [Lease.Irreversible]
+//     with the write that records its intent, before the effect. Should
+//     its lease then end without completion (a crash, or a store that
+//     failed after the effect), the key is never claimed again: requests
+//     with it get the response given to Irreversible (e.g. "outcome
+//     unknown") instead of a second execution;
+//   - [Lease.CompleteWrite] lets the operation commit its last write and
+//     its replayable response in one transaction.
 //
 // A claim holds a lease, in_progress_until = now + the time remaining
 // before ctx's deadline (the Lambda's own deadline, [Config.Lease] when ctx
@@ -59,7 +68,8 @@
 //   - Errors name no key, body, client or record key.
 //   - Never a second execution while the first may still run: every state
 //     change is a conditional write, and a lease ends only when the
-//     claiming invocation's deadline has passed.
+//     claiming invocation's deadline has passed; past its point of no
+//     return, not even then.
 //
 // # Non-goals
 //

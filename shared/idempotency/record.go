@@ -31,6 +31,8 @@ const (
 	attrRespStatus  = "resp_status"
 	attrRespBody    = "resp_body"
 	attrRespHeaders = "resp_headers"
+	attrLostStatus  = "lost_status" // set by Lease.Irreversible
+	attrLostBody    = "lost_body"
 )
 
 // record is one idempotency item. Times are epoch seconds.
@@ -43,6 +45,7 @@ type record struct {
 	expiresAt int64
 	until     int64 // in_progress_until; 0 once completed
 	resp      Response
+	lost      *Response // the answer for a lapsed irreversible claim
 }
 
 // expired reports whether the record's 24 hours have passed.
@@ -120,6 +123,9 @@ func decode(it map[string]types.AttributeValue) (*record, error) {
 	switch r.status {
 	case statusInProgress:
 		r.until = d.num(attrUntil)
+		if _, ok := it[attrLostStatus]; ok {
+			r.lost = &Response{Status: int(d.num(attrLostStatus)), Body: d.bytes(attrLostBody)}
+		}
 	case statusCompleted:
 		r.resp = Response{Status: int(d.num(attrRespStatus)), Body: d.bytes(attrRespBody), Headers: d.headers()}
 	default:

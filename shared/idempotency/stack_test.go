@@ -160,3 +160,82 @@ func TestStackLeases(t *testing.T) {
 		t.Errorf("Do() = replayed %v, %v, runs %d; want a replay", replayed, err, runs)
 	}
 }
+
+// TestStackIrreversible checks the point of no return on DynamoDB Local:
+// once the mark is committed, a lapsed claim is answered with its ifLost
+// response and never claimed again, and a completion committed in the
+// caller's transaction is replayed like [Lease.Complete]'s.
+func TestStackIrreversible(t *testing.T) {
+	f := newStackFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lost := idempotency.Response{Status: 502, Body: []byte(`{"error":{"code":"provider_error"}}`)}
+	transact := func(w types.TransactWriteItem, err error) error {
+		if err != nil {
+			return err
+		}
+		_, err = f.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{w}})
+		return err
+	}
+
+	t.Run("lapsed", func(t *testing.T) {
+		key := rand.Text()
+		short, cancelShort := context.WithTimeout(ctx, time.Second)
+		defer cancelShort()
+		lease, _, err := f.store.Claim(short, f.client, key, testBody)
+		if err != nil || lease == nil {
+			t.Fatalf("Claim() = %v, %v; want a lease", lease, err)
+		}
+		if err := transact(lease.Irreversible(lost)); err != nil {
+			t.Fatalf("committing Irreversible: %v", err)
+		}
+		<-short.Done()
+		time.Sleep(1100 * time.Millisecond) // leases end on whole seconds
+		again, prior, err := f.store.Claim(ctx, f.client, key, testBody)
+		if err != nil || again != nil || prior == nil || prior.Status != lost.Status || string(prior.Body) != string(lost.Body) {
+			t.Fatalf("Claim() after the lapse = %v, %+v, %v; want the ifLost response and no lease", again, prior, err)
+		}
+		if _, _, err := f.store.Claim(ctx, f.client, key, otherBody); !errors.Is(err, idempotency.ErrConflict) {
+			t.Errorf("Claim(other body) err = %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("completed in the caller's transaction", func(t *testing.T) {
+		key := rand.Text()
+		lease, _, err := f.store.Claim(ctx, f.client, key, testBody)
+		if err != nil || lease == nil {
+			t.Fatalf("Claim() = %v, %v; want a lease", lease, err)
+		}
+		if err := transact(lease.Irreversible(lost)); err != nil {
+			t.Fatalf("committing Irreversible: %v", err)
+		}
+		if err := transact(lease.CompleteWrite(okResp)); err != nil {
+			t.Fatalf("committing CompleteWrite: %v", err)
+		}
+		_, prior, err := f.store.Claim(ctx, f.client, key, testBody)
+		if err != nil || prior == nil || !cmp.Equal(*prior, okResp) {
+			t.Fatalf("Claim() after completion = %+v, %v; want %+v", prior, err, okResp)
+		}
+		// The lease is no longer in progress: its writes are refused.
+		if err := transact(lease.Irreversible(lost)); err == nil {
+			t.Error("Irreversible on a completed record committed, want a cancelled transaction")
+		}
+	})
+
+	t.Run("released", func(t *testing.T) {
+		key := rand.Text()
+		lease, _, err := f.store.Claim(ctx, f.client, key, testBody)
+		if err != nil || lease == nil {
+			t.Fatalf("Claim() = %v, %v; want a lease", lease, err)
+		}
+		if err := transact(lease.Irreversible(lost)); err != nil {
+			t.Fatalf("committing Irreversible: %v", err)
+		}
+		if err := lease.Release(ctx); err != nil {
+			t.Fatalf("Release() err = %v", err)
+		}
+		if again, prior, err := f.store.Claim(ctx, f.client, key, testBody); err != nil || again == nil || prior != nil {
+			t.Fatalf("Claim() after Release = %v, %+v, %v; want a new lease", again, prior, err)
+		}
+	})
+}
