@@ -71,8 +71,8 @@ var routeUse = map[string]route{
 // checks the keys against the constants in shared/audit.
 var auditMeaning = map[audit.EventType]string{
 	audit.EventMessageReceived:         "an inbound message was stored (or dropped, with the reason)",
-	audit.EventMessageSent:             "a message was sent, or a send was refused (consent, suppression, window), with the outcome",
-	audit.EventMessageStatus:           "a delivery status or read receipt was recorded",
+	audit.EventMessageSent:             "a message was handed to the provider (outcome submitted, written before the call), or a send was refused (consent, suppression), with the outcome",
+	audit.EventMessageStatus:           "a delivery status or read receipt was recorded, or the provider refused a submitted message (status failed)",
 	audit.EventConsentGranted:          "a consent grant was appended to the ledger",
 	audit.EventConsentRevoked:          "a consent revocation was appended to the ledger",
 	audit.EventDataDeletion:            "a person's data was erased (with counts)",

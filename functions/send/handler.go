@@ -21,8 +21,9 @@ import (
 	"github.com/waguard/waguard/shared/summary"
 )
 
-// Handler serves the send API. It is built once per cold start, is safe
-// for concurrent use and holds no request data.
+// Handler serves the send API. It is built once per cold start and is
+// safe for concurrent use. It holds no request data in clear: only the
+// sealed confirmations of messages sent while DynamoDB failed.
 type Handler struct {
 	Gate        *apiauth.Gate
 	Keys        *blindindex.Keys
@@ -37,6 +38,8 @@ type Handler struct {
 	Now         func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
+
+	repairs repairs // confirmations of sent messages still to commit
 }
 
 var (
@@ -45,6 +48,9 @@ var (
 
 // Handle routes one API Gateway HTTP API request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if done, left := h.repairs.run(ctx); done+left > 0 {
+		h.Log.Info("confirmations of sent messages retried", "committed", done, "left", left)
+	}
 	resp, principal, err := h.route(ctx, req)
 	h.done(req, resp, principal, err)
 	return resp, nil

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
@@ -34,6 +36,13 @@ var (
 	errInProgress       = &httpapi.Problem{Status: 409, Code: "request_in_progress", Message: "a request with this idempotency key is still in progress"}
 )
 
+// errOutcomeUnknown is replayed for an Idempotency-Key whose send reached
+// the provider but never recorded the answer (the invocation crashed, or
+// DynamoDB failed afterwards): the message may have gone out, so it is
+// never sent again under that key.
+var errOutcomeUnknown = &httpapi.Problem{Status: 502, Code: "provider_error",
+	Message: "the provider's answer to this request was lost; the message may have been sent and is not sent again with this key"}
+
 // postMessage sends one message after every check, in the documented
 // order: validation, suppression, consent, service window, rate limits,
 // provider. With an Idempotency-Key the whole decision runs once.
@@ -44,35 +53,41 @@ func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	key, ok := req.Headers["idempotency-key"]
 	if !ok {
-		return h.send(ctx, req, p, r, n)
+		return h.send(ctx, req, p, r, n, nil)
 	}
 	if !idempotency.ValidKey(key) {
 		return httpapi.Response{}, errInvalidRequest
 	}
-	resp, replayed, err := h.Idempotency.Do(ctx, p.ClientID, key, canonical, func(ctx context.Context) (idempotency.Response, error) {
-		out, err := h.send(ctx, req, p, r, n)
-		var ae *httpapi.Problem
-		switch {
-		case errors.As(err, &ae) && ae.Transient:
-			// Nothing was sent (Meta refused or throttled): free the key so
-			// the client retries with it.
-			return idempotency.Response{}, idempotency.Retryable(err)
-		case errors.As(err, &ae):
-			out = httpapi.ErrorResponse(err) // a decided refusal is replayed like a success
-		case err != nil:
-			return idempotency.Response{}, idempotency.Retryable(err)
-		}
-		return storable(out), nil
-	})
+	lease, prior, err := h.Idempotency.Claim(ctx, p.ClientID, key, canonical)
 	switch {
 	case errors.Is(err, idempotency.ErrConflict):
 		return httpapi.Response{}, errConflict
 	case errors.Is(err, idempotency.ErrInProgress):
 		return httpapi.Response{}, errInProgress
-	case err != nil && !errors.Is(err, idempotency.ErrNotRecorded):
-		return httpapi.Response{}, err // a released transient refusal keeps its own answer
+	case err != nil:
+		return httpapi.Response{}, err
+	case prior != nil:
+		return h.replay(ctx, n, *prior)
 	}
-	return h.answer(ctx, n, resp, replayed)
+	out, err := h.send(ctx, req, p, r, n, lease)
+	var ae *httpapi.Problem
+	switch {
+	case err == nil:
+		return out, nil // send completed the lease with the message's record
+	case errors.As(err, &ae) && !ae.Transient:
+		// A decided refusal is replayed like a success.
+		out = httpapi.ErrorResponse(err)
+		if cerr := lease.Complete(ctx, storable(out)); cerr != nil {
+			h.Log.Warn("idempotency record not completed", "err", cerr)
+		}
+		return out, nil
+	}
+	// Nothing was sent (a transient provider refusal, or a failure before
+	// the provider call): free the key so the client retries with it.
+	if rerr := lease.Release(ctx); rerr != nil {
+		h.Log.Warn("idempotency record not released", "err", rerr)
+	}
+	return httpapi.Response{}, err
 }
 
 // sent is the 202 body. Only the ids are stored with an idempotency key:
@@ -95,9 +110,9 @@ func storable(r httpapi.Response) idempotency.Response {
 	return idempotency.Response{Status: r.StatusCode, Body: []byte(r.Body), Headers: r.Headers}
 }
 
-// answer turns a stored or fresh outcome into the response, restoring the
-// provider message id of an accepted message.
-func (h *Handler) answer(ctx context.Context, n phone.Number, r idempotency.Response, replayed bool) (httpapi.Response, error) {
+// replay answers with a stored outcome, restoring the provider message
+// id of an accepted message from the (encrypted) message.
+func (h *Handler) replay(ctx context.Context, n phone.Number, r idempotency.Response) (httpapi.Response, error) {
 	resp := httpapi.Response{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
 	if r.Status != http.StatusAccepted {
 		return resp, nil
@@ -111,19 +126,27 @@ func (h *Handler) answer(ctx context.Context, n phone.Number, r idempotency.Resp
 		return resp, err
 	}
 	c, err := h.Store.OutboundContent(ctx, subject, s.ID)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Erased, or past its retention: the ids alone.
+	case err != nil:
 		return resp, err
+	default:
+		s.ProviderMessageID = c.ProviderID
 	}
-	s.ProviderMessageID = c.ProviderID
 	out := httpapi.JSON(http.StatusAccepted, s)
-	if replayed {
-		out.Headers["Idempotent-Replayed"] = "true"
-	}
+	out.Headers["Idempotent-Replayed"] = "true"
 	return out, nil
 }
 
-// send runs the checks and the provider call for one message.
-func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n phone.Number) (httpapi.Response, error) {
+// send runs the checks and the provider call for one message. The
+// message and its message_sent event are recorded before the provider
+// call (status sending), so that a message can never go out without its
+// record and audit event; the provider's answer then confirms it (status
+// sent, provider id) or withdraws it (nothing was sent). With a lease, the
+// intent marks the key's point of no return and the confirmation
+// completes it.
+func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n phone.Number, lease *idempotency.Lease) (httpapi.Response, error) {
 	subject, err := h.Keys.Index(n)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -144,27 +167,132 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		}
 		return httpapi.Response{}, err
 	}
-	// Encryption must be possible before the provider call: a message sent
-	// but not stored (and audited) is what fail-closed forbids.
+	// A failing KMS refuses here, before a rate-limit slot is taken.
 	if err := h.Store.Ready(ctx, subject); err != nil {
 		return httpapi.Response{}, err
 	}
 	if err := h.limit(ctx, ev, subject, r.Purpose); err != nil {
 		return httpapi.Response{}, err
 	}
-	res, err := h.deliver(ctx, r, n)
-	if err != nil {
-		return httpapi.Response{}, h.providerError(ctx, ev, subject, r, err)
-	}
 	id, err := newID("msg_")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := h.record(ctx, ev, subject, id, r, n, res, p.ClientID); err != nil {
+	m := store.Outbound{Subject: subject, ID: id, Phone: n.E164(), Body: r.content(), Purpose: retention.Class(r.Purpose),
+		Status: store.StatusSending, ClientID: p.ClientID, At: h.now()}
+	// Fail closed: the message is stored encrypted and audited before it
+	// can go out.
+	if err := h.intend(ctx, ev, m, lease); err != nil {
 		return httpapi.Response{}, err
 	}
+	res, err := h.deliver(ctx, r, n)
+	if err != nil {
+		return httpapi.Response{}, h.refused(ctx, ev, m, r, err)
+	}
+	out := httpapi.JSON(http.StatusAccepted, sent{ID: id, Status: "sent", ProviderMessageID: res.ProviderID})
+	m.Status, m.ProviderID, m.Lookup = "sent", res.ProviderID, h.Keys.Lookup("wamid", res.ProviderID)
+	h.confirm(ctx, ev, m, res, lease, storable(out))
 	h.Metrics.Add(metrics.MessagesSent, 1)
-	return httpapi.JSON(http.StatusAccepted, sent{ID: id, Status: "sent", ProviderMessageID: res.ProviderID}), nil
+	return out, nil
+}
+
+// intend records the message as sending with its message_sent event and,
+// with a lease, the key's point of no return, in one transaction.
+func (h *Handler) intend(ctx context.Context, ev audit.Event, m store.Outbound, lease *idempotency.Lease) error {
+	ev.Type, ev.Details = audit.EventMessageSent, map[string]string{"message": m.ID, "purpose": string(m.Purpose), "outcome": "submitted"}
+	pending, err := h.Audit.Prepare(ctx, ev)
+	if err != nil {
+		return err
+	}
+	extra := pending.TransactItems()
+	if lease != nil {
+		mark, err := lease.Irreversible(storable(httpapi.ErrorResponse(errOutcomeUnknown)))
+		if err != nil {
+			pending.Commit(err)
+			return err
+		}
+		extra = append(extra, mark)
+	}
+	err = h.Store.PutOutbound(ctx, m, extra...)
+	pending.Commit(err)
+	return err
+}
+
+// confirm records the provider's acceptance (status, provider id, the
+// fallback key's use) and completes the lease, in one transaction. The
+// message has gone out whatever happens here: when DynamoDB fails, the
+// write is queued for a later invocation of this instance ([repairs]) and
+// the client still gets its 202.
+func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound, res provider.Result, lease *idempotency.Lease, resp idempotency.Response) {
+	c, err := h.Store.PrepareConfirm(ctx, m)
+	if err != nil {
+		h.Log.Error("sent message not confirmed", "err", err)
+		return
+	}
+	var extra []types.TransactWriteItem
+	if lease != nil {
+		done, err := lease.CompleteWrite(resp)
+		if err != nil {
+			h.Log.Error("sent message not confirmed", "err", err)
+			return
+		}
+		extra = append(extra, done)
+	}
+	commit := func(ctx context.Context) error {
+		items := extra
+		var pending *audit.Pending
+		if res.UsedFallback {
+			fb := ev
+			fb.Subject, fb.Type, fb.Details = "", audit.EventAPIKeyFallbackUsed, map[string]string{"secret": "provider-credentials"}
+			var err error
+			if pending, err = h.Audit.Prepare(ctx, fb); err != nil {
+				return err
+			}
+			items = append(slices.Clone(extra), pending.TransactItems()...)
+		}
+		err := h.Store.Confirm(ctx, c, items...)
+		if pending != nil {
+			pending.Commit(err)
+		}
+		if lease != nil && (errors.Is(err, store.ErrErased) || errors.Is(err, store.ErrNotFound)) {
+			// Erased meanwhile: nothing of the message is kept, and the
+			// key still replays its 202.
+			err = lease.Complete(ctx, resp)
+		}
+		return err
+	}
+	if err := commit(ctx); err != nil {
+		h.Log.Error("sent message not confirmed; queued for the next invocation", "err", err)
+		h.repairs.add(commit)
+	}
+}
+
+// refused handles a provider call that failed. When the provider certainly
+// sent nothing, the sending record is withdrawn with a message_status
+// event (failed); when its answer was lost, the record stays sending.
+func (h *Handler) refused(ctx context.Context, ev audit.Event, m store.Outbound, r messageRequest, err error) error {
+	perr := h.providerError(ctx, ev, m.Subject, r, err)
+	var api *whatsapp.APIError
+	details := map[string]string{"message": m.ID, "status": "failed"}
+	switch {
+	case errors.As(err, &api):
+		details["error_code"] = strconv.Itoa(api.Code)
+	case errors.Is(err, provider.ErrCredentials):
+		details["reason"] = "credentials_unavailable"
+	default:
+		return perr // unreachable or timed out: the outcome is unknown
+	}
+	ev.Type, ev.Details = audit.EventMessageStatus, details
+	pending, aerr := h.Audit.Prepare(ctx, ev)
+	if aerr != nil {
+		return aerr
+	}
+	werr := h.Store.WithdrawOutbound(ctx, m.Subject, m.ID, pending.TransactItems()...)
+	pending.Commit(werr)
+	if werr != nil {
+		return werr // a dependency failure: the key is freed, nothing was sent
+	}
+	return perr
 }
 
 // admissible checks suppression, consent and the service window.
@@ -218,27 +346,6 @@ func limitName(key string) string {
 		return "global"
 	}
 	return "recipient"
-}
-
-// record stores the sent message encrypted, with its audit events, in one
-// transaction.
-func (h *Handler) record(ctx context.Context, ev audit.Event, subject, id string, r messageRequest, n phone.Number, res provider.Result, client string) error {
-	ev.Type, ev.Details = audit.EventMessageSent, map[string]string{"message": id, "purpose": r.Purpose}
-	evs := []audit.Event{ev}
-	if res.UsedFallback {
-		fb := ev
-		fb.Subject, fb.Type, fb.Details = "", audit.EventAPIKeyFallbackUsed, map[string]string{"secret": "provider-credentials"}
-		evs = append(evs, fb)
-	}
-	pending, err := h.Audit.Prepare(ctx, evs[0], evs[1:]...)
-	if err != nil {
-		return err
-	}
-	err = h.Store.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: h.Keys.Lookup("wamid", res.ProviderID),
-		Phone: n.E164(), ProviderID: res.ProviderID, Body: r.content(), Purpose: retention.Class(r.Purpose), Status: "sent",
-		ClientID: client, At: h.now()}, pending.TransactItems()...)
-	pending.Commit(err)
-	return err
 }
 
 // deliver calls the provider, retrying throttling and server errors with

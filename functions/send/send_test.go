@@ -79,6 +79,13 @@ func number(t testing.TB) string {
 
 func (e *env) call(t testing.TB, route, key string, body any, headers ...string) (int, map[string]any, map[string]string) {
 	t.Helper()
+	return e.callCtx(context.Background(), t, route, key, body, headers...)
+}
+
+// callCtx is call under ctx (a deadline bounds an idempotency lease, as
+// Lambda's does).
+func (e *env) callCtx(ctx context.Context, t testing.TB, route, key string, body any, headers ...string) (int, map[string]any, map[string]string) {
+	t.Helper()
 	b, _ := json.Marshal(body)
 	if s, ok := body.(string); ok {
 		b = []byte(s)
@@ -90,7 +97,7 @@ func (e *env) call(t testing.TB, route, key string, body any, headers ...string)
 	for i := 0; i+1 < len(headers); i += 2 {
 		h[headers[i]] = headers[i+1]
 	}
-	resp, _ := e.h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: route, Body: string(b), Headers: h,
+	resp, _ := e.h.Handle(ctx, events.APIGatewayV2HTTPRequest{RouteKey: route, Body: string(b), Headers: h,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: "192.0.2.50"}}})
 	var out map[string]any
 	_ = json.Unmarshal([]byte(resp.Body), &out)
@@ -258,12 +265,7 @@ func TestProviderErrors(t *testing.T) {
 			to := number(t)
 			e.grant(t, to, "marketing")
 			tc.fault["to"] = to
-			b, _ := json.Marshal(tc.fault)
-			resp, err := http.Post(e.st.SandboxURL+"/_sandbox/faults", "application/json", bytes.NewReader(b))
-			if err != nil || resp.StatusCode >= 300 {
-				t.Fatalf("inject fault: %v %v", resp, err)
-			}
-			resp.Body.Close()
+			e.fault(t, tc.fault)
 			if status, out, _ := e.call(t, "POST /v1/messages", e.key, template(to, "marketing")); status != tc.status || code(out) != tc.code {
 				t.Fatalf("send = %d %v, want %d %q", status, out, tc.status, tc.code)
 			}
@@ -272,6 +274,20 @@ func TestProviderErrors(t *testing.T) {
 				t.Errorf("next send = %d %v, want %q", status, out, tc.after)
 			}
 		})
+	}
+}
+
+// fault queues a sandbox fault (see devstack/sandbox).
+func (e *env) fault(t testing.TB, f map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(f)
+	resp, err := http.Post(e.st.SandboxURL+"/_sandbox/faults", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("inject fault: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("inject fault: %s", resp.Status)
 	}
 }
 

@@ -75,21 +75,86 @@ type Outbound struct {
 	At       time.Time
 }
 
+// StatusSending is the status of an outbound message recorded before the
+// provider call ([Store.PutOutbound] with no provider id): it stays so if
+// the provider's answer never arrived or could not be recorded.
+const StatusSending = "sending"
+
 // PutOutbound stores m in one transaction with extra (the audit event).
-// It returns [ErrErased] if the subject was erased meanwhile.
+// It returns [ErrErased] if the subject was erased meanwhile. A message
+// recorded before the provider call has status [StatusSending] and no
+// ProviderID or Lookup; [Store.ConfirmOutbound] completes it.
 func (s *Store) PutOutbound(ctx context.Context, m Outbound, extra ...types.TransactWriteItem) error {
-	pk, sk := SubjectPK(m.Subject), "msg#out#"+m.ID
-	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("out"),
-		"purpose": sAttr(string(m.Purpose)), "status": sAttr(m.Status), "status_rank": num(statusRank(m.Status)),
-		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID), "lookup": sAttr(m.Lookup)}
-	if err := s.expiring(item, m.Purpose, m.At); err != nil {
-		return err
-	}
-	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID, Body: m.Body}); err != nil {
+	item, err := s.outboundItem(ctx, m)
+	if err != nil {
 		return err
 	}
 	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
 	return s.transact(ctx, items, 1, 0)
+}
+
+// Confirmation is a prepared [Store.Confirm]: the message's new item,
+// sealed. It holds only ciphertext and keyed hashes, so it may be kept to
+// commit later.
+type Confirmation struct {
+	subject string
+	item    map[string]types.AttributeValue
+}
+
+// PrepareConfirm seals m (the message recorded with status
+// [StatusSending], now with its provider id, lookup and status) for
+// [Store.Confirm].
+func (s *Store) PrepareConfirm(ctx context.Context, m Outbound) (Confirmation, error) {
+	item, err := s.outboundItem(ctx, m)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	return Confirmation{subject: m.Subject, item: item}, nil
+}
+
+// Confirm replaces the message recorded with status [StatusSending] by
+// c's item, in one transaction with extra. It returns [ErrErased] if the
+// subject was erased meanwhile and [ErrNotFound] if the message is gone
+// or no longer sending; nothing is written then. It may be called again
+// after a failure.
+func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.TransactWriteItem) error {
+	items := append([]types.TransactWriteItem{s.notErased(c.subject), {Put: &types.Put{TableName: &s.name, Item: c.item,
+		ConditionExpression:       aws.String("#s = :sending"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sending": sAttr(StatusSending)}}}}, extra...)
+	err := s.transact(ctx, items, -1, 0)
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) && !errors.Is(err, ErrErased) && len(tc.CancellationReasons) > 1 &&
+		aws.ToString(tc.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// WithdrawOutbound deletes a message recorded with status
+// [StatusSending] that the provider refused (nothing was sent, so nothing
+// is kept), in one transaction with extra (the audit event). A message
+// that is gone (erased meanwhile) is not an error.
+func (s *Store) WithdrawOutbound(ctx context.Context, subject, id string, extra ...types.TransactWriteItem) error {
+	del := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(SubjectPK(subject), "msg#out#"+id)}}
+	return s.transact(ctx, append([]types.TransactWriteItem{del}, extra...), -1, -1)
+}
+
+func (s *Store) outboundItem(ctx context.Context, m Outbound) (map[string]types.AttributeValue, error) {
+	pk, sk := SubjectPK(m.Subject), "msg#out#"+m.ID
+	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("out"),
+		"purpose": sAttr(string(m.Purpose)), "status": sAttr(m.Status), "status_rank": num(statusRank(m.Status)),
+		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID)}
+	if m.Lookup != "" { // the by-lookup index refuses an empty key
+		item["lookup"] = sAttr(m.Lookup)
+	}
+	if err := s.expiring(item, m.Purpose, m.At); err != nil {
+		return nil, err
+	}
+	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID, Body: m.Body}); err != nil {
+		return nil, err
+	}
+	return item, nil
 }
 
 // Status is a provider status callback for an outbound message.
