@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -21,13 +23,37 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h, err := newHandler()
-	if err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1)
+	h := coldstart.Init(log, func() (*Handler, error) {
+		h, err := newHandler()
+		if err == nil {
+			h.Log = log
+		}
+		return h, err
+	})
+	lambda.StartHandlerFunc(handle(log, h))
+}
+
+// handle serves events with the handler once it could be built. Until
+// then an API request is answered 503 dependency_unavailable and a
+// scheduled run fails (EventBridge's next run resumes it).
+func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		handler, err := h.Get()
+		if err == nil {
+			return handler.Handle(ctx, raw)
+		}
+		var probe struct {
+			RouteKey       string `json:"routeKey"`
+			RequestContext struct {
+				RequestID string `json:"requestId"`
+			} `json:"requestContext"`
+		}
+		if json.Unmarshal(raw, &probe) != nil || probe.RouteKey == "" {
+			log.Error("cold start incomplete", "err", err)
+			return nil, err
+		}
+		return coldstart.Unavailable(log, "erase", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
 	}
-	h.Log = log
-	lambda.StartHandlerFunc(h.Handle)
 }
 
 // newHandler builds the dependencies once per cold start. Tests pass SDK

@@ -6,9 +6,12 @@
 //
 // # Failure
 //
-// Build returns an error (and main exits) when a secret cannot be read or
-// a setting is missing: a function that cannot encrypt or audit must not
-// start, never fall back to plaintext or to unaudited writes.
+// Build returns an error when a secret cannot be read or a setting is
+// missing: a function that cannot encrypt or audit must not serve, never
+// fall back to plaintext or to unaudited writes. A missing setting makes
+// main exit; a secret that could not be read (wrapping [ErrUnavailable])
+// makes an API function answer 503 until a later invocation builds it
+// ([Lazy]).
 package coldstart
 
 import (
@@ -85,11 +88,7 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 	if err != nil {
 		return nil, err
 	}
-	var dims []metrics.Option
-	if stage := getenv("STAGE"); stage != "" { // alarms select their stage's metrics
-		dims = append(dims, metrics.WithDimension("Stage", stage))
-	}
-	rec, err := metrics.NewRecorder(function, dims...)
+	rec, err := newRecorder(getenv, function)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +99,15 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 		Store:          store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
 		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
 	}, nil
+}
+
+// newRecorder returns the function's metrics recorder.
+func newRecorder(getenv func(string) string, function string) (*metrics.Recorder, error) {
+	var dims []metrics.Option
+	if stage := getenv("STAGE"); stage != "" { // alarms select their stage's metrics
+		dims = append(dims, metrics.WithDimension("Stage", stage))
+	}
+	return metrics.NewRecorder(function, dims...)
 }
 
 // hmacKeys reads the blind-index and pseudonym keys. The index key also
@@ -117,10 +125,10 @@ func hmacKeys(ctx context.Context, sec *secrets.Store, indexID, pseudonymID stri
 	idx, err := sec.Get(ctx, indexID, secrets.StageCurrent)
 	<-done
 	if err != nil {
-		return nil, nil, fmt.Errorf("coldstart: index key: %w", err)
+		return nil, nil, fmt.Errorf("coldstart: index key: %w: %w", ErrUnavailable, err)
 	}
 	if perr != nil {
-		return nil, nil, fmt.Errorf("coldstart: pseudonym key: %w", perr)
+		return nil, nil, fmt.Errorf("coldstart: pseudonym key: %w: %w", ErrUnavailable, perr)
 	}
 	if idx.Get("key").Empty() || pse.Get("key").Empty() {
 		return nil, nil, errors.New("coldstart: index or pseudonym key is empty")
