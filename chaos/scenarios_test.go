@@ -80,6 +80,11 @@ var scenarios = []scenario{
 		{name: "DynamoDB throttled: every call", inject: throttle(1), wantAll: []string{unavailable}},
 		{name: "DynamoDB throttled: 1 call in 3", inject: throttle(1.0 / 3), wantAll: []string{ok, unavailable}},
 	}},
+	{name: "secrets-down", phases: []phase{
+		// docs/api.md: 503 also when the keys cannot be read at a cold
+		// start; the instance tries again on its next request.
+		{name: "Secrets Manager down, cold functions", cold: true, inject: down(proxySecrets), wantAll: []string{unavailable}},
+	}},
 	{name: "secrets", phases: []phase{
 		// docs/api.md: a Secrets Manager failure answers 503.
 		{name: "Secrets Manager +3 s, cold functions", cold: true, inject: latency(proxySecrets, 3000),
