@@ -7,7 +7,10 @@
 // Source IPs are personal data: items are keyed by an HMAC of the IP under
 // a key from Secrets Manager, never the IP itself, and expire by TTL (reads
 // also check the window, since TTL deletes late). Checking costs one
-// GetItem; recording costs one UpdateItem (an atomic ADD), so counts are
+// GetItem, except that a source read below its limit less than
+// [Config.Fresh] ago is not read again by the same instance (its own
+// failures update that reading at once; other instances' reach it within
+// Fresh); recording costs one UpdateItem (an atomic ADD), so counts are
 // exact under concurrency.
 //
 // # Non-goals
@@ -22,6 +25,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,8 +46,21 @@ type Guard struct {
 	key       []byte
 	scope     string
 	limit     int
+	fresh     time.Duration
 	now       func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]reading // by item key; cleared when full
 }
+
+// reading is a source's failure count as last read or written here.
+type reading struct {
+	failures int
+	at       time.Time
+}
+
+// maxSeen bounds the readings an instance keeps.
+const maxSeen = 4096
 
 // Config sets up a Guard.
 type Config struct {
@@ -55,6 +72,10 @@ type Config struct {
 	Scope string
 	// Limit is the most failures allowed in a minute (default 20).
 	Limit int
+	// Fresh is how long this instance trusts a reading below the limit
+	// before reading the counter again (default 1 s; negative: always
+	// read). Failures recorded here update the reading at once.
+	Fresh time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -67,7 +88,11 @@ func New(db table, c Config) *Guard {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Guard{db: db, tableName: c.Table, key: c.Key, scope: c.Scope, limit: c.Limit, now: c.Now}
+	if c.Fresh == 0 {
+		c.Fresh = time.Second
+	}
+	return &Guard{db: db, tableName: c.Table, key: c.Key, scope: c.Scope, limit: c.Limit, fresh: c.Fresh, now: c.Now,
+		seen: map[string]reading{}}
 }
 
 // Blocked reports whether sourceIP exceeded the limit in the current
@@ -75,8 +100,12 @@ func New(db table, c Config) *Guard {
 // count could not be read; callers fail closed on the request itself.
 func (g *Guard) Blocked(ctx context.Context, sourceIP string) (bool, int, error) {
 	now := g.now().UTC()
+	k := g.itemKey(sourceIP, now)
+	if r, ok := g.reading(k); ok && r.failures <= g.limit && now.Sub(r.at) < g.fresh {
+		return false, 0, nil
+	}
 	out, err := g.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &g.tableName, Key: g.itemKey(sourceIP, now), ConsistentRead: aws.Bool(true),
+		TableName: &g.tableName, Key: k, ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("failures"),
 	})
 	if err != nil {
@@ -86,6 +115,7 @@ func (g *Guard) Blocked(ctx context.Context, sourceIP string) (bool, int, error)
 	if v, ok := out.Item["failures"].(*types.AttributeValueMemberN); ok {
 		n, _ = strconv.Atoi(v.Value)
 	}
+	g.remember(k, n, now)
 	if n <= g.limit {
 		return false, 0, nil
 	}
@@ -98,9 +128,10 @@ func (g *Guard) Blocked(ctx context.Context, sourceIP string) (bool, int, error)
 func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) (int, error) {
 	now := g.now().UTC()
 	expires := now.Truncate(time.Minute).Add(2 * time.Minute).Unix()
+	k := g.itemKey(sourceIP, now)
 	out, err := g.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &g.tableName,
-		Key:              g.itemKey(sourceIP, now),
+		Key:              k,
 		ReturnValues:     types.ReturnValueUpdatedNew,
 		UpdateExpression: aws.String("ADD failures :one SET expires_at = :exp"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -111,11 +142,36 @@ func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("record flood counter: %w", err)
 	}
-	n := 1
-	if v, ok := out.Attributes["failures"].(*types.AttributeValueMemberN); ok {
-		n, _ = strconv.Atoi(v.Value)
+	v, ok := out.Attributes["failures"].(*types.AttributeValueMemberN)
+	if !ok {
+		g.remember(k, g.limit+1, now) // unknown: make the next check read
+		return 1, nil
 	}
+	n, _ := strconv.Atoi(v.Value)
+	g.remember(k, n, now)
 	return n, nil
+}
+
+// reading returns this instance's last reading of the counter at k.
+func (g *Guard) reading(k map[string]types.AttributeValue) (reading, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r, ok := g.seen[seenKey(k)]
+	return r, ok
+}
+
+// remember keeps n as the counter at k, read or written at now.
+func (g *Guard) remember(k map[string]types.AttributeValue, n int, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.seen) >= maxSeen {
+		clear(g.seen) // windows are a minute long: nothing old is worth keeping
+	}
+	g.seen[seenKey(k)] = reading{failures: n, at: now}
+}
+
+func seenKey(k map[string]types.AttributeValue) string {
+	return k["pk"].(*types.AttributeValueMemberS).Value + "/" + k["sk"].(*types.AttributeValueMemberS).Value
 }
 
 // Source returns the pseudonymous id of sourceIP that items are keyed by,

@@ -25,6 +25,7 @@ const (
 type fakeTable struct {
 	mu        sync.Mutex
 	items     map[[2]string]map[string]types.AttributeValue
+	gets      int // GetItem calls
 	getErr    error
 	updateErr error
 }
@@ -58,6 +59,7 @@ func (f *fakeTable) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ..
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gets++
 	out := &dynamodb.GetItemOutput{}
 	if item, ok := f.items[k]; ok && item["failures"] != nil {
 		out.Item = map[string]types.AttributeValue{"failures": item["failures"]}
@@ -311,5 +313,51 @@ func TestRecordFailureCountsAndSource(t *testing.T) {
 	src := g.Source(testIP)
 	if src == "" || strings.Contains(src, testIP) || src != g.Source(testIP) || src == g.Source("198.51.100.7") {
 		t.Errorf("Source() = %q, want a stable pseudonym distinct per IP and free of the IP", src)
+	}
+}
+
+// TestFreshReadings: a reading below the limit is trusted for Fresh by the
+// instance that made it; its own failures count at once, another
+// instance's within Fresh.
+func TestFreshReadings(t *testing.T) {
+	ctx := context.Background()
+	db := newFakeTable()
+	c := &testClock{t: time.Date(2026, 1, 1, 12, 0, 10, 0, time.UTC)}
+	a, b := newGuard(db, c, 3), newGuard(db, c, 3)
+	blocked := func(g *Guard) bool {
+		t.Helper()
+		v, _, err := g.Blocked(ctx, testIP)
+		if err != nil {
+			t.Fatalf("Blocked err = %v", err)
+		}
+		return v
+	}
+	if blocked(a) || blocked(a) || db.gets != 1 {
+		t.Fatalf("two checks within a second: %d reads, want 1 and not blocked", db.gets)
+	}
+	record(t, b, testIP, 4) // another instance sees a flood
+	if blocked(a) {
+		t.Errorf("blocked on a fresh reading: want the other instance's failures seen only after Fresh")
+	}
+	c.t = c.t.Add(time.Second)
+	if !blocked(a) {
+		t.Errorf("not blocked once the reading is a second old")
+	}
+
+	c.t = c.t.Add(time.Minute) // a new window
+	if blocked(a) {
+		t.Fatalf("blocked in a new window")
+	}
+	record(t, a, testIP, 4) // its own failures count at once
+	if !blocked(a) {
+		t.Errorf("not blocked right after this instance recorded the flood")
+	}
+
+	always := New(db, Config{Table: testTable, Key: []byte("test-hmac-key-0001"), Scope: "webhook", Limit: 3, Now: c.now, Fresh: -1})
+	before := db.gets
+	always.Blocked(ctx, "192.0.2.1")
+	always.Blocked(ctx, "192.0.2.1")
+	if db.gets-before != 2 {
+		t.Errorf("Fresh < 0: %d reads for two checks, want 2", db.gets-before)
 	}
 }
