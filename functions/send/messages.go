@@ -254,7 +254,7 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		if pending != nil {
 			pending.Commit(err)
 		}
-		if lease != nil && (errors.Is(err, store.ErrErased) || errors.Is(err, store.ErrNotFound)) {
+		if lease != nil && errors.Is(err, store.ErrNotFound) {
 			// Erased meanwhile: nothing of the message is kept, and the
 			// key still replays its 202.
 			err = lease.Complete(ctx, resp)

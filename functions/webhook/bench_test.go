@@ -186,6 +186,10 @@ func (discardTable) Query(ctx context.Context, _ *dynamodb.QueryInput, _ ...func
 	return &dynamodb.QueryOutput{}, ctx.Err()
 }
 
+func (discardTable) PutItem(ctx context.Context, _ *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, ctx.Err()
+}
+
 func (discardTable) TransactWriteItems(ctx context.Context, _ *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return &dynamodb.TransactWriteItemsOutput{}, ctx.Err()
 }

@@ -113,19 +113,31 @@ func (s *Store) PrepareConfirm(ctx context.Context, m Outbound) (Confirmation, e
 }
 
 // Confirm replaces the message recorded with status [StatusSending] by
-// c's item, in one transaction with extra. It returns [ErrErased] if the
-// subject was erased meanwhile and [ErrNotFound] if the message is gone
-// or no longer sending; nothing is written then. It may be called again
-// after a failure.
+// c's item, in one transaction with extra (a plain conditional PutItem
+// when there is none). It returns [ErrNotFound] if the message is gone
+// (erased meanwhile: the erasure deletes it after suppressing the
+// subject, so the condition alone keeps a confirmation from recreating
+// it) or no longer sending; nothing is written then. It may be called
+// again after a failure.
 func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.TransactWriteItem) error {
-	items := append([]types.TransactWriteItem{s.notErased(c.subject), {Put: &types.Put{TableName: &s.name, Item: c.item,
+	p := types.Put{TableName: &s.name, Item: c.item,
 		ConditionExpression:       aws.String("#s = :sending"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":sending": sAttr(StatusSending)}}}}, extra...)
-	err := s.transact(ctx, items, -1, 0)
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) && !errors.Is(err, ErrErased) && len(tc.CancellationReasons) > 1 &&
-		aws.ToString(tc.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sending": sAttr(StatusSending)}}
+	if len(extra) == 0 {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		if err != nil {
+			return fmt.Errorf("confirm outbound message: %w", err)
+		}
+		return nil
+	}
+	err := s.transact(ctx, append([]types.TransactWriteItem{{Put: &p}}, extra...), 0, -1)
+	if errors.Is(err, ErrDuplicate) { // item 0's condition: not sending
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
