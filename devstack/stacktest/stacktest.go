@@ -16,6 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/waguard/waguard/devstack/iamguard"
 )
 
 // Stack describes the running local stack.
@@ -60,15 +63,27 @@ func Require(t testing.TB) Stack {
 	}
 }
 
-// AWS loads the SDK configuration the functions use: credentials, region
-// and emulator endpoints all come from the standard environment variables.
+// AWS loads the SDK configuration for the test's own calls (setup and
+// checks): region and emulator endpoints from the standard environment
+// variables, and the stack's unrestricted local credentials, whatever
+// [Stack.AsFunction] set for the code under test.
 func (s Stack) AWS(t testing.TB) aws.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
 	if err != nil {
 		t.Fatalf("LoadDefaultConfig() err = %v, want nil", err)
 	}
 	return cfg
+}
+
+// AsFunction makes SDK clients built from the environment for the rest
+// of the test (a function's newHandler) call DynamoDB as the template's
+// function logicalID, e.g. "SendFunction": the local stack then refuses
+// what that function's role does not allow, as AWS would
+// (devstack/iamguard).
+func (s Stack) AsFunction(t testing.TB, logicalID string) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", iamguard.AccessKey(logicalID))
 }

@@ -42,6 +42,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	st := stacktest.Require(t)
+	st.AsFunction(t, "EraseFunction")
 	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,

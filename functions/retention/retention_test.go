@@ -23,6 +23,7 @@ import (
 
 func newEnv(t *testing.T) (*Handler, stacktest.Stack, *dynamodb.Client) {
 	st := stacktest.Require(t)
+	st.AsFunction(t, "RetentionFunction")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
 		"AUDIT_SIGNING_KEY_ID": st.AuditSigningKeyID} {

@@ -46,6 +46,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	st := stacktest.Require(t)
+	st.AsFunction(t, "RotateFunction")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
 		"PHONE_NUMBER_ID": sandbox.DefaultPhoneNumberID, "WHATSAPP_API_BASE_URL": st.SandboxURL, "GRAPH_API_VERSION": "v21.0",

@@ -29,6 +29,7 @@ import (
 // local stack's emulators, with a call counter.
 func newStackHandler(t *testing.T) (*Handler, *stacktest.CallCounter, stacktest.Stack) {
 	st := stacktest.Require(t)
+	st.AsFunction(t, "WebhookFunction")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
 		"META_WEBHOOK_SECRET_ID": st.MetaWebhookSecretID, "SIGNED_WEBHOOK_SECRET_ID": st.SignedWebhookSecretID,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/waguard/waguard/devstack/gateway"
+	"github.com/waguard/waguard/devstack/iamguard"
 	"github.com/waguard/waguard/devstack/lambdapool"
 	"github.com/waguard/waguard/devstack/provision"
 	"github.com/waguard/waguard/devstack/samtemplate"
@@ -39,7 +41,7 @@ const (
 
 type config struct {
 	Template, Stage, LocalDir, EnvFile                                     string
-	Persist, Quiet                                                         bool
+	Persist, Quiet, EnforceIAM                                             bool
 	GatewayPort, DynamoDBPort, KMSPort, SecretsPort, SandboxPort, PoolSize int
 	// FunctionEndpoints overrides AWS_ENDPOINT_URL_<SERVICE> for the
 	// functions only (not for provisioning or the env file), so a fault
@@ -60,6 +62,9 @@ type stack struct {
 	opsClientSecret string
 	// runDir holds this run's logs and, without -persist, its data.
 	runDir string
+	// iam enforces the functions' IAM policies in front of DynamoDB Local
+	// (nil with -enforce-iam=false).
+	iam *iamguard.Proxy
 }
 
 func run(ctx context.Context, c config) error {
@@ -115,7 +120,7 @@ func run(ctx context.Context, c config) error {
 // endpoint variables, local credentials and the region.
 func (s *stack) baseEnv() {
 	e := s.env
-	e["AWS_ACCESS_KEY_ID"] = "local"
+	e["AWS_ACCESS_KEY_ID"] = localAccessKey
 	e["AWS_SECRET_ACCESS_KEY"] = "local"
 	e["AWS_REGION"] = region
 	e["AWS_DEFAULT_REGION"] = region
@@ -127,6 +132,11 @@ func (s *stack) baseEnv() {
 		os.Setenv(k, v)
 	}
 }
+
+// localAccessKey is the access key id of everything but the functions
+// (which get their role's, see iamguard.AccessKey); DynamoDB Local keeps
+// one database per access key, so the IAM proxy hands it this one.
+const localAccessKey = "local"
 
 func loopback(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 
@@ -147,8 +157,17 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 		return errors.New("DynamoDB Local jar not found: run `make tools`")
 	}
 	jarDir, _ := filepath.Abs(filepath.Dir(jars[0]))
+	port := s.c.DynamoDBPort
+	if s.c.EnforceIAM {
+		// DynamoDB Local listens on a free port behind the IAM proxy,
+		// which takes the stack's DynamoDB port.
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
+	}
 	args := []string{"-Djava.library.path=" + filepath.Join(jarDir, "DynamoDBLocal_lib"), "-jar", filepath.Join(jarDir, "DynamoDBLocal.jar"),
-		"-disableTelemetry", "-port", strconv.Itoa(s.c.DynamoDBPort)}
+		"-disableTelemetry", "-port", strconv.Itoa(port)}
 	if s.c.Persist {
 		dir, err := s.dataDir("dynamodb")
 		if err != nil {
@@ -161,7 +180,25 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 	}
 	cmd := exec.Command("java", args...)
 	cmd.Dir = jarDir
-	return s.spawn(ctx, "dynamodb", cmd, s.c.DynamoDBPort)
+	if err := s.spawn(ctx, "dynamodb", cmd, port); err != nil || !s.c.EnforceIAM {
+		return err
+	}
+	target, _ := url.Parse(loopback(port))
+	log := slog.New(slog.NewTextHandler(s.logs, nil)).With("component", "iamguard")
+	s.iam = &iamguard.Proxy{Target: target, SharedKey: localAccessKey, Denied: func(principal, action, resource string) {
+		log.Warn("AccessDenied: the template's policy does not allow this", "principal", principal, "action", action, "resource", resource)
+	}}
+	return s.serve("dynamodb", s.c.DynamoDBPort, s.iam)
+}
+
+// freePort returns a loopback port nobody listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *stack) startKMS(ctx context.Context) error {
@@ -275,10 +312,20 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 			}
 		}
 	}
+	if s.iam != nil {
+		policies, err := iamguard.Policies(tpl)
+		if err != nil {
+			return err
+		}
+		s.iam.SetPolicies(policies)
+	}
 	for i := range fns {
 		// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
 		// tells the runtime so through this variable.
 		fns[i].Env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+		if s.iam != nil {
+			fns[i].Env["AWS_ACCESS_KEY_ID"] = iamguard.AccessKey(fns[i].Name)
+		}
 		for svc, u := range s.c.FunctionEndpoints {
 			fns[i].Env["AWS_ENDPOINT_URL_"+svc] = u
 		}

@@ -1,0 +1,303 @@
+// Package iamguard enforces template.yaml's IAM policies on the local
+// stack, which the emulators never do: a reverse proxy in front of
+// DynamoDB Local answers a function's call with AccessDeniedException, as
+// DynamoDB does, when the function's role (its inline policy statements in
+// the template) does not allow that action on that table or index. Without
+// it a missing permission shows up only after a deploy to AWS.
+//
+// # How a caller is known
+//
+// waguard-dev gives each function its own access key id (see
+// [AccessKey]); the proxy reads it from the SigV4 Authorization header and
+// then rewrites it to the stack's shared key before forwarding, since
+// DynamoDB Local keeps one database per access key (it never checks
+// signatures). Callers with other keys (provisioning, tests, the
+// developer's CLI) are not restricted.
+//
+// # What is checked
+//
+// Every action a request needs, with IAM's resources: the table's ARN, or
+// table/<name>/index/<index> for a Query or Scan of an index; each item of
+// a TransactWriteItems (Put, Update, Delete, ConditionCheck become
+// dynamodb:PutItem, UpdateItem, DeleteItem, ConditionCheckItem) and of a
+// TransactGetItems (GetItem); dynamodb:BatchWriteItem and BatchGetItem per
+// table of a batch. Allow statements only; their Conditions are not
+// evaluated (so the check can be looser than IAM, never stricter), and a
+// Deny statement or a policy form other than inline statements makes
+// [Policies] fail rather than be misread.
+package iamguard
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/waguard/waguard/devstack/samtemplate"
+)
+
+// AccessKey is the access key id waguard-dev gives the function with the
+// template's logical id.
+func AccessKey(logicalID string) string { return "waguard-role-" + logicalID }
+
+// Statement is one Allow statement: its actions and resources, wildcards
+// (* and ?) kept.
+type Statement struct {
+	Actions, Resources []string
+}
+
+// Policy is a role's Allow statements.
+type Policy []Statement
+
+// Allows reports whether some statement allows action on resource.
+// Actions compare case-insensitively, resources case-sensitively, as IAM
+// does.
+func (p Policy) Allows(action, resource string) bool {
+	for _, s := range p {
+		if matchAny(s.Actions, strings.ToLower(action), true) && matchAny(s.Resources, resource, false) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(patterns []string, v string, fold bool) bool {
+	for _, p := range patterns {
+		if fold {
+			p = strings.ToLower(p)
+		}
+		if glob(p, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// glob matches IAM's wildcards: * any run of characters (including none
+// and "/"), ? one character.
+func glob(pattern, v string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for i := len(v); i >= 0; i-- {
+				if glob(pattern[1:], v[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if v == "" {
+				return false
+			}
+			pattern, v = pattern[1:], v[1:]
+		default:
+			if v == "" || pattern[0] != v[0] {
+				return false
+			}
+			pattern, v = pattern[1:], v[1:]
+		}
+	}
+	return v == ""
+}
+
+// Policies returns each function's policy, by access key ([AccessKey]),
+// from the resolved template.
+func Policies(t *samtemplate.Template) (map[string]Policy, error) {
+	out := map[string]Policy{}
+	for _, f := range t.Functions() {
+		props, _ := t.Resource(f.LogicalID)["Properties"].(map[string]any)
+		var p Policy
+		policies, _ := props["Policies"].([]any)
+		for _, doc := range policies {
+			m, ok := doc.(map[string]any)
+			stmts, ok2 := m["Statement"].([]any)
+			if !ok || !ok2 || len(m) != 1 {
+				return nil, fmt.Errorf("%s: only inline policy statements are understood, got %v", f.LogicalID, doc)
+			}
+			for _, raw := range stmts {
+				s, _ := raw.(map[string]any)
+				if s["Effect"] != "Allow" {
+					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
+				}
+				p = append(p, Statement{Actions: strs(s["Action"]), Resources: strs(s["Resource"])})
+			}
+		}
+		out[AccessKey(f.LogicalID)] = p
+	}
+	return out, nil
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// Proxy is the enforcing reverse proxy. Set its policies with
+// [Proxy.SetPolicies] once the template is resolved; until then, and for
+// unknown access keys, it forwards everything.
+type Proxy struct {
+	// Target is DynamoDB Local's URL.
+	Target *url.URL
+	// TablePrefix is the ARN of a table without its name, as the resolved
+	// template's GetAtt Table.Arn gives it (default: DynamoDB Local's own,
+	// DefaultTablePrefix).
+	TablePrefix string
+	// SharedKey is the access key id the target sees for every caller.
+	SharedKey string
+	// Denied, when set, is told of each refusal (for the stack's log).
+	Denied func(principal, action, resource string)
+
+	once     sync.Once
+	rp       *httputil.ReverseProxy
+	mu       sync.RWMutex
+	policies map[string]Policy
+}
+
+// SetPolicies installs the policies, by access key.
+func (p *Proxy) SetPolicies(m map[string]Policy) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.policies = m
+}
+
+var credential = regexp.MustCompile(`Credential=([^/,\s]+)/`)
+
+// maxBody bounds what the proxy reads of a request (DynamoDB's own limit
+// for a TransactWriteItems is 4 MB of items).
+const maxBody = 16 << 20
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.once.Do(func() {
+		p.rp = httputil.NewSingleHostReverseProxy(p.Target)
+		// Keep a connection per concurrent caller: the default two idle
+		// connections per host churn under the functions' parallel calls.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
+		p.rp.Transport = t
+	})
+	auth := r.Header.Get("Authorization")
+	m := credential.FindStringSubmatch(auth)
+	if m == nil {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	p.mu.RLock()
+	policy, restricted := p.policies[m[1]]
+	p.mu.RUnlock()
+	if restricted {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "read request", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		needs, err := p.needs(r.Header.Get("X-Amz-Target"), body)
+		if err != nil {
+			deny(w, m[1], err.Error(), "*")
+			return
+		}
+		for _, n := range needs {
+			if !policy.Allows(n.action, n.resource) {
+				if p.Denied != nil {
+					p.Denied(m[1], n.action, n.resource)
+				}
+				deny(w, m[1], n.action, n.resource)
+				return
+			}
+		}
+	}
+	r.Header.Set("Authorization", strings.Replace(auth, m[0], "Credential="+p.SharedKey+"/", 1))
+	p.rp.ServeHTTP(w, r)
+}
+
+// deny answers as DynamoDB does when IAM refuses a call.
+func deny(w http.ResponseWriter, principal, action, resource string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("x-amzn-RequestId", "iamguard")
+	w.WriteHeader(http.StatusBadRequest)
+	msg := fmt.Sprintf("User: arn:aws:sts::local:assumed-role/%s is not authorized to perform: %s on resource: %s "+
+		"because no identity-based policy allows the %s action (template.yaml, enforced by devstack/iamguard)",
+		principal, action, resource, action)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazon.coral.service#AccessDeniedException", "message": msg})
+}
+
+// need is one action on one resource that a request requires.
+type need struct{ action, resource string }
+
+// needs lists what a DynamoDB request with the X-Amz-Target target and
+// body requires.
+func (p *Proxy) needs(target string, body []byte) ([]need, error) {
+	op, ok := strings.CutPrefix(target, "DynamoDB_20120810.")
+	if !ok || op == "" {
+		return nil, fmt.Errorf("unknown target %q", target)
+	}
+	var req struct {
+		TableName     string
+		IndexName     string
+		TransactItems []map[string]struct{ TableName string }
+		RequestItems  map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fmt.Errorf("%s: unreadable body", op)
+	}
+	switch op {
+	case "TransactWriteItems", "TransactGetItems":
+		var out []need
+		for _, item := range req.TransactItems {
+			for kind, x := range item {
+				action := map[string]string{"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+					"ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}[kind]
+				if action == "" {
+					return nil, fmt.Errorf("%s: unknown item kind %q", op, kind)
+				}
+				out = append(out, need{"dynamodb:" + action, p.tableARN(x.TableName)})
+			}
+		}
+		return out, nil
+	case "BatchWriteItem", "BatchGetItem":
+		var out []need
+		for table := range req.RequestItems {
+			out = append(out, need{"dynamodb:" + op, p.tableARN(table)})
+		}
+		return out, nil
+	}
+	if req.TableName == "" {
+		return []need{{"dynamodb:" + op, "*"}}, nil
+	}
+	res := p.tableARN(req.TableName)
+	if req.IndexName != "" {
+		res = path.Join(res, "index", req.IndexName)
+	}
+	return []need{{"dynamodb:" + op, res}}, nil
+}
+
+// DefaultTablePrefix is how DynamoDB Local names its tables' ARNs.
+const DefaultTablePrefix = "arn:aws:dynamodb:ddblocal:000000000000:table/"
+
+func (p *Proxy) tableARN(name string) string {
+	if strings.HasPrefix(name, "arn:") {
+		return name
+	}
+	if p.TablePrefix == "" {
+		return DefaultTablePrefix + name
+	}
+	return p.TablePrefix + name
+}
