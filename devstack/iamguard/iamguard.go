@@ -2,8 +2,10 @@
 // stack, which the emulators never do: a reverse proxy in front of
 // DynamoDB Local answers a function's call with AccessDeniedException, as
 // DynamoDB does, when the function's role (its inline policy statements in
-// the template) does not allow that action on that table or index. Without
-// it a missing permission shows up only after a deploy to AWS.
+// the template) does not allow that action on that table or index, and the
+// Secrets Manager emulator asks [Roles] the same about each secret.
+// Without it a missing permission shows up only after a deploy to AWS.
+// KMS (local-kms, a third-party emulator) is not checked.
 //
 // # How a caller is known
 //
@@ -150,9 +152,50 @@ func strs(v any) []string {
 	return nil
 }
 
-// Proxy is the enforcing reverse proxy. Set its policies with
-// [Proxy.SetPolicies] once the template is resolved; until then, and for
-// unknown access keys, it forwards everything.
+// Roles holds the functions' policies by access key, for every service
+// the local stack checks (DynamoDB through [Proxy]; the Secrets Manager
+// emulator through its Authorize hook). The zero value allows everything;
+// it is safe for concurrent use.
+type Roles struct {
+	mu       sync.RWMutex
+	policies map[string]Policy
+}
+
+// Set installs the policies, by access key.
+func (r *Roles) Set(m map[string]Policy) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.policies = m
+}
+
+// Allows reports whether the caller with accessKey may take action on
+// resource: always for a key without a policy.
+func (r *Roles) Allows(accessKey, action, resource string) bool {
+	r.mu.RLock()
+	p, restricted := r.policies[accessKey]
+	r.mu.RUnlock()
+	return !restricted || p.Allows(action, resource)
+}
+
+// restricted reports whether accessKey has a policy.
+func (r *Roles) restricted(accessKey string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.policies[accessKey]
+	return ok
+}
+
+// AccessKeyOf returns the access key id of a SigV4-signed request, or "".
+func AccessKeyOf(r *http.Request) string {
+	if m := credential.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// Proxy is the enforcing reverse proxy. Its [Roles] are set once the
+// template is resolved; until then, and for access keys without a policy,
+// it forwards everything.
 type Proxy struct {
 	// Target is DynamoDB Local's URL.
 	Target *url.URL
@@ -162,20 +205,13 @@ type Proxy struct {
 	TablePrefix string
 	// SharedKey is the access key id the target sees for every caller.
 	SharedKey string
+	// Roles are the policies to enforce (nil: none).
+	Roles *Roles
 	// Denied, when set, is told of each refusal (for the stack's log).
 	Denied func(principal, action, resource string)
 
-	once     sync.Once
-	rp       *httputil.ReverseProxy
-	mu       sync.RWMutex
-	policies map[string]Policy
-}
-
-// SetPolicies installs the policies, by access key.
-func (p *Proxy) SetPolicies(m map[string]Policy) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.policies = m
+	once sync.Once
+	rp   *httputil.ReverseProxy
 }
 
 var credential = regexp.MustCompile(`Credential=([^/,\s]+)/`)
@@ -199,10 +235,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.rp.ServeHTTP(w, r)
 		return
 	}
-	p.mu.RLock()
-	policy, restricted := p.policies[m[1]]
-	p.mu.RUnlock()
-	if restricted {
+	if p.Roles != nil && p.Roles.restricted(m[1]) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 		if err != nil {
 			http.Error(w, "read request", http.StatusBadRequest)
@@ -211,15 +244,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		needs, err := p.needs(r.Header.Get("X-Amz-Target"), body)
 		if err != nil {
-			deny(w, m[1], err.Error(), "*")
+			Deny(w, "application/x-amz-json-1.0", m[1], err.Error(), "*")
 			return
 		}
 		for _, n := range needs {
-			if !policy.Allows(n.action, n.resource) {
+			if !p.Roles.Allows(m[1], n.action, n.resource) {
 				if p.Denied != nil {
 					p.Denied(m[1], n.action, n.resource)
 				}
-				deny(w, m[1], n.action, n.resource)
+				Deny(w, "application/x-amz-json-1.0", m[1], n.action, n.resource)
 				return
 			}
 		}
@@ -228,9 +261,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
-// deny answers as DynamoDB does when IAM refuses a call.
-func deny(w http.ResponseWriter, principal, action, resource string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+// Deny answers as an AWS JSON service does when IAM refuses a call, with
+// the service's contentType.
+func Deny(w http.ResponseWriter, contentType, principal, action, resource string) {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("x-amzn-RequestId", "iamguard")
 	w.WriteHeader(http.StatusBadRequest)
 	msg := fmt.Sprintf("User: arn:aws:sts::local:assumed-role/%s is not authorized to perform: %s on resource: %s "+

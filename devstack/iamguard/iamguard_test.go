@@ -188,10 +188,11 @@ func TestProxy(t *testing.T) {
 	defer target.Close()
 	u, _ := url.Parse(target.URL)
 	var denied []string
-	p := &Proxy{Target: u, SharedKey: "local", Denied: func(principal, action, resource string) {
+	roles := &Roles{}
+	roles.Set(map[string]Policy{"role-a": {{Actions: []string{"dynamodb:GetItem"}, Resources: []string{DefaultTablePrefix + "d"}}}})
+	p := &Proxy{Target: u, SharedKey: "local", Roles: roles, Denied: func(principal, action, resource string) {
 		denied = append(denied, principal+" "+action+" "+resource)
 	}}
-	p.SetPolicies(map[string]Policy{"role-a": {{Actions: []string{"dynamodb:GetItem"}, Resources: []string{DefaultTablePrefix + "d"}}}})
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	client := func(key string) *dynamodb.Client {

@@ -51,8 +51,11 @@
 //
 // # Differences from AWS
 //
-//   - No authentication or authorisation: signatures, IAM policies, resource
-//     policies and the RotationToken are ignored.
+//   - No authentication: signatures and the RotationToken are ignored.
+//     Authorisation is left to the embedder: [Options.Authorize], when set,
+//     is asked about each request's action and secret ARN (the dev stack
+//     answers from the template's IAM policies); resource policies are
+//     ignored.
 //   - KmsKeyId is stored and echoed but nothing is encrypted; KMS errors
 //     (DecryptionFailure, EncryptionFailure) never occur.
 //   - Rotation steps run synchronously (see Rotation) and are not retried.

@@ -59,6 +59,13 @@ type Options struct {
 	// the secret ARN, the step name and the Invoker's error. Use it to log
 	// failures that AWS would show only in the function's logs.
 	OnRotationFailure func(secretARN, step string, err error)
+	// Authorize, if set, is asked before every request whether its caller
+	// may take the action ("secretsmanager:" and the operation) on the
+	// resource (the secret's ARN; the ARN it would have for CreateSecret or
+	// an unknown name; "*" for ListSecrets and GetRandomPassword). False
+	// answers AccessDeniedException, as IAM would. Nil allows everything,
+	// as the emulator checks no credentials of its own.
+	Authorize func(r *http.Request, action, resource string) bool
 	// StatePath, if set, is a JSON file the state is loaded from at New and
 	// saved to after every successful request, so a development stack keeps
 	// its secrets between runs. Empty means memory only.
@@ -73,6 +80,7 @@ type Server struct {
 	now       func() time.Time
 	invoker   Invoker
 	onFailure func(secretARN, step string, err error)
+	authorize func(r *http.Request, action, resource string) bool
 
 	mu      sync.Mutex
 	secrets map[string]*secret // by name, including those scheduled for deletion
@@ -92,6 +100,7 @@ func New(opts Options) *Server {
 		now:       opts.Now,
 		invoker:   opts.Invoker,
 		onFailure: opts.OnRotationFailure,
+		authorize: opts.Authorize,
 		secrets:   make(map[string]*secret),
 	}
 	if s.region == "" {
@@ -131,6 +140,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(codeSerialization, "request body could not be read"))
 		return
 	}
+	if s.authorize != nil {
+		action, resource := "secretsmanager:"+op, s.resource(op, body)
+		if !s.authorize(r, action, resource) {
+			writeError(w, newError(codeAccessDenied, "User is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", action, resource, action))
+			return
+		}
+	}
 	out, err := s.dispatch(r.Context(), op, body)
 	if err != nil {
 		writeError(w, err)
@@ -138,6 +154,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.persist()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// resource is the ARN IAM checks for operation op with body.
+func (s *Server) resource(op string, body []byte) string {
+	var in struct{ SecretId, Name string }
+	_ = json.Unmarshal(body, &in)
+	id := in.SecretId
+	switch {
+	case op == "CreateSecret":
+		id = in.Name
+	case id == "":
+		return "*"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec, err := s.find(id); err == nil {
+		return sec.arn
+	}
+	if strings.HasPrefix(id, "arn:") {
+		return id
+	}
+	return s.arnPrefix() + id
 }
 
 // operation returns the operation name from a JSON 1.1 request.

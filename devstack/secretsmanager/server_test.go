@@ -134,3 +134,44 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+// TestAuthorize: the hook sees each request's action and the secret's ARN
+// (resolved from a name, "*" for calls on no secret), and a refusal is
+// AccessDeniedException with nothing done.
+func TestAuthorize(t *testing.T) {
+	const jsonType = "application/x-amz-json-1.1"
+	var asked []string
+	allow := true
+	srv := smemu.New(smemu.Options{Authorize: func(r *http.Request, action, resource string) bool {
+		asked = append(asked, action+" "+resource)
+		return allow
+	}})
+	if rec := post(srv, http.MethodPost, "secretsmanager.CreateSecret", jsonType, `{"Name":"app/one","SecretString":"v","ClientRequestToken":"11111111-1111-4111-8111-111111111111"}`, nil); rec.Code != 200 {
+		t.Fatalf("CreateSecret = %d %s", rec.Code, rec.Body)
+	}
+	var created struct{ ARN string }
+	rec := post(srv, http.MethodPost, "secretsmanager.DescribeSecret", jsonType, `{"SecretId":"app/one"}`, nil)
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	allow = false
+	rec = post(srv, http.MethodPost, "secretsmanager.PutSecretValue", jsonType, `{"SecretId":"app/one","SecretString":"w","ClientRequestToken":"22222222-2222-4222-8222-222222222222"}`, nil)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "AccessDeniedException") || !strings.Contains(rec.Body.String(), "secretsmanager:PutSecretValue") {
+		t.Errorf("refused PutSecretValue = %d %s, want AccessDeniedException naming the action", rec.Code, rec.Body)
+	}
+	post(srv, http.MethodPost, "secretsmanager.ListSecrets", jsonType, `{}`, nil)
+	allow = true
+	rec = post(srv, http.MethodPost, "secretsmanager.GetSecretValue", jsonType, `{"SecretId":"app/one"}`, nil)
+	if !strings.Contains(rec.Body.String(), `"SecretString":"v"`) {
+		t.Errorf("after a refused PutSecretValue the value is %s, want it unchanged", rec.Body)
+	}
+	prefix := strings.TrimSuffix(created.ARN, created.ARN[strings.LastIndex(created.ARN, ":")+1:])
+	want := []string{
+		"secretsmanager:CreateSecret " + prefix + "app/one",
+		"secretsmanager:DescribeSecret " + created.ARN,
+		"secretsmanager:PutSecretValue " + created.ARN,
+		"secretsmanager:ListSecrets *",
+		"secretsmanager:GetSecretValue " + created.ARN,
+	}
+	if strings.Join(asked, "\n") != strings.Join(want, "\n") || created.ARN == "" {
+		t.Errorf("Authorize asked:\n%s\nwant:\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -84,7 +84,7 @@ func (e *env) newSecret(t *testing.T, last string, value map[string]any) string 
 	t.Helper()
 	b, _ := json.Marshal(value)
 	out, err := e.sm.CreateSecret(ctxT(t), &secretsmanager.CreateSecretInput{
-		Name: aws.String("waguard/rotatetest-" + letters(10) + "/clients/" + last), SecretString: aws.String(string(b))})
+		Name: aws.String("waguard/test/rotate-" + letters(10) + "/clients/" + last), SecretString: aws.String(string(b))})
 	if err != nil {
 		t.Fatalf("CreateSecret() err = %v, want nil", err)
 	}

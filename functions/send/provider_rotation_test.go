@@ -60,7 +60,7 @@ func TestProviderRotationUnderLoad(t *testing.T) {
 	accept(oldTok, newTok)
 	t.Cleanup(func() { accept() })
 
-	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("waguard/" + stage + "/provider-rot-" + randomHex(4)),
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("waguard/test/provider-rot-" + randomHex(4)),
 		SecretString: aws.String(`{"kind":"provider-credentials","primary":"` + oldTok + `","fallback":""}`)})
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/waguard/waguard/devstack/iamguard"
 	"github.com/waguard/waguard/devstack/provision"
 	"github.com/waguard/waguard/devstack/sandbox"
 	smemu "github.com/waguard/waguard/devstack/secretsmanager"
@@ -27,11 +29,22 @@ func (s *stack) startSecrets(_ context.Context) error {
 		}
 		state = filepath.Join(dir, "state.json")
 	}
-	emu := smemu.New(smemu.Options{Region: region, AccountID: accountID, StatePath: state,
+	opts := smemu.Options{Region: region, AccountID: accountID, StatePath: state,
 		Invoker: smemu.InvokerFunc(s.invokeByARN),
 		OnRotationFailure: func(arn, step string, err error) {
 			fmt.Fprintf(s.logs, "[secretsmanager] rotation step %s failed: %v\n", step, err)
-		}})
+		}}
+	if s.roles != nil {
+		opts.Authorize = func(r *http.Request, action, resource string) bool {
+			key := iamguard.AccessKeyOf(r)
+			ok := s.roles.Allows(key, action, resource)
+			if !ok {
+				s.denied(key, action, resource)
+			}
+			return ok
+		}
+	}
+	emu := smemu.New(opts)
 	if err := emu.LoadError(); err != nil {
 		return fmt.Errorf("secrets manager state: %w", err)
 	}

@@ -63,13 +63,24 @@ type stack struct {
 	// runDir holds this run's logs and, without -persist, its data.
 	runDir string
 	// iam enforces the functions' IAM policies in front of DynamoDB Local
-	// (nil with -enforce-iam=false).
-	iam *iamguard.Proxy
+	// (nil with -enforce-iam=false); roles holds them for it and for the
+	// Secrets Manager emulator (nil with -enforce-iam=false).
+	iam   *iamguard.Proxy
+	roles *iamguard.Roles
+}
+
+// denied logs a call refused by the local IAM check.
+func (s *stack) denied(principal, action, resource string) {
+	slog.New(slog.NewTextHandler(s.logs, nil)).Warn("AccessDenied: the template's policy does not allow this",
+		"component", "iamguard", "principal", principal, "action", action, "resource", resource)
 }
 
 func run(ctx context.Context, c config) error {
 	start := time.Now()
 	s := &stack{c: c, env: map[string]string{}}
+	if c.EnforceIAM {
+		s.roles = &iamguard.Roles{}
+	}
 	defer s.stop()
 	if err := os.MkdirAll(filepath.Join(c.LocalDir, "tmp"), 0o755); err != nil {
 		return err
@@ -133,6 +144,10 @@ func (s *stack) baseEnv() {
 	}
 }
 
+// TestSecretPrefix names the secrets tests create for a function to use:
+// the local stack lets every role use them.
+const TestSecretPrefix = "waguard/test/"
+
 // localAccessKey is the access key id of everything but the functions
 // (which get their role's, see iamguard.AccessKey); DynamoDB Local keeps
 // one database per access key, so the IAM proxy hands it this one.
@@ -184,10 +199,7 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 		return err
 	}
 	target, _ := url.Parse(loopback(port))
-	log := slog.New(slog.NewTextHandler(s.logs, nil)).With("component", "iamguard")
-	s.iam = &iamguard.Proxy{Target: target, SharedKey: localAccessKey, Denied: func(principal, action, resource string) {
-		log.Warn("AccessDenied: the template's policy does not allow this", "principal", principal, "action", action, "resource", resource)
-	}}
+	s.iam = &iamguard.Proxy{Target: target, SharedKey: localAccessKey, Roles: s.roles, Denied: s.denied}
 	return s.serve("dynamodb", s.c.DynamoDBPort, s.iam)
 }
 
@@ -312,18 +324,24 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 			}
 		}
 	}
-	if s.iam != nil {
+	if s.roles != nil {
 		policies, err := iamguard.Policies(tpl)
 		if err != nil {
 			return err
 		}
-		s.iam.SetPolicies(policies)
+		for k, p := range policies {
+			// Tests give a function secrets of their own (a webhook secret
+			// to rotate, say); a deployed stack has none by this name.
+			policies[k] = append(p, iamguard.Statement{Actions: []string{"secretsmanager:*"},
+				Resources: []string{"arn:aws:secretsmanager:" + region + ":" + accountID + ":secret:" + TestSecretPrefix + "*"}})
+		}
+		s.roles.Set(policies)
 	}
 	for i := range fns {
 		// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
 		// tells the runtime so through this variable.
 		fns[i].Env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
-		if s.iam != nil {
+		if s.roles != nil {
 			fns[i].Env["AWS_ACCESS_KEY_ID"] = iamguard.AccessKey(fns[i].Name)
 		}
 		for svc, u := range s.c.FunctionEndpoints {
