@@ -262,6 +262,9 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		return err
 	}
 	if err := commit(ctx); err != nil {
+		// The client still gets its 202; DependencyFailures (graphed on the
+		// dashboard) and this line are what show the failure.
+		h.Metrics.Add(metrics.DependencyFailures, 1)
 		h.Log.Error("sent message not confirmed; queued for the next invocation", "err", err)
 		h.repairs.add(commit)
 	}
