@@ -182,7 +182,9 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		Status: store.StatusSending, ClientID: p.ClientID, At: h.now()}
 	// Fail closed: the message is stored encrypted and audited before it
 	// can go out.
-	if err := h.intend(ctx, ev, m, lease); err != nil {
+	if err := h.intend(ctx, ev, m, lease); errors.Is(err, store.ErrErased) {
+		return httpapi.Response{}, errSuppressed // erased since the check above: nothing is sent
+	} else if err != nil {
 		return httpapi.Response{}, err
 	}
 	res, err := h.deliver(ctx, r, n)
