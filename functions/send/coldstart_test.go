@@ -28,7 +28,7 @@ func TestColdStartWithoutSecretsManager(t *testing.T) {
 		}
 		return h, err
 	})
-	serve := handle(log, lazy)
+	serve := coldstart.ServeAPI(log, "send", lazy)
 	consent := func() (int, string) {
 		to := number(t)
 		b, _ := json.Marshal(map[string]string{"phone": to, "purpose": "marketing", "action": "grant", "method": "web_form", "policy_version": "2026-01"})

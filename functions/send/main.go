@@ -6,11 +6,9 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 
@@ -31,19 +29,7 @@ func main() {
 		}
 		return h, err
 	})
-	lambda.StartHandlerFunc(handle(log, h))
-}
-
-// handle serves requests with the handler once it could be built, and
-// answers 503 dependency_unavailable until then.
-func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		handler, err := h.Get()
-		if err != nil {
-			return coldstart.Unavailable(log, "send", err, "route", req.RouteKey, "request_id", req.RequestContext.RequestID), nil
-		}
-		return handler.Handle(ctx, req)
-	}
+	lambda.StartHandlerFunc(coldstart.ServeAPI(log, "send", h))
 }
 
 // newHandler builds the dependencies once per cold start. Tests pass SDK

@@ -38,15 +38,15 @@ func (q *repairs) add(commit func(context.Context) error) {
 // committed and how many are left.
 func (q *repairs) run(ctx context.Context) (done, left int) {
 	q.mu.Lock()
-	todo := q.pending
+	queued := q.pending
 	q.pending = nil
 	q.mu.Unlock()
-	if len(todo) == 0 {
+	if len(queued) == 0 {
 		return 0, 0
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), repairBudget)
 	defer cancel()
-	for _, commit := range todo {
+	for _, commit := range queued {
 		if commit(ctx) != nil {
 			break
 		}
@@ -54,7 +54,7 @@ func (q *repairs) run(ctx context.Context) (done, left int) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.pending = append(todo[done:], q.pending...)
+	q.pending = append(queued[done:], q.pending...)
 	if len(q.pending) > maxRepairs {
 		q.pending = q.pending[len(q.pending)-maxRepairs:]
 	}

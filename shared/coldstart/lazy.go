@@ -1,11 +1,13 @@
 package coldstart
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/summary"
 )
@@ -62,6 +64,23 @@ func (l *Lazy[H]) Get() (H, error) {
 	}
 	l.h, l.built = h, true
 	return h, nil
+}
+
+// APIHandler is an API function's handler of API Gateway HTTP API events.
+type APIHandler interface {
+	Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+}
+
+// ServeAPI is the Lambda handler of the API function named function: l's
+// handler once it could be built, [Unavailable] until then.
+func ServeAPI[H APIHandler](log *slog.Logger, function string, l *Lazy[H]) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		h, err := l.Get()
+		if err != nil {
+			return Unavailable(log, function, err, "route", req.RouteKey, "request_id", req.RequestContext.RequestID), nil
+		}
+		return h.Handle(ctx, req)
+	}
 }
 
 // Unavailable is the answer to an API request that arrived while the
