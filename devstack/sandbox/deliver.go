@@ -208,10 +208,11 @@ func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 		}
 		recipient = w.Number
 	}
-	b, err := BuildStatusEvent(s.Business(), StatusEvent{
-		WAMID: wamid, Status: dr.Status, RecipientID: recipient,
-		Time: s.opts.Now(), ErrorCode: dr.ErrorCode,
-	})
+	ev := StatusEvent{WAMID: wamid, Status: dr.Status, RecipientID: recipient, Time: s.opts.Now(), ErrorCode: dr.ErrorCode}
+	if found {
+		ev.CallbackData = rec.CallbackData
+	}
+	b, err := BuildStatusEvent(s.Business(), ev)
 	if err != nil {
 		return nil, "", fmt.Errorf("deliver: %w", err)
 	}

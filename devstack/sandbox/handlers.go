@@ -109,7 +109,7 @@ func (s *Sandbox) accept(w http.ResponseWriter, req *SendRequest, rec Record) {
 		return
 	}
 	rec.Kind = kindMessage
-	rec.WAID = req.WAID()
+	rec.WAID, rec.CallbackData = req.WAID(), req.CallbackData
 	rec.WAMID = NewWAMID(rec.WAID, true)
 	s.store.add(rec)
 	writeJSON(w, http.StatusOK, sendResponse{

@@ -40,6 +40,9 @@ type SendRequest struct {
 	// Status and MessageID are set on a mark-as-read request instead of a send.
 	Status    string `json:"status,omitempty"`
 	MessageID string `json:"message_id,omitempty"`
+	// CallbackData is biz_opaque_callback_data: kept with the message and
+	// echoed in its status webhooks, at most 512 characters.
+	CallbackData string `json:"biz_opaque_callback_data,omitempty"`
 }
 
 // TextObject is the text of a text message.
@@ -150,6 +153,9 @@ func (r *SendRequest) validateMessage(fields map[string]json.RawMessage) error {
 	}
 	if err := validateRecipient(r.To); err != nil {
 		return err
+	}
+	if utf8.RuneCountInString(r.CallbackData) > 512 {
+		return paramError("Param biz_opaque_callback_data must be at most 512 characters long.")
 	}
 	if r.Type == "" {
 		r.Type = "text" // The Cloud API defaults an omitted type to text.

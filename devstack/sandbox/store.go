@@ -36,6 +36,9 @@ type Record struct {
 	WAMID string `json:"wamid,omitempty"`
 	// WAID is the recipient's wa_id; empty for mark-as-read calls.
 	WAID string `json:"wa_id,omitempty"`
+	// CallbackData is the send's biz_opaque_callback_data, echoed in the
+	// statuses the sandbox delivers about it.
+	CallbackData string `json:"callback_data,omitempty"`
 	// Request is the JSON body as received.
 	Request json.RawMessage `json:"request"`
 }

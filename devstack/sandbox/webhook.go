@@ -51,6 +51,8 @@ type StatusEvent struct {
 	// ErrorCode is the Meta error code of a failed message; zero means
 	// 131000. It must be zero for other statuses.
 	ErrorCode int
+	// CallbackData is the send's biz_opaque_callback_data, if any.
+	CallbackData string
 }
 
 // Wire shapes of the "messages" webhook, in Meta's field order.
@@ -92,12 +94,14 @@ type (
 		Text      *TextObject `json:"text,omitempty"`
 	}
 	messageStatus struct {
-		ID          string         `json:"id"`
-		Status      string         `json:"status"`
-		Timestamp   string         `json:"timestamp"`
-		RecipientID string         `json:"recipient_id"`
-		Pricing     *pricing       `json:"pricing,omitempty"`
-		Errors      []webhookError `json:"errors,omitempty"`
+		ID          string `json:"id"`
+		Status      string `json:"status"`
+		Timestamp   string `json:"timestamp"`
+		RecipientID string `json:"recipient_id"`
+		// CallbackData follows recipient_id, as in Meta's examples.
+		CallbackData string         `json:"biz_opaque_callback_data,omitempty"`
+		Pricing      *pricing       `json:"pricing,omitempty"`
+		Errors       []webhookError `json:"errors,omitempty"`
 	}
 	pricing struct {
 		Billable     bool   `json:"billable"`
@@ -145,7 +149,7 @@ func BuildStatusEvent(b Business, ev StatusEvent) ([]byte, error) {
 	}
 	st := messageStatus{
 		ID: ev.WAMID, Status: ev.Status, Timestamp: unixString(ev.Time),
-		RecipientID: ev.RecipientID,
+		RecipientID: ev.RecipientID, CallbackData: ev.CallbackData,
 	}
 	if ev.Status == "failed" {
 		st.Errors = []webhookError{newWebhookError(ev.ErrorCode)}

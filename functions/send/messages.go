@@ -187,7 +187,7 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	} else if err != nil {
 		return httpapi.Response{}, err
 	}
-	res, err := h.deliver(ctx, r, n)
+	res, err := h.deliver(ctx, r, n, whatsapp.WithCallbackData(id))
 	if err != nil {
 		return httpapi.Response{}, h.refused(ctx, ev, m, r, err)
 	}
@@ -353,17 +353,19 @@ func limitName(key string) string {
 	return "recipient"
 }
 
-// deliver calls the provider, retrying throttling and server errors with
+// deliver calls the provider (with opts: the message id as callback data,
+// so that Meta's statuses can confirm a message whose answer was lost),
+// retrying throttling and server errors with
 // jittered exponential backoff while the deadline allows.
-func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number) (provider.Result, error) {
+func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number, opts ...whatsapp.SendOption) (provider.Result, error) {
 	wait := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		var res provider.Result
 		var err error
 		if r.Text != nil {
-			res, err = h.Provider.SendText(ctx, n, *r.Text)
+			res, err = h.Provider.SendText(ctx, n, *r.Text, opts...)
 		} else {
-			res, err = h.Provider.SendTemplate(ctx, n, r.template())
+			res, err = h.Provider.SendTemplate(ctx, n, r.template(), opts...)
 		}
 		if err == nil || !retryable(err) || attempt == 3 {
 			return res, err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -246,5 +248,52 @@ func TestRefusedSendIsWithdrawn(t *testing.T) {
 	}
 	if len(out.Items) != 0 {
 		t.Errorf("%d outbound messages stored for a refused send, want 0", len(out.Items))
+	}
+}
+
+// TestLostOutcomeConfirmedByStatus: the send's instance never runs again
+// after DynamoDB failed behind Meta's acceptance, so its record stays
+// sending, without the wamid. Meta's status webhook carries the message id
+// the send gave as callback data; the webhook function (under the RIE,
+// through the gateway) then completes the record and stores the status.
+func TestLostOutcomeConfirmedByStatus(t *testing.T) {
+	e := newEnv(t)
+	to := number(t)
+	e.grant(t, to, "transactional")
+	var down atomic.Bool
+	status, out, _ := callWithin(t, faultyHandler(t, e, &down, true), 10*time.Second, e.key, template(to, "transactional"), "lost-then-status-"+to[1:])
+	if status != 202 {
+		t.Fatalf("send = %d %v, want 202", status, out)
+	}
+	id, wamid := fmt.Sprint(out["id"]), fmt.Sprint(out["provider_message_id"])
+	if it := e.outbound(t, to, id); str(it, "status") != store.StatusSending {
+		t.Fatalf("stored status = %q, want sending", str(it, "status"))
+	}
+	b, _ := json.Marshal(map[string]any{"kind": "status", "wamid": wamid, "status": "delivered"})
+	resp, err := http.Post(e.st.SandboxURL+"/_sandbox/deliver", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Status int            `json:"status"`
+		Body   map[string]any `json:"body"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if d.Status != 200 || d.Body["received"] != 1.0 {
+		t.Fatalf("status webhook = %d %v, want 200 received 1", d.Status, d.Body)
+	}
+	it := e.outbound(t, to, id)
+	if str(it, "status") != "delivered" || it["lookup"] == nil {
+		t.Errorf("stored message = status %q, lookup %v; want delivered with its lookup", str(it, "status"), it["lookup"])
+	}
+	n, _ := phone.Parse(to)
+	subject, _ := e.h.Keys.Index(n)
+	c, err := e.h.Store.OutboundContent(context.Background(), subject, id)
+	if err != nil || c.ProviderID != wamid {
+		t.Errorf("stored provider id matches the wamid: %v (err %v), want true", c.ProviderID == wamid, err)
+	}
+	if got := e.events(t, "details.message", id); !slices.Equal(got, []string{"message_sent/submitted"}) {
+		t.Errorf("audit events = %v", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -180,6 +181,9 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	lookup := h.Keys.Lookup("wamid", s.ID)
 	subjectIndex, sk, err := h.Store.FindOutbound(ctx, lookup)
+	if errors.Is(err, store.ErrNotFound) {
+		subjectIndex, sk, err = h.confirmLost(ctx, s, lookup)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && h.now().Sub(s.Time) < statusGrace:
 		return errRetryLater
@@ -215,6 +219,37 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		out.Received++
 	}
 	return nil
+}
+
+// confirmLost handles a status about a message the index does not know:
+// if the status carries the send's callback data (its waguard message id)
+// and that message is still recorded as sending, the send never recorded
+// Meta's answer (DynamoDB failed after Meta accepted it), and the status
+// now completes it. It returns the message's key, or store.ErrNotFound.
+func (h *Handler) confirmLost(ctx context.Context, s whatsapp.Status, lookup string) (string, string, error) {
+	sub, ok := h.subjectOf(s.RecipientID)
+	if !ok || !messageID(s.CallbackData) {
+		return "", "", store.ErrNotFound
+	}
+	if err := h.Store.ConfirmFromStatus(ctx, sub.index, s.CallbackData, s.ID, lookup); err != nil {
+		return "", "", err
+	}
+	return sub.index, "msg#out#" + s.CallbackData, nil
+}
+
+// messageID reports whether v has the shape of a waguard message id:
+// "msg_" and 24 characters of base32.
+func messageID(v string) bool {
+	id, ok := strings.CutPrefix(v, "msg_")
+	if !ok || len(id) != 24 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // messageBody is what is kept of a message's content: the text, or the

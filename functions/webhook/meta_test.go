@@ -213,3 +213,31 @@ func req(body []byte, sig string, b64 bool) events.APIGatewayV2HTTPRequest {
 	}
 	return r
 }
+
+func TestMessageID(t *testing.T) {
+	for v, want := range map[string]bool{
+		"msg_ABCDEFGHIJKLMNOPQRSTUV23":  true,
+		"msg_ABCDEFGHIJKLMNOPQRSTUV2":   false, // 23 characters
+		"msg_abcdefghijklmnopqrstuv23":  false, // lower case
+		"msg_ABCDEFGHIJKLMNOPQRSTUV18":  false, // 1 and 8 are not base32
+		"cev_ABCDEFGHIJKLMNOPQRSTUV23":  false,
+		"":                              false,
+		"msg_ABCDEFGHIJKLMNOPQRSTUV23 ": false,
+	} {
+		if got := messageID(v); got != want {
+			t.Errorf("messageID(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// FuzzMessageID: whatever messageID accepts is a msg_ id of 28 characters
+// that is safe to put in a DynamoDB sort key.
+func FuzzMessageID(f *testing.F) {
+	f.Add("msg_ABCDEFGHIJKLMNOPQRSTUV23")
+	f.Add("msg_#")
+	f.Fuzz(func(t *testing.T, v string) {
+		if messageID(v) && (len(v) != 28 || v[:4] != "msg_" || strings.ContainsAny(v, "#/ \x00")) {
+			t.Fatalf("messageID(%q) = true", v)
+		}
+	})
+}

@@ -75,13 +75,13 @@ type Result struct {
 // SendText sends a free-form text to n. Errors from Meta are
 // *whatsapp.APIError (wrapped); a Secrets Manager failure wraps
 // [ErrCredentials].
-func (s *Sender) SendText(ctx context.Context, n phone.Number, text string) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, n.Digits(), text) })
+func (s *Sender) SendText(ctx context.Context, n phone.Number, text string, opts ...whatsapp.SendOption) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, n.Digits(), text, opts...) })
 }
 
 // SendTemplate sends a template message to n.
-func (s *Sender) SendTemplate(ctx context.Context, n phone.Number, t whatsapp.Template) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, n.Digits(), t) })
+func (s *Sender) SendTemplate(ctx context.Context, n phone.Number, t whatsapp.Template, opts ...whatsapp.SendOption) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, n.Digits(), t, opts...) })
 }
 
 func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, error)) (Result, error) {

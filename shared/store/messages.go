@@ -143,6 +143,34 @@ func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.Tran
 	return err
 }
 
+// ConfirmFromStatus completes the message id of subject if it is still
+// recorded as [StatusSending]: a provider status named it (by the
+// callback data it was sent with) although the send never recorded the
+// provider's answer. It adds providerID and lookup and sets status sent,
+// as [Store.Confirm] would have. It returns [ErrNotFound] when no such
+// message is sending.
+func (s *Store) ConfirmFromStatus(ctx context.Context, subject, id, providerID, lookup string) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(SubjectPK(subject), "msg#out#"+id),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("get outbound message: %w", err)
+	}
+	if len(out.Item) == 0 || str(out.Item, "status") != StatusSending {
+		return ErrNotFound
+	}
+	c, err := s.OpenContent(ctx, subject, out.Item)
+	if err != nil {
+		return err
+	}
+	conf, err := s.PrepareConfirm(ctx, Outbound{Subject: subject, ID: id, Lookup: lookup, Phone: c.Phone, ProviderID: providerID,
+		Body: c.Body, Purpose: retention.Class(str(out.Item, "purpose")), Status: "sent", ClientID: str(out.Item, "client"),
+		At: time.Unix(numAttr(out.Item, "sent_at"), 0)})
+	if err != nil {
+		return err
+	}
+	return s.Confirm(ctx, conf)
+}
+
 // WithdrawOutbound deletes a message recorded with status
 // [StatusSending] that the provider refused (nothing was sent, so nothing
 // is kept), in one transaction with extra (the audit event). A message

@@ -117,6 +117,7 @@ type (
 		Type             string          `json:"type"`
 		Text             *textObject     `json:"text,omitempty"`
 		Template         *templateObject `json:"template,omitempty"`
+		CallbackData     string          `json:"biz_opaque_callback_data,omitempty"`
 	}
 	textObject struct {
 		PreviewURL bool   `json:"preview_url"`
@@ -131,13 +132,30 @@ type (
 	}
 )
 
+// MaxCallbackData is the longest biz_opaque_callback_data the Cloud API
+// accepts, in characters.
+const MaxCallbackData = 512
+
+// SendOption sets an optional field of a send request.
+type SendOption func(*sendRequest)
+
+// WithCallbackData sets biz_opaque_callback_data: a string Meta keeps with
+// the message and echoes in every status webhook about it
+// ([Status.CallbackData]), so that a status can be matched to the send
+// even when the message id from Meta's answer was lost. It must hold no
+// personal data; a value longer than [MaxCallbackData] fails the send
+// with [ErrInvalidMessage].
+func WithCallbackData(s string) SendOption {
+	return func(r *sendRequest) { r.CallbackData = s }
+}
+
 // SendText sends a text message (link previews off) to the WhatsApp user
 // to, in E.164 with or without the "+", and returns its message id. It
 // returns an error wrapping [ErrInvalidMessage] for a bad recipient or a
 // body that is empty, not UTF-8 or over 4096 characters; [*APIError]
 // for a Graph error; [ErrBadResponse] for a 2xx without an id; or a
 // wrapped transport error (retryable).
-func (c *Client) SendText(ctx context.Context, to, body string) (string, error) {
+func (c *Client) SendText(ctx context.Context, to, body string, opts ...SendOption) (string, error) {
 	if body == "" || !utf8.ValidString(body) || utf8.RuneCountInString(body) > maxTextRunes {
 		return "", fmt.Errorf("send text: body must be 1 to %d characters: %w", maxTextRunes, ErrInvalidMessage)
 	}
@@ -146,14 +164,14 @@ func (c *Client) SendText(ctx context.Context, to, body string) (string, error) 
 		return "", fmt.Errorf("send text: %w", err)
 	}
 	req.Text = &textObject{Body: body}
-	return c.send(ctx, "send text", req)
+	return c.send(ctx, "send text", req, opts)
 }
 
 // SendTemplate sends a template message to to and returns its message
 // id, with the errors of [Client.SendText]; [ErrInvalidMessage] also
 // covers a bad name or language, or components that are not a JSON
 // array.
-func (c *Client) SendTemplate(ctx context.Context, to string, t Template) (string, error) {
+func (c *Client) SendTemplate(ctx context.Context, to string, t Template, opts ...SendOption) (string, error) {
 	if err := t.validate(); err != nil {
 		return "", fmt.Errorf("send template: %w", err)
 	}
@@ -163,7 +181,7 @@ func (c *Client) SendTemplate(ctx context.Context, to string, t Template) (strin
 	}
 	req.Template = &templateObject{Name: t.Name, Components: t.Components}
 	req.Template.Language.Code = t.Language
-	return c.send(ctx, "send template", req)
+	return c.send(ctx, "send template", req, opts)
 }
 
 // validate checks a template before it is sent.
@@ -205,9 +223,15 @@ func newSendRequest(to, typ string) (*sendRequest, error) {
 }
 
 // send posts req and parses the answer. op prefixes errors.
-func (c *Client) send(ctx context.Context, op string, req *sendRequest) (string, error) {
+func (c *Client) send(ctx context.Context, op string, req *sendRequest, opts []SendOption) (string, error) {
 	if c.HTTP == nil || c.token == "" {
 		return "", fmt.Errorf("%s: client not built with NewClient", op)
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	if utf8.RuneCountInString(req.CallbackData) > MaxCallbackData || !utf8.ValidString(req.CallbackData) {
+		return "", fmt.Errorf("%s: callback data must be at most %d characters of UTF-8: %w", op, MaxCallbackData, ErrInvalidMessage)
 	}
 	b, err := json.Marshal(req)
 	if err != nil {

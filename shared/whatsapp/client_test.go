@@ -115,6 +115,31 @@ func TestSendTemplate(t *testing.T) {
 	}
 }
 
+func TestSendCallbackData(t *testing.T) {
+	g := &graphStub{status: 200, body: okBody}
+	c := newStubClient(t, g)
+	if _, err := c.SendText(t.Context(), testWAID, "hi", WithCallbackData("msg_ABC")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendTemplate(t.Context(), testWAID, Template{Name: "hello_world", Language: "en_US"}, WithCallbackData("msg_DEF")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendText(t.Context(), testWAID, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []any{"msg_ABC", "msg_DEF", nil} {
+		if got := g.reqs[i].Body["biz_opaque_callback_data"]; got != want {
+			t.Errorf("request %d biz_opaque_callback_data = %v, want %v", i, got, want)
+		}
+	}
+	if _, err := c.SendText(t.Context(), testWAID, "hi", WithCallbackData(strings.Repeat("x", MaxCallbackData+1))); !errors.Is(err, ErrInvalidMessage) {
+		t.Errorf("callback data over %d characters err = %v, want ErrInvalidMessage", MaxCallbackData, err)
+	}
+	if len(g.reqs) != 3 {
+		t.Errorf("%d requests, want 3 (none for the refused one)", len(g.reqs))
+	}
+}
+
 func TestSendRejectsInvalidMessages(t *testing.T) {
 	g := &graphStub{status: 200, body: okBody}
 	c := newStubClient(t, g)

@@ -127,6 +127,8 @@ type (
 		Timestamp   unixTime    `json:"timestamp"`
 		RecipientID string      `json:"recipient_id"`
 		Errors      []wireError `json:"errors"`
+		// CallbackData is what the send set as biz_opaque_callback_data.
+		CallbackData string `json:"biz_opaque_callback_data"`
 	}
 	wireError struct {
 		Code int `json:"code"`

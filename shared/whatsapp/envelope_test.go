@@ -36,6 +36,10 @@ func TestParseEvents(t *testing.T) {
 		{"status_sent.json", []Event{statusEvent(testPNID, Status{
 			ID: "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSOUEzQ0E1QjNENENENkU2N0U3AA==", Status: "sent", Time: unix(1767225600), RecipientID: testWAID,
 		})}},
+		{"status_callback_data.json", []Event{statusEvent(testPNID, Status{
+			ID: "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSOUEzQ0E1QjNENENENkU2N0U3AA==", Status: "sent", Time: unix(1767225600), RecipientID: testWAID,
+			CallbackData: "msg_ABCDEFGHIJKLMNOPQRSTUVWX",
+		})}},
 		{"status_delivered.json", []Event{statusEvent(testPNID, Status{ID: outWAMID, Status: "delivered", Time: unix(1767225610), RecipientID: testWAID})}},
 		{"status_read.json", []Event{statusEvent(testPNID, Status{ID: outWAMID, Status: "read", Time: unix(1767225620), RecipientID: testWAID})}},
 		{"status_failed.json", []Event{statusEvent(testPNID, Status{

@@ -94,6 +94,9 @@ type Status struct {
 	RecipientID string
 	// ErrorCode is errors[0].code, which Meta sets on failed messages.
 	ErrorCode int
+	// CallbackData is the biz_opaque_callback_data the message was sent
+	// with ([WithCallbackData]), which Meta echoes in its statuses.
+	CallbackData string
 }
 
 // Events flattens env into events in payload order: per change, its
@@ -119,7 +122,7 @@ func (v *wireValue) appendEvents(out []Event) []Event {
 		out = append(out, Event{Kind: KindMessage, PhoneNumberID: pid, Message: v.message(m)})
 	}
 	for _, s := range v.Statuses {
-		st := Status{ID: s.ID, Status: s.Status, Time: s.Timestamp.t, RecipientID: s.RecipientID}
+		st := Status{ID: s.ID, Status: s.Status, Time: s.Timestamp.t, RecipientID: s.RecipientID, CallbackData: s.CallbackData}
 		if len(s.Errors) > 0 {
 			st.ErrorCode = s.Errors[0].Code
 		}
