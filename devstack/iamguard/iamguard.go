@@ -5,7 +5,7 @@
 // the template) does not allow that action on that table or index, and the
 // Secrets Manager emulator asks [Roles] the same about each secret.
 // Without it a missing permission shows up only after a deploy to AWS.
-// KMS (local-kms, a third-party emulator) is not checked.
+// [KMSProxy] does the same in front of local-kms.
 //
 // # How a caller is known
 //
@@ -23,10 +23,11 @@
 // a TransactWriteItems (Put, Update, Delete, ConditionCheck become
 // dynamodb:PutItem, UpdateItem, DeleteItem, ConditionCheckItem) and of a
 // TransactGetItems (GetItem); dynamodb:BatchWriteItem and BatchGetItem per
-// table of a batch. Allow statements only; their Conditions are not
-// evaluated (so the check can be looser than IAM, never stricter), and a
-// Deny statement or a policy form other than inline statements makes
-// [Policies] fail rather than be misread.
+// table of a batch; a secret's ARN; a KMS key's ARN with the request's
+// encryption context as the kms:EncryptionContext:<key> condition keys
+// ([KMSProxy]). Allow statements only, with StringEquals conditions; a
+// Deny statement, another condition operator or a policy form other than
+// inline statements makes [Policies] fail rather than be misread.
 package iamguard
 
 import (
@@ -39,6 +40,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -50,9 +52,11 @@ import (
 func AccessKey(logicalID string) string { return "waguard-role-" + logicalID }
 
 // Statement is one Allow statement: its actions and resources, wildcards
-// (* and ?) kept.
+// (* and ?) kept, and its StringEquals conditions (condition key to the
+// values one of which the request's must equal).
 type Statement struct {
 	Actions, Resources []string
+	StringEquals       map[string][]string
 }
 
 // Policy is a role's Allow statements.
@@ -62,12 +66,30 @@ type Policy []Statement
 // Actions compare case-insensitively, resources case-sensitively, as IAM
 // does.
 func (p Policy) Allows(action, resource string) bool {
+	return p.AllowsWith(action, resource, nil)
+}
+
+// AllowsWith is Allows for a request with the condition keys ctx (for
+// KMS, kms:EncryptionContext:<key>): a statement with conditions applies
+// only when the request meets every one of them.
+func (p Policy) AllowsWith(action, resource string, ctx map[string]string) bool {
 	for _, s := range p {
-		if matchAny(s.Actions, strings.ToLower(action), true) && matchAny(s.Resources, resource, false) {
+		if matchAny(s.Actions, strings.ToLower(action), true) && matchAny(s.Resources, resource, false) && s.meets(ctx) {
 			return true
 		}
 	}
 	return false
+}
+
+// meets reports whether ctx satisfies the statement's conditions.
+func (s Statement) meets(ctx map[string]string) bool {
+	for k, want := range s.StringEquals {
+		v, ok := ctx[k]
+		if !ok || !slices.Contains(want, v) {
+			return false
+		}
+	}
+	return true
 }
 
 func matchAny(patterns []string, v string, fold bool) bool {
@@ -128,10 +150,34 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 				if s["Effect"] != "Allow" {
 					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
 				}
-				p = append(p, Statement{Actions: strs(s["Action"]), Resources: strs(s["Resource"])})
+				st := Statement{Actions: strs(s["Action"]), Resources: strs(s["Resource"])}
+				if c, ok := s["Condition"]; ok {
+					eq, err := stringEquals(c)
+					if err != nil {
+						return nil, fmt.Errorf("%s: statement %v: %w", f.LogicalID, s["Sid"], err)
+					}
+					st.StringEquals = eq
+				}
+				p = append(p, st)
 			}
 		}
 		out[AccessKey(f.LogicalID)] = p
+	}
+	return out, nil
+}
+
+// stringEquals reads a Condition block that holds only StringEquals.
+func stringEquals(c any) (map[string][]string, error) {
+	m, ok := c.(map[string]any)
+	eq, ok2 := m["StringEquals"].(map[string]any)
+	if !ok || !ok2 || len(m) != 1 {
+		return nil, fmt.Errorf("only StringEquals conditions are understood, got %v", c)
+	}
+	out := map[string][]string{}
+	for k, v := range eq {
+		if out[k] = strs(v); len(out[k]) == 0 {
+			return nil, fmt.Errorf("condition %s has no string value", k)
+		}
 	}
 	return out, nil
 }
@@ -171,10 +217,15 @@ func (r *Roles) Set(m map[string]Policy) {
 // Allows reports whether the caller with accessKey may take action on
 // resource: always for a key without a policy.
 func (r *Roles) Allows(accessKey, action, resource string) bool {
+	return r.AllowsWith(accessKey, action, resource, nil)
+}
+
+// AllowsWith is Allows for a request with the condition keys ctx.
+func (r *Roles) AllowsWith(accessKey, action, resource string, ctx map[string]string) bool {
 	r.mu.RLock()
 	p, restricted := r.policies[accessKey]
 	r.mu.RUnlock()
-	return !restricted || p.Allows(action, resource)
+	return !restricted || p.AllowsWith(action, resource, ctx)
 }
 
 // restricted reports whether accessKey has a policy.

@@ -105,6 +105,14 @@ func TestTemplatePolicies(t *testing.T) {
 			}
 		}
 	}
+	for _, id := range []string{"WebhookFunction", "SendFunction", "EraseFunction"} {
+		p := policies[AccessKey(id)]
+		data := "GetAtt(DataKey.Arn)" // not provisioned here: the placeholder samtemplate resolves to
+		if !p.AllowsWith("kms:GenerateDataKey", data, map[string]string{"kms:EncryptionContext:purpose": "waguard-branch-key"}) ||
+			p.AllowsWith("kms:GenerateDataKey", data, nil) {
+			t.Errorf("%s: kms:GenerateDataKey on the data key must need the branch-key encryption context", id)
+		}
+	}
 	send := policies[AccessKey("SendFunction")]
 	if !send.Allows("dynamodb:DeleteItem", DefaultTablePrefix+"waguard-dev-data") {
 		t.Error("SendFunction cannot delete in the data table (idempotency Release, a refused message's withdrawal)")
@@ -113,9 +121,10 @@ func TestTemplatePolicies(t *testing.T) {
 
 func TestPoliciesRefuseWhatTheyCannotRead(t *testing.T) {
 	for name, doc := range map[string]string{
-		"managed policy": "      Policies:\n        - AWSLambdaBasicExecutionRole\n",
-		"SAM template":   "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: t\n",
-		"deny statement": "      Policies:\n        - Statement:\n            - Effect: Deny\n              Action: dynamodb:*\n              Resource: '*'\n",
+		"managed policy":  "      Policies:\n        - AWSLambdaBasicExecutionRole\n",
+		"SAM template":    "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: t\n",
+		"deny statement":  "      Policies:\n        - Statement:\n            - Effect: Deny\n              Action: dynamodb:*\n              Resource: '*'\n",
+		"other condition": "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: kms:Decrypt\n              Resource: '*'\n              Condition:\n                StringLike:\n                  kms:EncryptionContext:purpose: 'w*'\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n" + doc
@@ -254,4 +263,60 @@ func FuzzGlob(f *testing.F) {
 			t.Fatalf("glob(%q, %q) = %v", a, b, glob(a, b))
 		}
 	})
+}
+
+// TestKMSProxy checks a restricted caller's KMS calls after they ran,
+// against the key's ARN from the answer and the request's encryption
+// context; an operation that changes something is refused before it runs.
+func TestKMSProxy(t *testing.T) {
+	const keyARN = "arn:aws:kms:eu-west-2:111122223333:key/k1"
+	var ran []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran = append(ran, r.Header.Get("X-Amz-Target"))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, `{"KeyId":"`+keyARN+`","Plaintext":"AAAA"}`)
+	}))
+	defer target.Close()
+	u, _ := url.Parse(target.URL)
+	roles := &Roles{}
+	roles.Set(map[string]Policy{"role-a": {{Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{keyARN},
+		StringEquals: map[string][]string{"kms:EncryptionContext:purpose": {"branch"}}}}})
+	srv := httptest.NewServer(&KMSProxy{Target: u, Roles: roles})
+	defer srv.Close()
+	call := func(key, op, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "TrentService."+op)
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+key+"/20261125/eu-west-2/kms/aws4_request, SignedHeaders=host, Signature=00")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tests := []struct {
+		name, key, op, body string
+		allowed             bool
+	}{
+		{"right context", "role-a", "GenerateDataKey", `{"KeyId":"alias/x","EncryptionContext":{"purpose":"branch"}}`, true},
+		{"decrypt without a key id", "role-a", "Decrypt", `{"CiphertextBlob":"AA==","EncryptionContext":{"purpose":"branch"}}`, true},
+		{"wrong context", "role-a", "GenerateDataKey", `{"KeyId":"alias/x","EncryptionContext":{"purpose":"other"}}`, false},
+		{"no context", "role-a", "Decrypt", `{"CiphertextBlob":"AA=="}`, false},
+		{"action not granted", "role-a", "Sign", `{"KeyId":"alias/x"}`, false},
+		{"unrestricted caller", "local", "Sign", `{"KeyId":"alias/x"}`, true},
+	}
+	for _, tt := range tests {
+		status, body := call(tt.key, tt.op, tt.body)
+		if got := status == 200 && strings.Contains(body, "Plaintext"); got != tt.allowed {
+			t.Errorf("%s: %d %s, want allowed %v", tt.name, status, body, tt.allowed)
+		}
+		if !tt.allowed && !strings.Contains(body, "AccessDeniedException") {
+			t.Errorf("%s: refusal %s, want AccessDeniedException", tt.name, body)
+		}
+	}
+	before := len(ran)
+	if status, body := call("role-a", "ScheduleKeyDeletion", `{"KeyId":"alias/x"}`); status != 400 || len(ran) != before {
+		t.Errorf("ScheduleKeyDeletion = %d %s and reached local-kms %v; want refused before it runs", status, body, len(ran) != before)
+	}
 }

@@ -218,10 +218,21 @@ func (s *stack) startKMS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	port := s.c.KMSPort
+	if s.roles != nil {
+		// local-kms listens on a free port behind the IAM proxy.
+		if port, err = freePort(); err != nil {
+			return err
+		}
+	}
 	cmd := exec.Command(filepath.Join(s.c.LocalDir, "bin", "local-kms"))
 	cmd.Env = append(os.Environ(), "KMS_DATA_PATH="+dir, "KMS_REGION="+region, "KMS_ACCOUNT_ID="+accountID,
-		"PORT="+strconv.Itoa(s.c.KMSPort))
-	return s.spawn(ctx, "kms", cmd, s.c.KMSPort)
+		"PORT="+strconv.Itoa(port))
+	if err := s.spawn(ctx, "kms", cmd, port); err != nil || s.roles == nil {
+		return err
+	}
+	target, _ := url.Parse(loopback(port))
+	return s.serve("kms", s.c.KMSPort, &iamguard.KMSProxy{Target: target, Roles: s.roles, Denied: s.denied})
 }
 
 // spawn starts a child process, logs its output and waits for its port.
