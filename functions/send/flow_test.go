@@ -40,7 +40,26 @@ func TestSendThenStatusWebhook(t *testing.T) {
 		t.Fatalf("sandbox received %d messages, want 1", n)
 	}
 	wamid := fmt.Sprint(out["provider_message_id"])
-	b, _ := json.Marshal(map[string]any{"kind": "status", "wamid": wamid, "status": "delivered"})
+	e.deliverStatus(t, wamid, "delivered")
+	n, _ := phone.Parse(to)
+	subject, _ := e.h.Keys.Index(n)
+	db := dynamodb.NewFromConfig(e.st.AWS(t))
+	item, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.st.DataTable, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)},
+			"sk": &types.AttributeValueMemberS{Value: "msg#out#" + fmt.Sprint(out["id"])}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := item.Item["status"].(*types.AttributeValueMemberS).Value; got != "delivered" {
+		t.Errorf("stored status = %q, want delivered", got)
+	}
+}
+
+// deliverStatus has the sandbox post Meta's signed status webhook about
+// wamid through the gateway, and checks the webhook stored it.
+func (e *env) deliverStatus(t *testing.T, wamid, status string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"kind": "status", "wamid": wamid, "status": status})
 	resp, err := http.Post(e.st.SandboxURL+"/_sandbox/deliver", "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
@@ -53,18 +72,6 @@ func TestSendThenStatusWebhook(t *testing.T) {
 	resp.Body.Close()
 	if d.Status != 200 || d.Body["received"] != 1.0 {
 		t.Fatalf("status webhook = %d %v, want 200 received 1", d.Status, d.Body)
-	}
-	n, _ := phone.Parse(to)
-	subject, _ := e.h.Keys.Index(n)
-	db := dynamodb.NewFromConfig(e.st.AWS(t))
-	item, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.st.DataTable, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: store.SubjectPK(subject)},
-			"sk": &types.AttributeValueMemberS{Value: "msg#out#" + fmt.Sprint(out["id"])}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := item.Item["status"].(*types.AttributeValueMemberS).Value; got != "delivered" {
-		t.Errorf("stored status = %q, want delivered", got)
 	}
 }
 

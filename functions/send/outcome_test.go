@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -269,20 +267,7 @@ func TestLostOutcomeConfirmedByStatus(t *testing.T) {
 	if it := e.outbound(t, to, id); str(it, "status") != store.StatusSending {
 		t.Fatalf("stored status = %q, want sending", str(it, "status"))
 	}
-	b, _ := json.Marshal(map[string]any{"kind": "status", "wamid": wamid, "status": "delivered"})
-	resp, err := http.Post(e.st.SandboxURL+"/_sandbox/deliver", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Status int            `json:"status"`
-		Body   map[string]any `json:"body"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&d)
-	resp.Body.Close()
-	if d.Status != 200 || d.Body["received"] != 1.0 {
-		t.Fatalf("status webhook = %d %v, want 200 received 1", d.Status, d.Body)
-	}
+	e.deliverStatus(t, wamid, "delivered")
 	it := e.outbound(t, to, id)
 	if str(it, "status") != "delivered" || it["lookup"] == nil {
 		t.Errorf("stored message = status %q, lookup %v; want delivered with its lookup", str(it, "status"), it["lookup"])
