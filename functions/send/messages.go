@@ -180,6 +180,9 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	}
 	m := store.Outbound{Subject: subject, ID: id, Phone: n.E164(), Body: r.content(), Purpose: retention.Class(r.Purpose),
 		Status: store.StatusSending, ClientID: p.ClientID, At: h.now()}
+	if lease != nil {
+		m.IdempotencyRef = lease.Ref() // lets Meta's status webhook complete the key
+	}
 	// Fail closed: the message is stored encrypted and audited before it
 	// can go out.
 	if err := h.intend(ctx, ev, m, lease); errors.Is(err, store.ErrErased) {
@@ -256,10 +259,16 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		if pending != nil {
 			pending.Commit(err)
 		}
-		if lease != nil && errors.Is(err, store.ErrNotFound) {
-			// Erased meanwhile: nothing of the message is kept, and the
-			// key still replays its 202.
-			err = lease.Complete(ctx, resp)
+		if errors.Is(err, store.ErrNotFound) {
+			// No longer sending: erased meanwhile (nothing of the message
+			// is kept, and the key still replays its 202), or already
+			// confirmed by Meta's status webhook (which completed the key).
+			if lease != nil {
+				if cerr := lease.Complete(ctx, resp); cerr != nil {
+					h.Log.Info("idempotency record already settled", "err", cerr)
+				}
+			}
+			return nil
 		}
 		return err
 	}

@@ -259,7 +259,8 @@ func TestLostOutcomeConfirmedByStatus(t *testing.T) {
 	to := number(t)
 	e.grant(t, to, "transactional")
 	var down atomic.Bool
-	status, out, _ := callWithin(t, faultyHandler(t, e, &down, true), 10*time.Second, e.key, template(to, "transactional"), "lost-then-status-"+to[1:])
+	key := "lost-then-status-" + to[1:]
+	status, out, _ := callWithin(t, faultyHandler(t, e, &down, true), 10*time.Second, e.key, template(to, "transactional"), key)
 	if status != 202 {
 		t.Fatalf("send = %d %v, want 202", status, out)
 	}
@@ -280,5 +281,13 @@ func TestLostOutcomeConfirmedByStatus(t *testing.T) {
 	}
 	if got := e.events(t, "details.message", id); !slices.Equal(got, []string{"message_sent/submitted"}) {
 		t.Errorf("audit events = %v", got)
+	}
+	// The status also completed the key: the retry replays the 202.
+	status, out, hdr := callWithin(t, e.h, 10*time.Second, e.key, template(to, "transactional"), key)
+	if status != 202 || hdr["Idempotent-Replayed"] != "true" || fmt.Sprint(out["id"]) != id || fmt.Sprint(out["provider_message_id"]) != wamid {
+		t.Errorf("retry after the status = %d %v %v, want the 202 replayed", status, out, hdr)
+	}
+	if n := e.st.SandboxSends(t, to); n != 1 {
+		t.Errorf("provider got %d messages, want 1", n)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
@@ -225,13 +228,39 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // if the status carries the send's callback data (its waguard message id)
 // and that message is still recorded as sending, the send never recorded
 // Meta's answer (DynamoDB failed after Meta accepted it), and the status
-// now completes it. It returns the message's key, or store.ErrNotFound.
+// now completes it, with the send's idempotency key when it had one (so a
+// retry with the key replays the 202). It returns the message's key, or
+// store.ErrNotFound.
 func (h *Handler) confirmLost(ctx context.Context, s whatsapp.Status, lookup string) (string, string, error) {
 	sub, ok := h.subjectOf(s.RecipientID)
 	if !ok || !messageID(s.CallbackData) {
 		return "", "", store.ErrNotFound
 	}
-	if err := h.Store.ConfirmFromStatus(ctx, sub.index, s.CallbackData, s.ID, lookup); err != nil {
+	m, err := h.Store.SendingOutbound(ctx, sub.index, s.CallbackData)
+	if err != nil {
+		return "", "", err
+	}
+	m.Status, m.ProviderID, m.Lookup = "sent", s.ID, lookup
+	c, err := h.Store.PrepareConfirm(ctx, m)
+	if err != nil {
+		return "", "", err
+	}
+	var extra []types.TransactWriteItem
+	if m.IdempotencyRef != "" && h.Idempotency != nil {
+		body, _ := json.Marshal(map[string]string{"id": m.ID, "status": "sent"}) // the send's 202, without the wamid
+		w, err := h.Idempotency.CompleteLost(m.IdempotencyRef, idempotency.Response{Status: http.StatusAccepted, Body: body})
+		if err == nil {
+			extra = append(extra, w)
+		}
+	}
+	err = h.Store.Confirm(ctx, c, extra...)
+	var tc *types.TransactionCanceledException
+	if len(extra) > 0 && !errors.Is(err, store.ErrNotFound) && errors.As(err, &tc) {
+		// The key was settled otherwise (completed, or its record expired):
+		// confirm the message alone.
+		err = h.Store.Confirm(ctx, c)
+	}
+	if err != nil {
 		return "", "", err
 	}
 	return sub.index, "msg#out#" + s.CallbackData, nil

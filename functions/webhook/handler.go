@@ -14,6 +14,7 @@ import (
 	"github.com/waguard/waguard/shared/blindindex"
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
@@ -33,8 +34,11 @@ type Handler struct {
 	Metrics *metrics.Recorder
 	// Provider sends keyword confirmations; nil when none is configured.
 	Provider *provider.Sender
-	Config   Config
-	Now      func() time.Time
+	// Idempotency completes the key of a send whose outcome only Meta's
+	// status told (nil: the status completes the message alone).
+	Idempotency *idempotency.Store
+	Config      Config
+	Now         func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout, which Lambda
 	// ships to CloudWatch Logs).
 	MetricsOut io.Writer

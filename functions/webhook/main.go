@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
 )
@@ -37,12 +38,17 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	core, _, err := coldstart.Load(ctx, os.Getenv, "webhook", opts...)
+	core, clients, err := coldstart.Load(ctx, os.Getenv, "webhook", opts...)
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store,
 		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
+	// The same keyed store as send's, to complete the key of a send whose
+	// outcome only Meta's status told.
+	if h.Idempotency, err = idempotency.New(clients.DynamoDB, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
+		return nil, err
+	}
 	if len(cfg.Replies) > 0 {
 		if h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID,
 			BaseURL: cfg.APIBaseURL, Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID, RapidAPIHost: cfg.RapidAPIHost}); err != nil {

@@ -238,6 +238,45 @@ func (l *Lease) CompleteWrite(r Response) (types.TransactWriteItem, error) {
 		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}, nil
 }
 
+// Ref names the lease's record for [Store.CompleteLost]. It holds the
+// client id and the keyed hash of the key, never the key itself.
+func (l *Lease) Ref() string { return l.pk }
+
+// CompleteLost returns a write that completes the record ref (a
+// [Lease.Ref]) with r, if the record is still in progress past its point
+// of no return ([Lease.Irreversible]): for whoever learns the outcome of
+// an operation whose own invocation lost it (Meta's status webhook about
+// a message whose send could not record Meta's answer). Commit it in a
+// transaction; its condition fails when the record was completed,
+// released, replaced or never marked. r, like every stored response, must
+// hold no personal data.
+func (s *Store) CompleteLost(ref string, r Response) (types.TransactWriteItem, error) {
+	if len(ref) < len("idem#") || ref[:len("idem#")] != "idem#" {
+		return types.TransactWriteItem{}, fmt.Errorf("complete lost idempotency record: %w: malformed reference", ErrNotRecorded)
+	}
+	if r.Status < 100 || r.Status > 599 {
+		return types.TransactWriteItem{}, fmt.Errorf("complete lost idempotency record: %w: invalid status %d", ErrNotRecorded, r.Status)
+	}
+	set := "SET #status = :completed, " + attrRespStatus + " = :resp_status"
+	vals := map[string]types.AttributeValue{
+		":completed": &types.AttributeValueMemberS{Value: statusCompleted}, ":in_progress": &types.AttributeValueMemberS{Value: statusInProgress},
+		":resp_status": num(int64(r.Status)),
+	}
+	if len(r.Body) > 0 {
+		set += ", " + attrRespBody + " = :resp_body"
+		vals[":resp_body"] = &types.AttributeValueMemberB{Value: r.Body}
+	}
+	if len(r.Headers) > 0 {
+		set += ", " + attrRespHeaders + " = :resp_headers"
+		vals[":resp_headers"] = headersAttr(r.Headers)
+	}
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.tableName, Key: itemKey(ref),
+		UpdateExpression:          aws.String(set + " REMOVE " + attrUntil + ", " + attrLostStatus + ", " + attrLostBody),
+		ConditionExpression:       aws.String("#status = :in_progress AND attribute_exists(" + attrLostStatus + ")"),
+		ExpressionAttributeNames:  map[string]string{"#status": attrStatus},
+		ExpressionAttributeValues: vals}}, nil
+}
+
 // Release deletes the record so that the client may retry at once. Call
 // it only when the operation certainly had no effect. Like
 // [Lease.Complete], it runs even when ctx is cancelled. Releasing a lease

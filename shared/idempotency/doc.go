@@ -33,7 +33,9 @@
 //     with it get the response given to Irreversible (e.g. "outcome
 //     unknown") instead of a second execution;
 //   - [Lease.CompleteWrite] lets the operation commit its last write and
-//     its replayable response in one transaction.
+//     its replayable response in one transaction, and [Store.CompleteLost]
+//     lets someone else who learns the outcome of an operation past its
+//     point of no return complete its record ([Lease.Ref] names it).
 //
 // A claim holds a lease, in_progress_until = now + the time remaining
 // before ctx's deadline (the Lambda's own deadline, [Config.Lease] when ctx

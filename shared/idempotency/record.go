@@ -104,13 +104,18 @@ func (r *record) item() map[string]types.AttributeValue {
 		it[attrRespBody] = &types.AttributeValueMemberB{Value: r.resp.Body}
 	}
 	if len(r.resp.Headers) > 0 {
-		hs := make(map[string]types.AttributeValue, len(r.resp.Headers))
-		for k, v := range r.resp.Headers {
-			hs[k] = &types.AttributeValueMemberS{Value: v}
-		}
-		it[attrRespHeaders] = &types.AttributeValueMemberM{Value: hs}
+		it[attrRespHeaders] = headersAttr(r.resp.Headers)
 	}
 	return it
+}
+
+// headersAttr encodes response headers as a map attribute.
+func headersAttr(h map[string]string) *types.AttributeValueMemberM {
+	hs := make(map[string]types.AttributeValue, len(h))
+	for k, v := range h {
+		hs[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	return &types.AttributeValueMemberM{Value: hs}
 }
 
 // decode parses an item written by item.

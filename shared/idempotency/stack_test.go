@@ -222,6 +222,32 @@ func TestStackIrreversible(t *testing.T) {
 		}
 	})
 
+	t.Run("completed by whoever learns the outcome", func(t *testing.T) {
+		key := rand.Text()
+		lease, _, err := f.store.Claim(ctx, f.client, key, testBody)
+		if err != nil || lease == nil {
+			t.Fatalf("Claim() = %v, %v; want a lease", lease, err)
+		}
+		if err := transact(f.store.CompleteLost(lease.Ref(), okResp)); err == nil {
+			t.Fatal("CompleteLost before the point of no return committed, want a cancelled transaction")
+		}
+		if err := transact(lease.Irreversible(lost)); err != nil {
+			t.Fatalf("committing Irreversible: %v", err)
+		}
+		if err := transact(f.store.CompleteLost(lease.Ref(), okResp)); err != nil {
+			t.Fatalf("committing CompleteLost: %v", err)
+		}
+		if _, prior, err := f.store.Claim(ctx, f.client, key, testBody); err != nil || prior == nil || !cmp.Equal(*prior, okResp) {
+			t.Fatalf("Claim() after CompleteLost = %+v, %v; want %+v replayed", prior, err, okResp)
+		}
+		if err := lease.Complete(ctx, okResp); !errors.Is(err, idempotency.ErrNotRecorded) {
+			t.Errorf("the lapsed invocation's Complete err = %v, want ErrNotRecorded", err)
+		}
+		if _, err := f.store.CompleteLost("not-a-ref", okResp); err == nil {
+			t.Error("CompleteLost(malformed ref) err = nil")
+		}
+	})
+
 	t.Run("released", func(t *testing.T) {
 		key := rand.Text()
 		lease, _, err := f.store.Claim(ctx, f.client, key, testBody)

@@ -72,7 +72,10 @@ type Outbound struct {
 	Status  string
 	// ClientID is the API client that sent it (not personal).
 	ClientID string
-	At       time.Time
+	// IdempotencyRef names the send's idempotency record, if it had a key
+	// (idempotency.Lease.Ref: a keyed hash, not personal).
+	IdempotencyRef string
+	At             time.Time
 }
 
 // StatusSending is the status of an outbound message recorded before the
@@ -143,32 +146,27 @@ func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.Tran
 	return err
 }
 
-// ConfirmFromStatus completes the message id of subject if it is still
-// recorded as [StatusSending]: a provider status named it (by the
-// callback data it was sent with) although the send never recorded the
-// provider's answer. It adds providerID and lookup and sets status sent,
-// as [Store.Confirm] would have. It returns [ErrNotFound] when no such
-// message is sending.
-func (s *Store) ConfirmFromStatus(ctx context.Context, subject, id, providerID, lookup string) error {
+// SendingOutbound returns the message id of subject if it is still
+// recorded as [StatusSending] (the send never recorded the provider's
+// answer), decrypted, for a provider status that names it to complete it
+// with [Store.PrepareConfirm] and [Store.Confirm]. It returns
+// [ErrNotFound] when no such message is sending.
+func (s *Store) SendingOutbound(ctx context.Context, subject, id string) (Outbound, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(SubjectPK(subject), "msg#out#"+id),
 		ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return fmt.Errorf("get outbound message: %w", err)
+		return Outbound{}, fmt.Errorf("get outbound message: %w", err)
 	}
 	if len(out.Item) == 0 || str(out.Item, "status") != StatusSending {
-		return ErrNotFound
+		return Outbound{}, ErrNotFound
 	}
 	c, err := s.OpenContent(ctx, subject, out.Item)
 	if err != nil {
-		return err
+		return Outbound{}, err
 	}
-	conf, err := s.PrepareConfirm(ctx, Outbound{Subject: subject, ID: id, Lookup: lookup, Phone: c.Phone, ProviderID: providerID,
-		Body: c.Body, Purpose: retention.Class(str(out.Item, "purpose")), Status: "sent", ClientID: str(out.Item, "client"),
-		At: time.Unix(numAttr(out.Item, "sent_at"), 0)})
-	if err != nil {
-		return err
-	}
-	return s.Confirm(ctx, conf)
+	return Outbound{Subject: subject, ID: id, Phone: c.Phone, Body: c.Body, Purpose: retention.Class(str(out.Item, "purpose")),
+		Status: StatusSending, ClientID: str(out.Item, "client"), IdempotencyRef: str(out.Item, "idem_ref"),
+		At: time.Unix(numAttr(out.Item, "sent_at"), 0)}, nil
 }
 
 // WithdrawOutbound deletes a message recorded with status
@@ -187,6 +185,9 @@ func (s *Store) outboundItem(ctx context.Context, m Outbound) (map[string]types.
 		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID)}
 	if m.Lookup != "" { // the by-lookup index refuses an empty key
 		item["lookup"] = sAttr(m.Lookup)
+	}
+	if m.IdempotencyRef != "" {
+		item["idem_ref"] = sAttr(m.IdempotencyRef)
 	}
 	if err := s.expiring(item, m.Purpose, m.At); err != nil {
 		return nil, err
