@@ -83,21 +83,6 @@ func resourceType(tpl *samtemplate.Template, id string) string {
 	return typ
 }
 
-// strs returns a string or a list as strings (IAM Action and Resource take both).
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			out = append(out, fmt.Sprint(e))
-		}
-		return out
-	}
-	return nil
-}
-
 func isDir(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.IsDir()
@@ -626,7 +611,7 @@ func allowStatements(tpl *samtemplate.Template) []statement {
 			for i, st := range sts {
 				m, _ := st.(map[string]any)
 				s := statement{function: fn, sid: fmt.Sprintf("Statement[%d]", i), allow: m["Effect"] == "Allow",
-					actions: strs(m["Action"]), resources: strs(m["Resource"]), condition: m["Condition"]}
+					actions: samtemplate.Strings(m["Action"]), resources: samtemplate.Strings(m["Resource"]), condition: m["Condition"]}
 				_, s.notAction = m["NotAction"]
 				_, s.notResrce = m["NotResource"]
 				if sid, ok := m["Sid"].(string); ok {

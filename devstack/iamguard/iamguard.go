@@ -150,7 +150,7 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 				if s["Effect"] != "Allow" {
 					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
 				}
-				st := Statement{Actions: strs(s["Action"]), Resources: strs(s["Resource"])}
+				st := Statement{Actions: samtemplate.Strings(s["Action"]), Resources: samtemplate.Strings(s["Resource"])}
 				if c, ok := s["Condition"]; ok {
 					eq, err := stringEquals(c)
 					if err != nil {
@@ -175,27 +175,11 @@ func stringEquals(c any) (map[string][]string, error) {
 	}
 	out := map[string][]string{}
 	for k, v := range eq {
-		if out[k] = strs(v); len(out[k]) == 0 {
+		if out[k] = samtemplate.Strings(v); len(out[k]) == 0 {
 			return nil, fmt.Errorf("condition %s has no string value", k)
 		}
 	}
 	return out, nil
-}
-
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // Roles holds the functions' policies by access key, for every service

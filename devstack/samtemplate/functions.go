@@ -110,6 +110,25 @@ func (t *Template) eachEvent(f func(fn, name, typ string, props map[string]any))
 	}
 }
 
+// Strings returns a template value that may be a string or a list (as
+// IAM's Action and Resource are) as strings; nil elements are skipped and
+// whole numbers print without a decimal point.
+func Strings(v any) []string {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if e != nil {
+				out = append(out, str(e))
+			}
+		}
+		return out
+	}
+	return []string{str(v)}
+}
+
 func str(v any) string {
 	if v == nil {
 		return ""

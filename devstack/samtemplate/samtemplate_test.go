@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,23 @@ func FuzzSub(f *testing.F) {
 			t.Fatalf("sub([%q, {}]) = %v, want %q as for the string form", src, list, s)
 		}
 	})
+}
+
+func TestStrings(t *testing.T) {
+	tests := []struct {
+		in   any
+		want []string
+	}{
+		{nil, nil},
+		{"dynamodb:GetItem", []string{"dynamodb:GetItem"}},
+		{[]any{"a", nil, "b"}, []string{"a", "b"}},
+		{[]any{float64(90), 1.5}, []string{"90", "1.5"}},
+		{[]any{}, []string{}},
+	}
+	for _, tt := range tests {
+		got := Strings(tt.in)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) || len(got) != len(tt.want) {
+			t.Errorf("Strings(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
+	"github.com/waguard/waguard/devstack/samtemplate"
 )
 
 const functionType = "AWS::Serverless::Function"
@@ -120,7 +121,7 @@ func (t *Template) policies() (sts []statement, grants []grant, roles int, probl
 			for _, pol := range inline {
 				sts = append(sts, statements(id, field(pol, "PolicyDocument"))...)
 			}
-			for _, arn := range strs(p["ManagedPolicyArns"]) {
+			for _, arn := range samtemplate.Strings(p["ManagedPolicyArns"]) {
 				grants = append(grants, grant{role: id, name: arn})
 			}
 		}
@@ -158,12 +159,12 @@ func statements(role string, doc any) []statement {
 		if m["Effect"] != "Allow" {
 			continue
 		}
-		s := statement{role: role, sid: fmt.Sprintf("Statement[%d]", i), actions: strs(m["Action"]), resources: strs(m["Resource"])}
+		s := statement{role: role, sid: fmt.Sprintf("Statement[%d]", i), actions: samtemplate.Strings(m["Action"]), resources: samtemplate.Strings(m["Resource"])}
 		if sid, ok := m["Sid"].(string); ok {
 			s.sid = sid
 		}
 		if na, ok := m["NotAction"]; ok {
-			s.notAction, s.actions = true, append(s.actions, strs(na)...)
+			s.notAction, s.actions = true, append(s.actions, samtemplate.Strings(na)...)
 		}
 		if _, ok := m["NotResource"]; ok {
 			s.resources = append(s.resources, "*")

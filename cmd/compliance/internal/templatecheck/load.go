@@ -140,23 +140,6 @@ func field(v any, path ...string) any {
 	return v
 }
 
-// strs returns a string or a list as strings (IAM Action and Resource take both).
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			if e != nil {
-				out = append(out, str(e))
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 func str(v any) string {
 	switch v := v.(type) {
 	case nil:
