@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/waguard/waguard/shared/audit"
@@ -33,8 +35,8 @@ type Handler struct {
 	Now      func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
-	// stopAfterBuckets, in tests only, ends a sweep after that many
-	// buckets, as a timeout would.
+	// stopAfterBuckets, in tests only, ends a run after that many buckets
+	// (swept or re-expired), as a timeout would.
 	stopAfterBuckets int
 }
 
@@ -50,6 +52,22 @@ type Result struct {
 	// outlived its policy (0 when none has).
 	OldestAgeHours map[retention.Class]float64 `json:"oldest_age_hours"`
 	ExcessHours    float64                     `json:"excess_hours"`
+	// PolicyPending is set while a shortened retention period has not
+	// reached every item yet; ExcessHours then shows it (see
+	// pendingPolicy.excessHours).
+	PolicyPending bool `json:"policy_pending,omitempty"`
+}
+
+// excessHours is how much an item may outlive the shortened policy while
+// it is pending: up to the days the period went down by, or, if longer,
+// the time the change has been pending, so a change that cannot finish
+// raises the breach alarm (above 48 h) within two days.
+func (p *pendingPolicy) excessHours(now time.Time) float64 {
+	h := now.Sub(p.since).Hours()
+	for _, c := range p.changes {
+		h = max(h, float64((c.From-c.To)*24))
+	}
+	return h
 }
 
 // probeDays is how many days of expiry buckets the oldest-item probe
@@ -77,86 +95,207 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 }
 
 // sweep deletes expired items bucket by bucket from the cursor's day to
-// today, saving progress so a timed-out run resumes where it stopped.
+// today, saving progress so a timed-out run resumes where it stopped, and
+// then applies any shortened retention period to the items written under
+// the longer one.
 func (h *Handler) sweep(ctx context.Context) (Result, error) {
 	now := h.now().UTC()
 	res := Result{Deleted: map[retention.Class]int{}}
-	if done, err := h.applyPolicyChanges(ctx, now, res.Deleted); err != nil || !done {
-		if err != nil {
-			return res, err
-		}
-		return h.finish(ctx, res, now.Truncate(24*time.Hour), now, false)
-	}
-	day, err := h.startDay(ctx, now)
+	run := &runBudget{h: h}
+	day, finished, err := h.sweepExpired(ctx, run, now, res.Deleted)
 	if err != nil {
 		return res, err
 	}
+	pending, err := h.applyPolicyChanges(ctx, run, now, res.Deleted)
+	if err != nil {
+		return res, err
+	}
+	return h.finish(ctx, res, day, now, finished, pending)
+}
+
+// runBudget says whether a run may start another page: the invocation's
+// deadline less a reserve to record the outcome, and in tests a number of
+// buckets.
+type runBudget struct {
+	h       *Handler
+	buckets int
+}
+
+func (b *runBudget) more(ctx context.Context) bool {
+	return b.h.timeLeft(ctx) && (b.h.stopAfterBuckets == 0 || b.buckets < b.h.stopAfterBuckets)
+}
+
+// sweepExpired deletes the expired items of every bucket from the
+// cursor's day through today. It returns the day it stopped at and
+// whether it got through today.
+func (h *Handler) sweepExpired(ctx context.Context, run *runBudget, now time.Time, deleted map[retention.Class]int) (time.Time, bool, error) {
+	day, err := h.startDay(ctx, now)
+	if err != nil {
+		return day, false, err
+	}
 	today := now.Truncate(24 * time.Hour)
-	buckets := 0
 	for ; !day.After(today); day = day.Add(24 * time.Hour) {
 		for shard := 0; shard < retention.Shards; shard++ {
-			if !h.timeLeft(ctx) || (h.stopAfterBuckets > 0 && buckets >= h.stopAfterBuckets) {
-				return h.finish(ctx, res, day, now, false)
+			if done, err := h.sweepBucket(ctx, run, retention.BucketFor(day, shard), now, deleted); err != nil || !done {
+				return day, false, err
 			}
-			if err := h.sweepBucket(ctx, retention.BucketFor(day, shard), now, res.Deleted); err != nil {
-				return res, err
-			}
-			buckets++
 		}
 		if day.Before(today) {
 			if err := h.Store.SetSweepCursor(ctx, h.Cursor, day.Add(24*time.Hour).Format(time.DateOnly)); err != nil {
-				return res, err
+				return day, false, err
 			}
 		}
 	}
-	return h.finish(ctx, res, today, now, true)
+	return today, true, nil
 }
 
-func (h *Handler) sweepBucket(ctx context.Context, bucket string, now time.Time, deleted map[retention.Class]int) error {
+// sweepBucket deletes a bucket's expired items page by page; false when
+// the run's budget ended first.
+func (h *Handler) sweepBucket(ctx context.Context, run *runBudget, bucket string, now time.Time, deleted map[retention.Class]int) (bool, error) {
+	var page store.PageKey
 	for {
-		counts, more, err := h.Store.SweepBucket(ctx, bucket, now)
+		if !run.more(ctx) {
+			return false, nil
+		}
+		counts, next, err := h.Store.SweepBucket(ctx, bucket, now, page)
 		for c, n := range counts {
 			deleted[c] += n
 		}
-		if err != nil || !more {
-			return err
+		if err != nil || next == "" {
+			run.buckets++
+			return err == nil, err
 		}
+		page = next
 	}
+}
+
+// pendingPolicy is a shortened policy not yet applied to every item.
+type pendingPolicy struct {
+	changes []retention.Change
+	since   time.Time
 }
 
 // applyPolicyChanges makes a shortened retention period reach items
 // written under the longer one: for each class whose days went down since
-// the last run, it walks the buckets the old expiries can be in and
-// deletes or re-expires that class's items by their write time. The new
-// policy is recorded only once every change is applied, so an interrupted
-// run repeats it (each change is conditional and idempotent).
-func (h *Handler) applyPolicyChanges(ctx context.Context, now time.Time, deleted map[retention.Class]int) (bool, error) {
-	prev, err := h.Store.SweepPolicy(ctx, h.Cursor)
+// the policy was last recorded, it walks the buckets the old expiries can
+// be in, page by page, and deletes or re-expires that class's items by
+// their write time ([retention.Reexpire]). Progress is saved at each day
+// and when the run's budget ends, so the next run goes on from there; the
+// new policy is recorded only once every change is applied. It returns
+// what is still pending (nil when done).
+func (h *Handler) applyPolicyChanges(ctx context.Context, run *runBudget, now time.Time, deleted map[retention.Class]int) (*pendingPolicy, error) {
+	applied, err := h.Store.SweepPolicy(ctx, h.Cursor)
 	if err != nil {
-		return false, err
+		return nil, err
+	}
+	changes := retention.Shortened(applied, h.Policy)
+	if len(changes) == 0 {
+		if samePolicy(applied, h.Policy) {
+			return nil, nil
+		}
+		return nil, h.Store.SetSweepPolicy(ctx, h.Cursor, h.Policy)
+	}
+	prog, err := h.Store.PolicyProgress(ctx, h.Cursor)
+	if err != nil {
+		return nil, err
 	}
 	today := now.Truncate(24 * time.Hour)
-	for _, c := range retention.Classes {
-		days, _ := h.Policy.Days(c)
-		if prev[c] <= days {
-			continue
+	if target := policyTarget(h.Policy); prog.Target != target {
+		prog = store.PolicyProgress{Target: target, Class: changes[0].Class, Day: today.Format(time.DateOnly), StartedAt: now}
+		if err := h.Store.SetPolicyProgress(ctx, h.Cursor, prog); err != nil {
+			return nil, err
 		}
-		for d := 0; d <= prev[c]; d++ {
-			for shard := 0; shard < retention.Shards; shard++ {
-				if !h.timeLeft(ctx) {
-					return false, nil
+	}
+	w := policyWalk{h: h, run: run, prog: prog, today: today, now: now, deleted: deleted}
+	for i, c := range changes {
+		if done, err := w.change(ctx, c); err != nil || !done {
+			return &pendingPolicy{changes: changes[i:], since: prog.StartedAt}, err
+		}
+	}
+	return nil, h.Store.SetSweepPolicy(ctx, h.Cursor, h.Policy)
+}
+
+// policyWalk walks the expiry buckets of the changes of one target
+// policy from its saved progress.
+type policyWalk struct {
+	h          *Handler
+	run        *runBudget
+	prog       store.PolicyProgress
+	today, now time.Time
+	deleted    map[retention.Class]int
+}
+
+// change re-expires one class's items in every bucket its old expiries
+// can be in: from the day the change began (or today, since earlier
+// buckets hold only items the sweep deletes) through that day plus the
+// old period. False when the run's budget ended first.
+func (w *policyWalk) change(ctx context.Context, c retention.Change) (bool, error) {
+	started := w.prog.StartedAt.Truncate(24 * time.Hour)
+	last := started.Add(time.Duration(c.From) * 24 * time.Hour)
+	if classBefore(c.Class, w.prog.Class) {
+		return true, nil // done in an earlier run
+	}
+	day, shard, page := started, 0, store.PageKey("")
+	if day.Before(w.today) {
+		day = w.today
+	}
+	if c.Class == w.prog.Class {
+		if d, err := time.Parse(time.DateOnly, w.prog.Day); err == nil && !d.Before(w.today) {
+			day, shard, page = d, w.prog.Shard, w.prog.Page
+		}
+	}
+	for ; !day.After(last); day, shard, page = day.Add(24*time.Hour), 0, "" {
+		for ; shard < retention.Shards; shard, page = shard+1, "" {
+			for {
+				if !w.run.more(ctx) {
+					return false, w.save(ctx, c.Class, day, shard, page)
 				}
-				for more := true; more; {
-					var n int
-					if n, _, more, err = h.Store.ReexpireBucket(ctx, retention.BucketFor(today.Add(time.Duration(d)*24*time.Hour), shard), c, days, now); err != nil {
-						return false, err
-					}
-					deleted[c] += n
+				r, next, err := w.h.Store.ReexpireBucket(ctx, retention.BucketFor(day, shard), c.Class, c.To, w.now, page)
+				if err != nil {
+					return false, err
+				}
+				w.deleted[c.Class] += r.Deleted
+				if page = next; page == "" {
+					w.run.buckets++
+					break
 				}
 			}
 		}
+		if err := w.save(ctx, c.Class, day.Add(24*time.Hour), 0, ""); err != nil {
+			return false, err
+		}
 	}
-	return true, h.Store.SetSweepPolicy(ctx, h.Cursor, h.Policy)
+	return true, nil
+}
+
+func (w *policyWalk) save(ctx context.Context, c retention.Class, day time.Time, shard int, page store.PageKey) error {
+	w.prog.Class, w.prog.Day, w.prog.Shard, w.prog.Page = c, day.Format(time.DateOnly), shard, page
+	return w.h.Store.SetPolicyProgress(ctx, w.h.Cursor, w.prog)
+}
+
+// classBefore reports whether a comes before b in [retention.Classes].
+func classBefore(a, b retention.Class) bool {
+	return slices.Index(retention.Classes, a) < slices.Index(retention.Classes, b)
+}
+
+// policyTarget names a policy by its days per class.
+func policyTarget(p retention.Policy) string {
+	var b strings.Builder
+	for _, c := range retention.Classes {
+		d, _ := p.Days(c)
+		fmt.Fprintf(&b, "%s=%d;", c, d)
+	}
+	return b.String()
+}
+
+// samePolicy reports whether applied records exactly p.
+func samePolicy(applied map[retention.Class]int, p retention.Policy) bool {
+	for _, c := range retention.Classes {
+		if d, _ := p.Days(c); applied[c] != d {
+			return false
+		}
+	}
+	return true
 }
 
 // startDay is the cursor's day, or the lookback for a first sweep.
@@ -176,8 +315,8 @@ func (h *Handler) startDay(ctx context.Context, now time.Time) (time.Time, error
 // overdue time is how far behind the sweep is: items that expired before
 // the day it stopped at are all gone, so nothing survives its policy by
 // more than that.
-func (h *Handler) finish(ctx context.Context, res Result, day, now time.Time, finished bool) (Result, error) {
-	res.Finished, res.Cursor = finished, day.Format(time.DateOnly)
+func (h *Handler) finish(ctx context.Context, res Result, day, now time.Time, finished bool, pending *pendingPolicy) (Result, error) {
+	res.Finished, res.Cursor = finished && pending == nil, day.Format(time.DateOnly)
 	if !finished {
 		res.OverdueHours = now.Sub(day).Hours()
 	}
@@ -192,6 +331,11 @@ func (h *Handler) finish(ctx context.Context, res Result, day, now time.Time, fi
 	}
 	if !finished { // what lies beyond the probe may have outlived it by this much
 		res.ExcessHours = max(res.ExcessHours, res.OverdueHours)
+	}
+	if pending != nil {
+		res.PolicyPending = true
+		res.ExcessHours = max(res.ExcessHours, pending.excessHours(now))
+		details["policy_pending"] = "true"
 	}
 	for c, age := range res.OldestAgeHours {
 		details["oldest_hours_"+string(c)] = strconv.FormatFloat(age, 'f', 1, 64)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,5 +251,89 @@ func TestOldestSurvivingItemPerClass(t *testing.T) {
 	}
 	if later.ExcessHours < 3*24+12-0.1 {
 		t.Errorf("excess four days on = %.1f h, want at least %d (the breach alarm fires above 48)", later.ExcessHours, 3*24+12)
+	}
+}
+
+// TestShortenedPolicyWalksPastOtherClasses fills one expiry bucket with
+// more than a page of another class's items ahead of the shortened
+// class's: DynamoDB applies Limit before the filter, so the first pages
+// hold no match and the walk must go on with ExclusiveStartKey. Before,
+// it re-read the first page until the deadline and never recorded the
+// new policy. A first run stops early, as a timeout would: the change is
+// pending (and shown in the excess the alarm watches) and the next run
+// goes on from the saved progress.
+func TestShortenedPolicyWalksPastOtherClasses(t *testing.T) {
+	h, st, db := newEnv(t)
+	now := time.Now().UTC()
+	exp := now.Truncate(24 * time.Hour).Add(20*24*time.Hour + 12*time.Hour) // one bucket, 20 days ahead
+	pk := store.SubjectPK("pages-" + hex.EncodeToString(random(8)))
+	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	write := func(sk string, class retention.Class, days int, expires time.Time) {
+		t.Helper()
+		_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &st.DataTable, Item: map[string]types.AttributeValue{
+			"pk": s(pk), "sk": s(sk), "class": s(string(class)), "expires_at": n(expires.Unix()),
+			"written_at": n(expires.Add(-time.Duration(days) * 24 * time.Hour).Unix()), "exp_bucket": s(retention.Bucket(pk, expires))}})
+		if err != nil {
+			t.Fatalf("PutItem() err = %v", err)
+		}
+	}
+	for i := range 230 { // more than two pages of transactional items, expiring first
+		write(fmt.Sprintf("msg#out#t%03d", i), retention.ClassTransactional, 90, exp.Add(time.Duration(i-300)*time.Second))
+	}
+	var marketing []string
+	for i := range 3 {
+		sk := fmt.Sprintf("msg#out#m%03d", i)
+		write(sk, retention.ClassMarketing, 30, exp.Add(time.Duration(i)*time.Second))
+		marketing = append(marketing, sk)
+	}
+	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	if _, err := h.Handle(context.Background(), raw); err != nil { // records the policy in force
+		t.Fatal(err)
+	}
+	var err error
+	h.Policy, err = retention.PolicyFromEnv(func(k string) string {
+		return map[string]string{"RETENTION_DAYS_MARKETING": "7"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stopAfterBuckets = retention.Shards + 20 // today's sweep, then 20 of the walk's buckets
+	out, err := h.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("interrupted sweep err = %v", err)
+	}
+	if res := out.(Result); !res.PolicyPending || res.Finished || res.ExcessHours < (30-7)*24 {
+		t.Errorf("interrupted sweep = finished %v, policy pending %v, excess %.0f h; want unfinished, pending, excess ≥ %d h",
+			res.Finished, res.PolicyPending, res.ExcessHours, (30-7)*24)
+	}
+	if !present(t, st, db, strings.TrimPrefix(pk, "sub#"), marketing[0]) {
+		t.Fatalf("the interrupted walk reached a bucket 20 days ahead")
+	}
+	prog, err := h.Store.PolicyProgress(context.Background(), h.Cursor)
+	if wantDay := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Format(time.DateOnly); err != nil || prog.Day != wantDay || prog.Shard != 4 {
+		t.Errorf("saved progress = day %s shard %d (err %v), want day %s shard 4", prog.Day, prog.Shard, err, wantDay)
+	}
+	h.stopAfterBuckets = 0
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err = h.Handle(ctx, raw)
+	if err != nil {
+		t.Fatalf("sweep with the shortened policy err = %v", err)
+	}
+	if res := out.(Result); res.PolicyPending || !res.Finished {
+		t.Errorf("sweep = finished %v, policy pending %v; want finished, nothing pending", res.Finished, res.PolicyPending)
+	}
+	for _, sk := range marketing { // written about 9.5 days ago: past the 7-day period
+		if present(t, st, db, strings.TrimPrefix(pk, "sub#"), sk) {
+			t.Errorf("%s survived the shortened marketing period", sk)
+		}
+	}
+	if !present(t, st, db, strings.TrimPrefix(pk, "sub#"), "msg#out#t229") {
+		t.Errorf("a transactional item was deleted by a marketing policy change")
+	}
+	applied, err := h.Store.SweepPolicy(context.Background(), h.Cursor)
+	if err != nil || applied[retention.ClassMarketing] != 7 {
+		t.Errorf("recorded policy = %v, %v; want marketing 7", applied, err)
 	}
 }

@@ -123,3 +123,52 @@ func upper(s string) string {
 	}
 	return string(b)
 }
+
+// Change is a retention period that went down since the sweep last
+// applied the policy: items of Class written under From days must be
+// re-expired to To days.
+type Change struct {
+	Class    Class
+	From, To int
+}
+
+// Shortened lists, in [Classes] order, every class whose period in p is
+// shorter than in applied (the days per class the sweep last recorded; a
+// class absent from applied has nothing to shorten).
+func Shortened(applied map[Class]int, p Policy) []Change {
+	var out []Change
+	for _, c := range Classes {
+		to, err := p.Days(c)
+		if err == nil && applied[c] > to {
+			out = append(out, Change{Class: c, From: applied[c], To: to})
+		}
+	}
+	return out
+}
+
+// Reexpiry is what a shortened period does to one item.
+type Reexpiry int
+
+// The re-expiry decisions. The zero value keeps the item as it is.
+const (
+	// ReexpiryKeep: the item already expires no later than the new period.
+	ReexpiryKeep Reexpiry = iota
+	// ReexpiryDelete: the new period has passed; the item goes now.
+	ReexpiryDelete
+	// ReexpiryMove: the item gets the earlier expiry (and its bucket).
+	ReexpiryMove
+)
+
+// Reexpire decides an item of a class whose period is now days: written
+// at written and expiring at expires, seen at now. It returns the new
+// expiry for [ReexpiryMove].
+func Reexpire(written, expires time.Time, days int, now time.Time) (Reexpiry, time.Time) {
+	exp := written.Add(time.Duration(days) * 24 * time.Hour)
+	switch {
+	case !exp.Before(expires):
+		return ReexpiryKeep, time.Time{}
+	case !exp.After(now):
+		return ReexpiryDelete, time.Time{}
+	}
+	return ReexpiryMove, exp
+}

@@ -73,3 +73,64 @@ func TestClassValid(t *testing.T) {
 		t.Errorf("unknown classes must be invalid")
 	}
 }
+
+func TestShortened(t *testing.T) {
+	p, err := PolicyFromEnv(func(k string) string {
+		return map[string]string{"RETENTION_DAYS_MARKETING": "7", "RETENTION_DAYS_SUPPORT": "365"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		applied map[Class]int
+		want    []Change
+	}{
+		{"first run records, changes nothing", nil, nil},
+		{"shortened", map[Class]int{ClassMarketing: 30, ClassSupport: 180}, []Change{{ClassMarketing, 30, 7}}},
+		{"lengthened is no change", map[Class]int{ClassSupport: 180}, nil},
+		{"same is no change", map[Class]int{ClassMarketing: 7}, nil},
+		{"unknown class ignored", map[Class]int{"sms": 99}, nil},
+		{"several in class order", map[Class]int{ClassOTP: 2, ClassTransactional: 91},
+			[]Change{{ClassTransactional, 91, 90}, {ClassOTP, 2, 1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Shortened(tc.applied, p)
+			if len(got) != len(tc.want) {
+				t.Fatalf("Shortened(%v) = %v, want %v", tc.applied, got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("Shortened(%v)[%d] = %v, want %v", tc.applied, i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestReexpire(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	tests := []struct {
+		name             string
+		written, expires time.Time
+		days             int
+		want             Reexpiry
+		wantExp          time.Time
+	}{
+		{"new period passed", now.Add(-10 * day), now.Add(20 * day), 7, ReexpiryDelete, time.Time{}},
+		{"new period ends exactly now", now.Add(-7 * day), now.Add(23 * day), 7, ReexpiryDelete, time.Time{}},
+		{"new period ahead", now.Add(-2 * day), now.Add(28 * day), 7, ReexpiryMove, now.Add(5 * day)},
+		{"already earlier", now.Add(-2 * day), now.Add(3 * day), 7, ReexpiryKeep, time.Time{}},
+		{"already equal", now.Add(-2 * day), now.Add(5 * day), 7, ReexpiryKeep, time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, exp := Reexpire(tc.written, tc.expires, tc.days, now)
+			if got != tc.want || !exp.Equal(tc.wantExp) {
+				t.Errorf("Reexpire() = %v, %v, want %v, %v", got, exp, tc.want, tc.wantExp)
+			}
+		})
+	}
+}
