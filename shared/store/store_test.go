@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,5 +364,75 @@ func TestStatusAfterErasureIsRefused(t *testing.T) {
 		if strings.HasPrefix(it["sk"].(*types.AttributeValueMemberS).Value, "status#") {
 			t.Errorf("a status item was written during the erasure")
 		}
+	}
+}
+
+// barrierTable holds the first n Queries until all n have been read, so
+// that concurrent erasure runs see the same page before either deletes.
+type barrierTable struct {
+	*dynamodb.Client
+	wg *sync.WaitGroup
+	n  atomic.Int32
+}
+
+func (b *barrierTable) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := b.Client.Query(ctx, in, opts...)
+	if b.n.Add(1) <= 2 {
+		b.wg.Done()
+		b.wg.Wait()
+	}
+	return out, err
+}
+
+// TestConcurrentErasureRunsCountOnce runs two erasures of one request at
+// once (the POST's inline run and the scheduled resume) over 10
+// messages: both read the same page, and the request must count each
+// item once, by what each delete actually removed.
+func TestConcurrentErasureRunsCountOnce(t *testing.T) {
+	f := newFixture(t)
+	victim := randomID(t)
+	for range 10 {
+		lookup := randomID(t)
+		if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: victim, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.c" + lookup,
+			Type: "text", Body: []byte("m"), At: f.now, Class: retention.ClassSupport}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	bs := store.New(&barrierTable{Client: f.db, wg: &wg}, f.env, store.Config{Table: f.st.DataTable, Policy: retention.DefaultPolicy()})
+	var runs sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			for more := true; more; {
+				var err error
+				if _, more, err = bs.ErasePage(ctx(t), req.ID, victim); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	runs.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("ErasePage() err = %v, want nil", err)
+	}
+	got, err := f.s.ErasureRequest(ctx(t), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counts.Messages != 10 || got.Counts.Other != 1 { // 10 messages and the service window
+		t.Errorf("request counts after two concurrent runs = %+v, want 10 messages and 1 other", got.Counts)
+	}
+	if n := len(partitionItems(t, f, victim)); n != 0 {
+		t.Errorf("%d items left in the partition, want 0", n)
 	}
 }
