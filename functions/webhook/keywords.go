@@ -1,9 +1,6 @@
 package main
 
-import (
-	"strings"
-	"unicode"
-)
+import "strings"
 
 // Keyword is what a whole inbound message means, if anything.
 type Keyword int
@@ -17,34 +14,39 @@ const (
 	KeywordHelp
 )
 
-// Keywords lists the words of each meaning, upper-case.
+// Keywords lists the words of each meaning.
 type Keywords struct {
 	Stop, Start, Help []string
-	// ErasurePhrase is matched as a whole message too (spaces normalised).
+	// ErasurePhrase is matched as a whole message too.
 	ErasurePhrase string
 }
 
-// DefaultKeywords are the carrier and Twilio lists.
+// DefaultKeywords are the carrier and Twilio lists, without YES: a reply
+// "yes" answers whatever was asked and is no unambiguous opt-in (GDPR
+// Art. 4(11)).
 func DefaultKeywords(erasurePhrase string) Keywords {
 	if erasurePhrase == "" {
 		erasurePhrase = "DELETE MY DATA"
 	}
 	return Keywords{
 		Stop:          []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT", "OPTOUT"},
-		Start:         []string{"START", "UNSTOP", "SUBSCRIBE", "OPTIN", "YES"},
+		Start:         []string{"START", "UNSTOP", "SUBSCRIBE", "OPTIN"},
 		Help:          []string{"HELP", "INFO"},
 		ErasurePhrase: erasurePhrase,
 	}
 }
 
-// Match classifies text: the whole message, trimmed and case-insensitive,
-// must be the keyword, so "stop the order" is not an opt-out.
+// Match classifies text. A message is a keyword only when, trimmed of
+// surrounding whitespace, it equals a listed word or the erasure phrase,
+// ignoring case. Nothing else is removed or folded: "stop the order",
+// "Stop!" and "Delete my data?" are ordinary messages, because a consent
+// change or an erasure must be unambiguous.
 func (k Keywords) Match(text string) Keyword {
-	t := normalise(text)
+	t := strings.TrimSpace(text)
 	if t == "" {
 		return KeywordNone
 	}
-	if t == normalise(k.ErasurePhrase) {
+	if strings.EqualFold(t, k.ErasurePhrase) {
 		return KeywordErase
 	}
 	for _, set := range []struct {
@@ -52,17 +54,10 @@ func (k Keywords) Match(text string) Keyword {
 		kw    Keyword
 	}{{k.Stop, KeywordStop}, {k.Start, KeywordStart}, {k.Help, KeywordHelp}} {
 		for _, w := range set.words {
-			if t == w {
+			if strings.EqualFold(t, w) {
 				return set.kw
 			}
 		}
 	}
 	return KeywordNone
-}
-
-// normalise upper-cases, trims surrounding space and punctuation such as a
-// trailing full stop, and folds inner runs of space to one.
-func normalise(s string) string {
-	s = strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) })
-	return strings.ToUpper(strings.Join(strings.Fields(s), " "))
 }
