@@ -24,8 +24,6 @@ type Config struct {
 	PerPurpose   map[string]ratelimit.Limit
 	// Global is the limit per sending phone number (Meta's throughput).
 	Global ratelimit.Limit
-	// Window is the customer service window opened by an inbound message.
-	Window time.Duration
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -36,7 +34,6 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		APIBaseURL:         getenv("WHATSAPP_API_BASE_URL"),
 		APIVersion:         getenv("GRAPH_API_VERSION"),
 		RapidAPIHost:       getenv("PROVIDER_RAPIDAPI_HOST"),
-		Window:             24 * time.Hour,
 	}
 	if c.PhoneNumberID == "" || c.ClientSecretPrefix == "" || c.ProviderSecretID == "" {
 		return Config{}, errors.New("config: PHONE_NUMBER_ID, CLIENT_SECRET_PREFIX and PROVIDER_SECRET_ID are required")

@@ -26,6 +26,7 @@ import (
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
+	"github.com/waguard/waguard/shared/window"
 )
 
 var (
@@ -318,7 +319,7 @@ func (h *Handler) admissible(ctx context.Context, subject string, r messageReque
 	if _, stopped := prof.Suppressed[r.Purpose]; prof.Erased || stopped {
 		return errSuppressed
 	}
-	inWindow := !prof.LastInbound.IsZero() && h.now().Sub(prof.LastInbound) < h.Config.Window
+	inWindow := window.Open(prof.LastInbound, h.now())
 	if !prof.Consented(r.Purpose) && !(r.Purpose == "support" && inWindow) {
 		return errConsentRequired
 	}

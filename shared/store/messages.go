@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/window"
 )
 
 // Inbound is a message a data subject sent us.
@@ -32,31 +34,58 @@ type Inbound struct {
 	Class retention.Class
 }
 
-// PutInbound stores m and moves the subject's service window, in one
-// transaction with extra (the audit event). It returns [ErrDuplicate] when
-// the message was stored before and [ErrErased] when the subject was
-// erased; in both cases nothing is written.
+// PutInbound stores m and moves the subject's service window forward, in
+// one transaction with extra (the audit event). The window counts from
+// the message's own time, bounded by now ([window.Bound]), and never moves
+// back: a late redelivery of an older message leaves it where it is. It
+// returns [ErrDuplicate] when the message was stored before and
+// [ErrErased] when the subject was erased; in both cases nothing is
+// written.
 func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.TransactWriteItem) error {
+	now := s.now()
 	pk, sk := SubjectPK(m.Subject), "msg#in#"+m.Lookup
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("in"),
-		"type": sAttr(m.Type), "received_at": num(m.At.Unix()), "stored_at": num(s.now().Unix())}
-	if err := s.expiring(item, m.Class, s.now()); err != nil {
+		"type": sAttr(m.Type), "received_at": num(m.At.Unix()), "stored_at": num(now.Unix())}
+	if err := s.expiring(item, m.Class, now); err != nil {
 		return err
 	}
 	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID,
 		ProfileName: m.ProfileName, Body: m.Body}); err != nil {
 		return err
 	}
-	window := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("window"), "last_inbound_at": num(m.At.Unix())}
-	if err := s.expiring(window, retention.ClassMetadata, s.now()); err != nil {
+	win, err := s.windowForward(pk, window.Bound(m.At, now), now)
+	if err != nil {
 		return err
 	}
-	items := append([]types.TransactWriteItem{
-		s.notErased(m.Subject),
-		put(s.name, item, "attribute_not_exists(pk)"),
-		put(s.name, window, ""),
-	}, extra...)
-	return s.transact(ctx, items, 1, 0)
+	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)"), win}, extra...)
+	err = s.transact(ctx, items, 1, 0)
+	if !errors.Is(err, ErrDuplicate) && !errors.Is(err, ErrErased) && conditionFailedAt(err, 2) {
+		// The window is already later: store the message alone.
+		err = s.transact(ctx, slices.Delete(items, 2, 3), 1, 0)
+	}
+	return err
+}
+
+// windowForward moves the service window to at unless it is already
+// later (the condition fails then, and the caller writes without it).
+func (s *Store) windowForward(pk string, at, now time.Time) (types.TransactWriteItem, error) {
+	exp, err := s.policy.Expiry(retention.ClassMetadata, now)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.name, Key: key(pk, "window"),
+		UpdateExpression:         aws.String("SET last_inbound_at = :t, #c = :c, written_at = :w, expires_at = :e, exp_bucket = :b"),
+		ConditionExpression:      aws.String("attribute_not_exists(last_inbound_at) OR last_inbound_at <= :t"),
+		ExpressionAttributeNames: map[string]string{"#c": "class"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": num(at.Unix()), ":c": sAttr(string(retention.ClassMetadata)),
+			":w": num(now.Unix()), ":e": num(exp.Unix()), ":b": sAttr(retention.Bucket(pk, exp))}}}, nil
+}
+
+// conditionFailedAt reports whether a transaction was cancelled by the
+// condition of its item i.
+func conditionFailedAt(err error, i int) bool {
+	var tc *types.TransactionCanceledException
+	return errors.As(err, &tc) && i < len(tc.CancellationReasons) && aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
 }
 
 // Outbound is a message waguard sent to a data subject.
