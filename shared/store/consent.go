@@ -1,15 +1,18 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/window"
 )
 
 // Consent actions.
@@ -66,10 +69,12 @@ func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEve
 // entry comes first and is conditional on not existing.
 func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string) ([]types.TransactWriteItem, error) {
 	pk := SubjectPK(subject)
-	sk := "consent#" + ev.At.UTC().Format(time.RFC3339Nano) + "#" + ev.ID
+	now := s.now()
+	at := window.Bound(ev.At, now).UTC()
+	sk := ledgerSK(at, now, ev.ID)
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "purpose": sAttr(ev.Purpose),
 		"action": sAttr(ev.Action), "method": sAttr(ev.Method), "policy_version": sAttr(ev.PolicyVersion),
-		"actor": sAttr(ev.Actor), "at": num(ev.At.Unix()), "event_id": sAttr(ev.ID)}
+		"actor": sAttr(ev.Actor), "at": num(at.Unix()), "seq": num(now.UnixNano()), "event_id": sAttr(ev.ID)}
 	if err := s.sealFields(ctx, subject, pk, sk, item, field{"evidence", ev.Evidence}); err != nil {
 		return nil, err
 	}
@@ -82,6 +87,22 @@ func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEve
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(pk, "supp#"+ev.Purpose)}})
 	}
 	return items, nil
+}
+
+// ledgerSK is a ledger entry's sort key: its own time to the second
+// (fixed width), then the time it was recorded (fixed-width nanoseconds),
+// then its id. Entries sort by when they happened and, within a second
+// (Meta's timestamps have no fractions), in arrival order.
+func ledgerSK(at, recorded time.Time, id string) string {
+	return fmt.Sprintf("consent#%s#%020d#%s", at.UTC().Format("2006-01-02T15:04:05Z"), recorded.UnixNano(), id)
+}
+
+// ledgerOrder sorts ledger items as [ledgerSK] does, also for entries
+// written before it (RFC3339Nano keys, no seq: they count as recorded at
+// the start of their second, before any newer entry of that second).
+func ledgerOrder(a, b map[string]types.AttributeValue) int {
+	return cmp.Or(cmp.Compare(numAttr(a, "at"), numAttr(b, "at")), cmp.Compare(numAttr(a, "seq"), numAttr(b, "seq")),
+		strings.Compare(str(a, "sk"), str(b, "sk")))
 }
 
 // Profile is what the send path needs to decide about a recipient.
@@ -117,6 +138,7 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 	if err != nil {
 		return Profile{}, err
 	}
+	slices.SortFunc(ledger, ledgerOrder)
 	for _, it := range ledger {
 		if live(it, now) {
 			p.Ledger = append(p.Ledger, ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
@@ -124,7 +146,6 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 				Actor: str(it, "actor"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
 		}
 	}
-	sort.SliceStable(p.Ledger, func(i, j int) bool { return p.Ledger[i].At.Before(p.Ledger[j].At) })
 	rest, err := s.queryRange(ctx, pk, "supp#", "window~")
 	if err != nil {
 		return Profile{}, err

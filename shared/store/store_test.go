@@ -436,3 +436,112 @@ func TestConcurrentErasureRunsCountOnce(t *testing.T) {
 		t.Errorf("%d items left in the partition, want 0", n)
 	}
 }
+
+// TestConsentLedgerSortsInArrivalOrder records, in one second, a keyword
+// grant whose own time is the whole second (as Meta's timestamps are) and
+// then an API revoke: the ledger's order, and so the decision, must
+// follow arrival. (RFC3339Nano keys sorted "…:00.5Z" before "…:00Z".)
+func TestConsentLedgerSortsInArrivalOrder(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	second := f.now.Truncate(time.Second)
+	record := func(id, action string, at, arrival time.Time) {
+		t.Helper()
+		f.now = arrival
+		change := store.SuppressionLift
+		if action == store.ActionRevoke {
+			change = store.SuppressionAdd
+		}
+		if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: action,
+			Method: "test", PolicyVersion: "1", Actor: "test", At: at}, change, "test"); err != nil {
+			t.Fatalf("RecordConsent(%s) err = %v", id, err)
+		}
+	}
+	record("cev_aaaa", store.ActionGrant, second, second.Add(100*time.Millisecond))
+	record("cev_zzzz", store.ActionRevoke, second.Add(500*time.Millisecond), second.Add(500*time.Millisecond))
+	p, err := f.s.Profile(ctx(t), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Ledger) != 2 || p.Ledger[1].ID != "cev_zzzz" || p.Consented("marketing") {
+		t.Errorf("ledger = %+v, want the grant then the revoke that arrived after it (not consented)", p.Ledger)
+	}
+	// Two entries with the same own time sort by arrival, not by id.
+	subject3 := randomID(t)
+	subject = subject3
+	record("cev_zzzz", store.ActionRevoke, second, second.Add(200*time.Millisecond))
+	record("cev_aaaa", store.ActionGrant, second, second.Add(300*time.Millisecond))
+	if p, err = f.s.Profile(ctx(t), subject3); err != nil || !p.Consented("marketing") {
+		t.Errorf("revoke then grant in one second: consented = %v (err %v), want true", p.Consented("marketing"), err)
+	}
+	// A trailing-zero second must not sort after its own fractions.
+	subject2 := randomID(t)
+	subject, f.now = subject2, second
+	record("cev_bbbb", store.ActionGrant, second.Add(500*time.Millisecond), second.Add(500*time.Millisecond))
+	record("cev_cccc", store.ActionRevoke, second.Add(time.Second), second.Add(time.Second))
+	if p, err = f.s.Profile(ctx(t), subject2); err != nil || p.Consented("marketing") {
+		t.Errorf("revoke a second after a grant: consented = %v (err %v), want false", p.Consented("marketing"), err)
+	}
+}
+
+// TestConsentFromTheFutureIsBounded records a keyword grant dated a year
+// ahead, then a revoke now: the revoke must win, because the grant counts
+// from when it arrived.
+func TestConsentFromTheFutureIsBounded(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
+		Method: "whatsapp_keyword", PolicyVersion: "1", Actor: "webhook", At: f.now.Add(365 * 24 * time.Hour)}, store.SuppressionLift, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Minute)
+	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionRevoke,
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionAdd, "test"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.s.Profile(ctx(t), subject)
+	if err != nil || p.Consented("marketing") {
+		t.Errorf("after a future-dated grant and a revoke now: consented = %v (err %v), want false", p.Consented("marketing"), err)
+	}
+	if len(p.Ledger) == 2 && p.Ledger[0].At.After(f.now) {
+		t.Errorf("future-dated grant recorded at %v, after now (%v)", p.Ledger[0].At, f.now)
+	}
+}
+
+// TestServiceWindowOnlyMovesForward stores a message a minute old, then a
+// 26-hour-old redelivery of an earlier one, then one dated in the future:
+// the window stays at the newest real message, and the future one counts
+// from its arrival.
+func TestServiceWindowOnlyMovesForward(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	put := func(at time.Time) {
+		t.Helper()
+		lookup := randomID(t)
+		if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.w" + lookup,
+			Type: "text", Body: []byte("w"), At: at, Class: retention.ClassSupport}); err != nil {
+			t.Fatalf("PutInbound(%v) err = %v", at, err)
+		}
+	}
+	last := func() time.Time {
+		t.Helper()
+		p, err := f.s.Profile(ctx(t), subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.LastInbound
+	}
+	recent := f.now.Add(-time.Minute)
+	put(recent)
+	put(f.now.Add(-26 * time.Hour))
+	if got := last(); !got.Equal(recent) {
+		t.Errorf("window after a late redelivery = %v, want %v (it must only move forward)", got, recent)
+	}
+	put(f.now.Add(365 * 24 * time.Hour))
+	if got := last(); !got.Equal(f.now) {
+		t.Errorf("window after a message dated a year ahead = %v, want its arrival %v", got, f.now)
+	}
+	if n := len(partitionItems(t, f, subject)); n != 4 { // three messages and the window
+		t.Errorf("partition has %d items, want 4: every message stored", n)
+	}
+}
