@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
+	"github.com/waguard/waguard/shared/window"
 )
 
 // Confirmation is the optional final message sent before an erasure: a
@@ -32,16 +32,12 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 	if c == nil || c.Sender == nil || (c.Text == "" && c.Template == "") || r.Step != "" {
 		return true, nil
 	}
-	msgs, _, err := h.Store.Messages(ctx, r.Subject, "", 1)
-	if err != nil || len(msgs) == 0 {
-		return true, nil //nolint:nilerr // no number known (or unreadable): skip the courtesy message
-	}
-	n, err := phone.Parse(msgs[0].Content.Phone)
-	if err != nil {
-		return true, nil //nolint:nilerr // same
+	n, ok := h.knownNumber(ctx, r.Subject)
+	if !ok {
+		return true, nil // no number known (or unreadable): skip the courtesy message
 	}
 	prof, err := h.Store.Profile(ctx, r.Subject)
-	inWindow := err == nil && !prof.LastInbound.IsZero() && h.now().Sub(prof.LastInbound) < windowLength
+	inWindow := err == nil && window.Open(prof.LastInbound, h.now())
 	var res provider.Result
 	switch {
 	case c.Text != "" && inWindow:
@@ -66,5 +62,25 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 	return true, h.Store.SetErasureStep(ctx, r.ID, "confirmed", h.now())
 }
 
-// windowLength is WhatsApp's customer service window.
-const windowLength = 24 * time.Hour
+// knownNumber finds the subject's number in their live stored messages,
+// page by page: a page may hold only expired items (TTL deletes late), so
+// the first page alone can come back empty while later ones hold one.
+func (h *Handler) knownNumber(ctx context.Context, subject string) (phone.Number, bool) {
+	cursor := ""
+	for range 40 { // at most 1,000 items read for a courtesy message
+		msgs, next, err := h.Store.Messages(ctx, subject, cursor, 25)
+		if err != nil {
+			return phone.Number{}, false
+		}
+		for _, m := range msgs {
+			if n, err := phone.Parse(m.Content.Phone); err == nil {
+				return n, true
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	return phone.Number{}, false
+}

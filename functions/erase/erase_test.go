@@ -378,3 +378,35 @@ func TestFinalConfirmation(t *testing.T) {
 		t.Errorf("confirmations sent = %d, want 1", got)
 	}
 }
+
+// TestFinalConfirmationFindsTheNumberPastExpiredItems checks the number
+// is found when the first stored message has expired but TTL has not
+// deleted it yet: the lookup goes on to later pages instead of giving up.
+func TestFinalConfirmationFindsTheNumberPastExpiredItems(t *testing.T) {
+	e := newEnv(t)
+	sender, err := provider.New(secrets.NewStore(secretsmanager.NewFromConfig(e.st.AWS(t)), time.Minute), provider.Config{SecretID: e.st.ProviderSecretID, BaseURL: e.st.SandboxURL,
+		Version: "v21.0", PhoneNumberID: "100000000000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h.Confirm = &Confirmation{Sender: sender, Template: "erasure_done:en"}
+	victim, _ := number(t)
+	subject := e.subject(t, victim)
+	old := time.Now().Add(-200 * 24 * time.Hour) // support keeps 180 days
+	past := store.New(e.db, e.h.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return old }})
+	if err := past.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "0000" + hex.EncodeToString(randBytes(8)),
+		Phone: victim, ProviderID: "wamid.old", Type: "text", Body: []byte("old"), At: old, Class: retention.ClassSupport}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "ffff" + hex.EncodeToString(randBytes(8)),
+		Phone: victim, ProviderID: "wamid.new", Type: "text", Body: []byte("new"), At: time.Now(), Class: retention.ClassSupport}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.st.SandboxSends(t, victim)
+	if status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil); status != 202 || out["status"] != "completed" {
+		t.Fatalf("erasure = %d %v", status, out)
+	}
+	if got := e.st.SandboxSends(t, victim) - before; got != 1 {
+		t.Errorf("confirmations sent = %d, want 1", got)
+	}
+}
