@@ -244,3 +244,44 @@ func fillText(t *testing.T, h *Handler, text string) payload {
 	p.body = []byte(strings.Replace(string(p.body), `Where is my order? \ud83d\udce6`, string(repl[1:len(repl)-1]), 1))
 	return p
 }
+
+// TestRedeliveredStopAfterErasureIsIgnored erases a subject after their
+// STOP, records a fresh grant (which lifts the erasure suppression), and
+// then gets Meta's redelivery of that STOP: it is acknowledged and
+// ignored, stores nothing and does not revoke the fresh grant.
+func TestRedeliveredStopAfterErasureIsIgnored(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	ctx := context.Background()
+	p := fill(t, h, "text.json", time.Now().Add(-2*time.Minute))
+	p.body = []byte(strings.Replace(string(p.body), `Where is my order? \ud83d\udce6`, "STOP", 1))
+	if resp, _ := h.Handle(ctx, metaRequest(t, h, p.body)); resp.StatusCode != 200 || !strings.Contains(resp.Body, `"received":1`) {
+		t.Fatalf("STOP = %d %s, want 200 received 1", resp.StatusCode, resp.Body)
+	}
+	req, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: "er_redeliver" + randomHex(t), Subject: p.index, Reason: "user_request", RequestedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Store.MarkErased(ctx, p.index, req.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for more := true; more; {
+		if _, more, err = h.Store.ErasePage(ctx, req.ID, p.index); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Store.RecordConsent(ctx, p.index, store.ConsentEvent{ID: "cev_" + randomHex(t), Purpose: "marketing", Action: store.ActionGrant,
+		Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, "", h.Store.LiftErasure(p.index)); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := h.Handle(ctx, metaRequest(t, h, p.body))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"ignored":1`) {
+		t.Errorf("redelivered STOP after erasure = %d %s, want 200 ignored 1", resp.StatusCode, resp.Body)
+	}
+	if n := countPrefix(t, h, p.index, "msg#in#"); n != 0 {
+		t.Errorf("the erased message is stored again (%d)", n)
+	}
+	prof, err := h.Store.Profile(ctx, p.index)
+	if err != nil || !prof.Consented("marketing") || prof.Erased {
+		t.Errorf("after the redelivery: consented %v, erased %v (err %v); want the fresh grant to stand", prof.Consented("marketing"), prof.Erased, err)
+	}
+}

@@ -163,7 +163,7 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 	if err != nil {
 		return Profile{}, fmt.Errorf("get erasure state: %w", err)
 	}
-	p.Erased = len(erased.Item) > 0
+	p.Erased = len(erased.Item) > 0 && erased.Item["lifted_at"] == nil
 	return p, nil
 }
 

@@ -27,8 +27,9 @@ func (c Counts) Add(o Counts) Counts {
 
 // MarkErased writes the subject's erasure suppression (idempotent): from
 // then on nothing new is stored for them and nothing is sent to them
-// until a fresh consent is recorded. It holds only the keyed hash, the
-// request id and the time.
+// until a fresh consent is recorded ([Store.LiftErasure]), and nothing
+// they wrote before at is ever stored again. It holds only the keyed
+// hash, the request id and the time, and replaces an earlier lifted one.
 func (s *Store) MarkErased(ctx context.Context, subject, requestID string, at time.Time) error {
 	item := key(ErasedPK(subject), "erased")
 	item["request"], item["at"] = sAttr(requestID), num(at.Unix())

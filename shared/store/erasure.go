@@ -159,10 +159,15 @@ func (s *Store) CompleteErasure(ctx context.Context, r ErasureRequest, auditEven
 	return s.transact(ctx, append([]types.TransactWriteItem{done, pointer}, extra...), 0, -1)
 }
 
-// LiftErasure is the write that removes a subject's erasure suppression,
-// for the transaction that records their fresh consent.
+// LiftErasure is the write that lifts a subject's erasure suppression,
+// for the transaction that records their fresh consent. The suppression
+// item stays, marked lifted_at, so that it keeps the erasure's time: an
+// event from before it is still refused ([Store.PutInbound]). For a
+// subject never erased it writes an item holding only that time.
 func (s *Store) LiftErasure(subject string) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(ErasedPK(subject), "erased")}}
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.name, Key: key(ErasedPK(subject), "erased"),
+		UpdateExpression:          aws.String("SET lifted_at = :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.now().Unix())}}}
 }
 
 // OpenErasureOf returns the subject's open erasure request, or

@@ -39,8 +39,9 @@ type Inbound struct {
 // the message's own time, bounded by now ([window.Bound]), and never moves
 // back: a late redelivery of an older message leaves it where it is. It
 // returns [ErrDuplicate] when the message was stored before and
-// [ErrErased] when the subject was erased; in both cases nothing is
-// written.
+// [ErrErased] when the subject is erased, or was erased after the
+// message's time (a redelivery from before an erasure, even once a fresh
+// consent lifted it); in both cases nothing is written.
 func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.TransactWriteItem) error {
 	now := s.now()
 	pk, sk := SubjectPK(m.Subject), "msg#in#"+m.Lookup
@@ -53,11 +54,12 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 		ProfileName: m.ProfileName, Body: m.Body}); err != nil {
 		return err
 	}
-	win, err := s.windowForward(pk, window.Bound(m.At, now), now)
+	at := window.Bound(m.At, now)
+	win, err := s.windowForward(pk, at, now)
 	if err != nil {
 		return err
 	}
-	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)"), win}, extra...)
+	items := append([]types.TransactWriteItem{s.notErasedSince(m.Subject, at), put(s.name, item, "attribute_not_exists(pk)"), win}, extra...)
 	err = s.transact(ctx, items, 1, 0)
 	if !errors.Is(err, ErrDuplicate) && !errors.Is(err, ErrErased) && conditionFailedAt(err, 2) {
 		// The window is already later: store the message alone.

@@ -192,12 +192,28 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, d
 }
 
 // notErased is the condition check that refuses a write for an erased
-// subject in the same transaction.
+// subject in the same transaction: the erasure suppression exists and was
+// not lifted by a fresh consent.
 func (s *Store) notErased(subject string) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName:           &s.name,
 		Key:                 key(ErasedPK(subject), "erased"),
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR attribute_exists(lifted_at)"),
+	}}
+}
+
+// notErasedSince is [Store.notErased] for an event the subject wrote at
+// at: also refused when the subject was erased at or after that time,
+// even if a fresh consent lifted the suppression since. A redelivery (Meta
+// retries for 7 days) or a replay of an event from before the erasure so
+// never brings erased data back.
+func (s *Store) notErasedSince(subject string, at time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 &s.name,
+		Key:                       key(ErasedPK(subject), "erased"),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (attribute_exists(lifted_at) AND (attribute_not_exists(#at) OR #at < :t))"),
+		ExpressionAttributeNames:  map[string]string{"#at": "at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": num(at.Unix())},
 	}}
 }
 

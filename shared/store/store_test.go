@@ -545,3 +545,61 @@ func TestServiceWindowOnlyMovesForward(t *testing.T) {
 		t.Errorf("partition has %d items, want 4: every message stored", n)
 	}
 }
+
+// TestRedeliveryAfterErasureStaysErased erases a subject, lifts the
+// suppression with a fresh grant, and then receives a redelivery (Meta
+// retries for 7 days) of a message from before the erasure: it must not
+// bring erased data back, while a message written after the erasure is
+// stored as usual.
+func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
+	f := newFixture(t)
+	subject := randomID(t)
+	before := f.now.Add(-time.Hour)
+	msg := func(at time.Time) store.Inbound {
+		lookup := randomID(t)
+		return store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.r" + lookup, Type: "text",
+			Body: []byte("STOP"), At: at, Class: retention.ClassSupport}
+	}
+	old := msg(before)
+	if err := f.s.PutInbound(ctx(t), old); err != nil {
+		t.Fatal(err)
+	}
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.MarkErased(ctx(t), subject, req.ID, f.now); err != nil {
+		t.Fatal(err)
+	}
+	for more := true; more; {
+		if _, more, err = f.s.ErasePage(ctx(t), req.ID, subject); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.now = f.now.Add(time.Minute)
+	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, "", f.s.LiftErasure(subject)); err != nil {
+		t.Fatalf("fresh grant err = %v", err)
+	}
+	if p, err := f.s.Profile(ctx(t), subject); err != nil || p.Erased {
+		t.Fatalf("after a fresh grant: erased = %v (err %v), want false", p.Erased, err)
+	}
+	if err := f.s.PutInbound(ctx(t), old); !errors.Is(err, store.ErrErased) {
+		t.Errorf("redelivery of a message from before the erasure: err = %v, want ErrErased", err)
+	}
+	for _, it := range partitionItems(t, f, subject) {
+		if sk := it["sk"].(*types.AttributeValueMemberS).Value; strings.HasPrefix(sk, "msg#") {
+			t.Errorf("erased message %s is back after a redelivery", sk)
+		}
+	}
+	if err := f.s.PutInbound(ctx(t), msg(f.now)); err != nil {
+		t.Errorf("a message written after the erasure: err = %v, want nil", err)
+	}
+	// A second erasure suppresses again, whatever the first lift did.
+	if err := f.s.MarkErased(ctx(t), subject, "er_"+lettersID(t), f.now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := f.s.Profile(ctx(t), subject); err != nil || !p.Erased {
+		t.Errorf("after a second erasure: erased = %v (err %v), want true", p.Erased, err)
+	}
+}
