@@ -22,13 +22,27 @@ import (
 	"github.com/waguard/waguard/shared/whatsapp"
 )
 
-// statusGrace is how long a status for an unknown message is retried
-// (Meta redelivers on a non-200): the send function stores a message only
-// after the provider answered, so its first status can arrive first.
+// statusGrace is how long a status for a waguard message that cannot be
+// found yet is retried (Meta redelivers on a non-200). The send function
+// records its message before the provider call, but the by-lookup index
+// that finds it by wamid is eventually consistent, and a keyword reply is
+// stored just after the provider answered, so a first status can arrive
+// before either is visible.
 const statusGrace = 5 * time.Minute
 
 // errRetryLater makes the whole delivery fail so that Meta redelivers it.
 var errRetryLater = errors.New("status for a message not stored yet")
+
+// retryUnknownStatus decides a status whose message is not found: it is
+// retried (the whole delivery answered 503) only while it is younger than
+// [statusGrace] and names a waguard message id in its callback data, the
+// id every waguard sender gives Meta. Any other status is not about a
+// message waguard stores (another tool on the same number, the erasure
+// confirmation, which is deliberately not stored) and is acknowledged and
+// ignored at once, so it never holds up the rest of the delivery.
+func retryUnknownStatus(callbackData string, age time.Duration) bool {
+	return messageID(callbackData) && age < statusGrace
+}
 
 // process applies every event of a verified delivery. Each event is
 // idempotent on its provider id, so a failed delivery can be redelivered
@@ -188,7 +202,7 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		subjectIndex, sk, err = h.confirmLost(ctx, s, lookup)
 	}
 	switch {
-	case errors.Is(err, store.ErrNotFound) && h.now().Sub(s.Time) < statusGrace:
+	case errors.Is(err, store.ErrNotFound) && retryUnknownStatus(s.CallbackData, h.now().Sub(s.Time)):
 		return errRetryLater
 	case errors.Is(err, store.ErrNotFound):
 		out.Ignored++

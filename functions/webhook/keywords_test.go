@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeywordMatch pins what counts as a keyword: the whole message,
@@ -86,4 +87,28 @@ func FuzzKeywordMatch(f *testing.F) {
 		}
 		t.Fatalf("Match(%q) = %v for text that is no listed word", s, got)
 	})
+}
+
+// TestRetryUnknownStatus pins when a status whose message is not found
+// holds up its delivery: only a young one naming a waguard message id.
+func TestRetryUnknownStatus(t *testing.T) {
+	tests := []struct {
+		name     string
+		callback string
+		age      time.Duration
+		want     bool
+	}{
+		{"waguard id, fresh", "msg_ABCDEFGHIJKLMNOPQRSTUVWX", time.Second, true},
+		{"waguard id, past the grace period", "msg_ABCDEFGHIJKLMNOPQRSTUVWX", statusGrace, false},
+		{"no callback data", "", time.Second, false},
+		{"foreign callback data", "crm-ticket-4711", time.Second, false},
+		{"almost a waguard id", "msg_abcdefghijklmnopqrstuvwx", time.Second, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryUnknownStatus(tc.callback, tc.age); got != tc.want {
+				t.Errorf("retryUnknownStatus(%q, %v) = %v, want %v", tc.callback, tc.age, got, tc.want)
+			}
+		})
+	}
 }

@@ -241,3 +241,36 @@ func FuzzMessageID(f *testing.F) {
 		}
 	})
 }
+
+// TestUnknownStatusesDoNotHoldUpDeliveries sends fresh statuses about
+// messages waguard never stored: without callback data (another tool on
+// the same number, the erasure confirmation) or with callback data that
+// is not a waguard message id, the status is acknowledged and ignored at
+// once, not answered 503 for minutes (Meta would redeliver the whole
+// batch). A status naming a waguard message id that is not stored yet is
+// still retried within the grace period: its send may be in flight.
+func TestUnknownStatusesDoNotHoldUpDeliveries(t *testing.T) {
+	h, _, _ := newStackHandler(t)
+	withCallback := func(p payload, data string) []byte {
+		return []byte(strings.Replace(string(p.body), `"recipient_id"`, `"biz_opaque_callback_data":"`+data+`","recipient_id"`, 1))
+	}
+	tests := []struct {
+		name       string
+		body       func(payload) []byte
+		wantStatus int
+		wantBody   string
+	}{
+		{"no callback data", func(p payload) []byte { return p.body }, 200, `"ignored":1`},
+		{"foreign callback data", func(p payload) []byte { return withCallback(p, "crm-ticket-4711") }, 200, `"ignored":1`},
+		{"waguard id not stored yet", func(p payload) []byte { return withCallback(p, "msg_ABCDEFGHIJKLMNOPQRSTUVWX") }, 503, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fill(t, h, "status_delivered.json", time.Now())
+			resp, _ := h.Handle(context.Background(), metaRequest(t, h, tc.body(p)))
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(resp.Body, tc.wantBody) {
+				t.Errorf("Handle(fresh status, %s) = %d %s, want %d %s", tc.name, resp.StatusCode, resp.Body, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+}

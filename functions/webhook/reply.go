@@ -9,6 +9,7 @@ import (
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/whatsapp"
 )
 
 // reply answers a keyword with its configured confirmation, inside the
@@ -33,11 +34,13 @@ func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 }
 
 func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub subject, text string) error {
-	res, err := h.Provider.SendText(ctx, sub.number, text)
+	id, err := newID("msg_")
 	if err != nil {
 		return err
 	}
-	id, err := newID("msg_")
+	// The id goes to Meta as callback data, so a status that arrives
+	// before the reply is stored is retried rather than ignored.
+	res, err := h.Provider.SendText(ctx, sub.number, text, whatsapp.WithCallbackData(id))
 	if err != nil {
 		return err
 	}
