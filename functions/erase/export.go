@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -21,21 +22,38 @@ import (
 // ExportFormat names and versions the export document (GDPR Art. 15, 20).
 const ExportFormat = "waguard.export/v1"
 
-// exportPage is how many messages one response holds; a larger subject is
-// paged with next_cursor, so an answer stays far below Lambda's 6 MB.
-const exportPage = 500
+// exportPage is the most messages one response holds; exportBudget is the
+// most bytes they may take in Lambda's response, where the document is a
+// JSON string escaped once more (a '<' in a body is one byte stored and
+// seven on the wire). Lambda refuses a response above 6 MB; the rest of the
+// document (ledger, suppressions) and the margin fit in the difference. A
+// larger subject is paged with next_cursor.
+const (
+	exportPage   = 500
+	exportBudget = 4 << 20
+	exportRead   = 100 // messages read from the table at a time
+)
 
 type exportMessage struct {
-	ID                string    `json:"id"`
-	Direction         string    `json:"direction"`
-	Type              string    `json:"type,omitempty"`
-	Purpose           string    `json:"purpose"`
-	Status            string    `json:"status,omitempty"`
-	Time              time.Time `json:"time"`
-	Phone             string    `json:"phone"`
-	ProviderMessageID string    `json:"provider_message_id"`
-	ProfileName       string    `json:"profile_name,omitempty"`
-	Body              string    `json:"body,omitempty"`
+	ID                string         `json:"id"`
+	Direction         string         `json:"direction"`
+	Type              string         `json:"type,omitempty"`
+	Purpose           string         `json:"purpose"`
+	Status            string         `json:"status,omitempty"`
+	ErrorCode         int            `json:"error_code,omitempty"`
+	Statuses          []exportStatus `json:"statuses,omitempty"`
+	Time              time.Time      `json:"time"`
+	Phone             string         `json:"phone"`
+	ProviderMessageID string         `json:"provider_message_id"`
+	ProfileName       string         `json:"profile_name,omitempty"`
+	Body              string         `json:"body,omitempty"`
+}
+
+// exportStatus is one provider status of an outbound message.
+type exportStatus struct {
+	Status    string    `json:"status"`
+	Time      time.Time `json:"time"`
+	ErrorCode int       `json:"error_code,omitempty"`
 }
 
 type exportConsent struct {
@@ -87,16 +105,9 @@ func (h *Handler) postExport(ctx context.Context, req events.APIGatewayV2HTTPReq
 	doc := exportDoc{Format: ExportFormat, GeneratedAt: h.now().UTC(), Messages: []exportMessage{}, Consents: []exportConsent{},
 		ErasureRequests: []exportErasure{}}
 	doc.Suppression.Purposes = []string{}
-	msgs, next, err := h.Store.Messages(ctx, subject, in.Cursor, exportPage)
-	if err != nil {
+	if err := h.exportMessages(ctx, subject, in.Cursor, &doc); err != nil {
 		return httpapi.Response{}, err
 	}
-	for _, m := range msgs {
-		doc.Messages = append(doc.Messages, exportMessage{ID: m.SK[strings.LastIndex(m.SK, "#")+1:], Direction: m.Direction, Type: m.Type,
-			Purpose: m.Class, Status: m.Status, Time: m.At, Phone: m.Content.Phone, ProviderMessageID: m.Content.ProviderID,
-			ProfileName: m.Content.ProfileName, Body: string(m.Content.Body)})
-	}
-	doc.NextCursor = next
 	if in.Cursor == "" {
 		if err := h.exportState(ctx, subject, &doc); err != nil {
 			return httpapi.Response{}, err
@@ -107,6 +118,61 @@ func (h *Handler) postExport(ctx context.Context, req events.APIGatewayV2HTTPReq
 		return httpapi.Response{}, err
 	}
 	return httpapi.JSON(http.StatusOK, doc), nil
+}
+
+// exportMessages adds the subject's messages after cursor to doc, until
+// exportPage messages or exportBudget bytes on the wire, and sets
+// next_cursor when more may follow. A page holds at least one message.
+func (h *Handler) exportMessages(ctx context.Context, subject, cursor string, doc *exportDoc) error {
+	used := 0
+	for {
+		msgs, next, err := h.Store.Messages(ctx, subject, cursor, exportRead)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			em, err := h.exportMessage(ctx, subject, m)
+			if err != nil {
+				return err
+			}
+			size := wireSize(em)
+			if len(doc.Messages) == exportPage || (len(doc.Messages) > 0 && used+size > exportBudget) {
+				doc.NextCursor = cursor
+				return nil
+			}
+			doc.Messages, used, cursor = append(doc.Messages, em), used+size, m.SK
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// exportMessage is one message as exported, with its status history.
+func (h *Handler) exportMessage(ctx context.Context, subject string, m store.Message) (exportMessage, error) {
+	em := exportMessage{ID: m.SK[strings.LastIndex(m.SK, "#")+1:], Direction: m.Direction, Type: m.Type,
+		Purpose: m.Class, Status: m.Status, ErrorCode: m.ErrorCode, Time: m.At, Phone: m.Content.Phone,
+		ProviderMessageID: m.Content.ProviderID, ProfileName: m.Content.ProfileName, Body: string(m.Content.Body)}
+	if m.Lookup == "" {
+		return em, nil
+	}
+	hist, err := h.Store.StatusHistory(ctx, subject, m.Lookup)
+	if err != nil {
+		return exportMessage{}, err
+	}
+	for _, s := range hist {
+		em.Statuses = append(em.Statuses, exportStatus{Status: s.Status, Time: s.At, ErrorCode: s.ErrorCode})
+	}
+	return em, nil
+}
+
+// wireSize is how many bytes v takes in Lambda's response: encoded as
+// JSON, then as the JSON string that carries the body.
+func wireSize(v any) int {
+	inner, _ := json.Marshal(v)
+	outer, _ := json.Marshal(string(inner))
+	return len(outer) + 1 // and its comma
 }
 
 // exportState adds the consent ledger, suppressions and the open erasure

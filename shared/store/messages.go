@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -379,8 +380,42 @@ func (s *Store) OutboundContent(ctx context.Context, subject, id string) (Conten
 // Message is one stored message, decrypted, for an export.
 type Message struct {
 	SK, Direction, Type, Class, Status string
-	At                                 time.Time
-	Content                            Content
+	// ErrorCode is Meta's error code of a failed outbound message (0: none).
+	ErrorCode int
+	// Lookup is the keyed hash of the provider message id of an outbound
+	// message Meta accepted ("" otherwise): [Store.StatusHistory] takes it.
+	Lookup  string
+	At      time.Time
+	Content Content
+}
+
+// StatusEntry is one provider status of an outbound message.
+type StatusEntry struct {
+	Status string
+	// ErrorCode is Meta's error code of a failed status (0: none).
+	ErrorCode int
+	At        time.Time
+}
+
+// StatusHistory returns the live statuses recorded for the outbound
+// message with lookup (at most one per status: sent, delivered, read,
+// failed), oldest first.
+func (s *Store) StatusHistory(ctx context.Context, subject, lookup string) ([]StatusEntry, error) {
+	items, err := s.queryRange(ctx, SubjectPK(subject), "status#"+lookup+"#", "status#"+lookup+"$")
+	if err != nil {
+		return nil, fmt.Errorf("status history: %w", err)
+	}
+	now := s.now()
+	var out []StatusEntry
+	for _, it := range items {
+		if live(it, now) {
+			out = append(out, StatusEntry{Status: str(it, "status"), ErrorCode: int(numAttr(it, "error_code")), At: time.Unix(numAttr(it, "at"), 0).UTC()})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b StatusEntry) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(statusRank(a.Status), statusRank(b.Status)))
+	})
+	return out, nil
 }
 
 // Messages returns up to limit of the subject's live messages after the
@@ -412,7 +447,8 @@ func (s *Store) Messages(ctx context.Context, subject, cursor string, limit int3
 			at = numAttr(it, "sent_at")
 		}
 		msgs = append(msgs, Message{SK: str(it, "sk"), Direction: str(it, "direction"), Type: str(it, "type"),
-			Class: str(it, "class"), Status: str(it, "status"), At: time.Unix(at, 0).UTC(), Content: c})
+			Class: str(it, "class"), Status: str(it, "status"), ErrorCode: int(numAttr(it, "error_code")), Lookup: str(it, "lookup"),
+			At: time.Unix(at, 0).UTC(), Content: c})
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 {
