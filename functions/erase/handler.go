@@ -65,7 +65,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return httpapi.ErrorResponse(errInvalidRequest), nil
 	}
 	resp, err := h.route(ctx, req)
-	h.done(ctx, "route", req.RouteKey, resp.StatusCode, err)
+	h.done(ctx, "route", req.RouteKey, resp.StatusCode, err, "request_id", req.RequestContext.RequestID)
 	return resp, nil
 }
 
@@ -142,8 +142,8 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 }
 
 // done logs the invocation's summary line and flushes metrics.
-func (h *Handler) done(ctx context.Context, kind, name string, status int, err error) {
-	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, kind, name, "status", status)
+func (h *Handler) done(ctx context.Context, kind, name string, status int, err error, attrs ...any) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, append([]any{kind, name, "status", status}, attrs...)...)
 }
 
 func (h *Handler) now() time.Time {
