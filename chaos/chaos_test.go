@@ -104,6 +104,7 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 	}
 	s.stop(t, r)
 	plain := r.scanPlaintext(t, s, runs)
+	checkLogs(t, s)
 	for _, row := range rows {
 		row.chains, row.plaintext = chains, plain
 	}
@@ -258,4 +259,28 @@ func (r *rig) scanPlaintext(t *testing.T, s *stack, runs []*run) string {
 		return fmt.Sprintf("**%d hits**", bad)
 	}
 	return "none"
+}
+
+// checkLogs reads the functions' lines in the stopped stack's log: under
+// every fault, a line written inside an invocation (a warning halfway
+// through, the summary line) must carry that invocation's requestId, and
+// no id may be cut by the redactor ([stacktest.LogProblems]).
+func checkLogs(t *testing.T, s *stack) {
+	path := s.env["WAGUARD_STACK_LOG"]
+	f, err := os.Open(path)
+	if err != nil {
+		t.Errorf("the stack log (WAGUARD_STACK_LOG %q): %v", path, err)
+		return
+	}
+	defer f.Close()
+	lines, err := stacktest.FunctionLines(f)
+	if err != nil {
+		t.Errorf("read %s: %v", path, err)
+	}
+	for _, p := range stacktest.LogProblems(lines) {
+		t.Errorf("log: %s", p)
+	}
+	if len(lines) == 0 {
+		t.Errorf("no function lines in %s: the log check is blind", path)
+	}
 }

@@ -30,7 +30,10 @@
 //     accepted, erasure request) and every success answer has its audit
 //     event, and the audit chains verify offline;
 //  5. every operation succeeds again within a minute of the fault
-//     clearing, and how long that took.
+//     clearing, and how long that took;
+//  6. every function log line written inside an invocation carries its
+//     requestId, and no id in a log line is cut by the redactor
+//     (stacktest.LogProblems).
 //
 // # Running
 //

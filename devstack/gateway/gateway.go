@@ -10,9 +10,11 @@
 // lower-cased and repeated values joined with commas; bodies that are not
 // text are base64-encoded with isBase64Encoded set; the request context
 // carries the source IP (the TCP peer, never X-Forwarded-For), a request id
-// and the route key; function errors become 500 {"message":"Internal Server
-// Error"}; integration timeouts become 503 after 30 s; requests over 10 MB
-// get 413.
+// shaped like API Gateway's (15 letters and digits and '=', such as
+// "JKJaXmPLvHcESHA=") that the response returns in its apigw-requestid
+// header, and the route key; function errors become 500 {"message":"Internal
+// Server Error"}; integration timeouts become 503 after 30 s; requests over
+// 10 MB get 413.
 //
 // # Not emulated
 //
@@ -24,7 +26,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -93,6 +94,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event := buildEvent(r, route, params, body)
+	w.Header().Set("Apigw-Requestid", event.RequestContext.RequestID)
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
@@ -271,8 +273,15 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 }
 
+// requestID returns a request id shaped like an HTTP API's: 15 random
+// letters and digits and '='.
 func requestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var b [16]byte
+	_, _ = rand.Read(b[:15])
+	for i := range 15 {
+		b[i] = alphabet[int(b[i])%len(alphabet)] // slightly uneven; only distinctness matters
+	}
+	b[15] = '='
+	return string(b[:])
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -159,8 +160,8 @@ func TestBuildEvent(t *testing.T) {
 	if diff := cmp.Diff(want, got, ignore); diff != "" {
 		t.Errorf("event mismatch (-want +got):\n%s", diff)
 	}
-	if id := got.RequestContext.RequestID; len(id) != 24 {
-		t.Errorf("requestId = %q, want 24 hex characters", id)
+	if id := got.RequestContext.RequestID; !apiGatewayID.MatchString(id) {
+		t.Errorf("requestId = %q, want an HTTP API request id (15 letters and digits and '=')", id)
 	}
 	if e := got.RequestContext.TimeEpoch; e < before || e > after {
 		t.Errorf("timeEpoch = %d, want within [%d, %d]", e, before, after)
@@ -170,13 +171,24 @@ func TestBuildEvent(t *testing.T) {
 	}
 }
 
+// apiGatewayID matches an HTTP API request id as the gateway makes them.
+var apiGatewayID = regexp.MustCompile(`^[A-Za-z0-9]{15}=$`)
+
+// TestRequestIDsDiffer checks each request gets its own id, and that the
+// response returns it in apigw-requestid, as API Gateway does, for the
+// client to quote.
 func TestRequestIDsDiffer(t *testing.T) {
 	inv := &recordingInvoker{out: []byte(`{}`)}
 	g := New(testRoutes, inv, false)
 	seen := map[string]bool{}
 	for range 3 {
-		g.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/items", nil))
-		seen[inv.event(t).RequestContext.RequestID] = true
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/items", nil))
+		id := inv.event(t).RequestContext.RequestID
+		if got := rec.Header().Get("apigw-requestid"); got != id {
+			t.Errorf("apigw-requestid = %q, want the event's requestId %q", got, id)
+		}
+		seen[id] = true
 	}
 	if len(seen) != 3 {
 		t.Errorf("3 requests gave %d distinct request IDs, want 3", len(seen))
@@ -293,7 +305,12 @@ func TestResponse(t *testing.T) {
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
 			}
-			if diff := cmp.Diff(tt.wantHeader, rec.Header()); diff != "" {
+			got := rec.Header().Clone()
+			if id := got.Get("Apigw-Requestid"); !apiGatewayID.MatchString(id) {
+				t.Errorf("apigw-requestid = %q, want an HTTP API request id", id)
+			}
+			got.Del("Apigw-Requestid")
+			if diff := cmp.Diff(tt.wantHeader, got); diff != "" {
 				t.Errorf("headers mismatch (-want +got):\n%s", diff)
 			}
 			if got := rec.Body.String(); got != tt.wantBody {

@@ -61,7 +61,9 @@ type Options struct {
 	// region, AWS_ENDPOINT_URL_* variables).
 	BaseEnv map[string]string
 	// Logs receives every instance's output; each line is prefixed with
-	// the function and instance number.
+	// the function and instance number, "[SendFunction#3] ", which no
+	// other process of the function ever gets (a replaced instance gets
+	// the next number).
 	Logs io.Writer
 }
 
@@ -85,6 +87,9 @@ type slots struct {
 	idle chan *instance
 	all  []*instance
 	sem  chan struct{}
+	// started counts the instances ever started: the next one is
+	// started+1 in its log prefix, so no two processes share a prefix.
+	started int
 }
 
 type instance struct {
@@ -182,7 +187,8 @@ func (p *Pool) start(s *slots) (*instance, error) {
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), s.fn.Bootstrap)
 	cmd.Env = p.environment(s.fn)
 	p.mu.Lock()
-	n := len(s.all) + 1
+	s.started++
+	n := s.started
 	p.mu.Unlock()
 	w := &prefixWriter{prefix: fmt.Sprintf("[%s#%d] ", s.fn.Name, n), w: p.opts.Logs}
 	cmd.Stdout, cmd.Stderr = w, w

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -210,6 +211,39 @@ func TestInstanceLogsArePrefixed(t *testing.T) {
 	}
 	if got := logs.String(); !strings.Contains(got, want) {
 		t.Errorf("logs = %q, want to contain %q", got, want)
+	}
+}
+
+// TestInstanceNamesAreUnique starts instances concurrently and checks that
+// no two processes share a log prefix: readers of the log follow an
+// invocation by its instance's prefix.
+func TestInstanceNamesAreUnique(t *testing.T) {
+	const size = 4
+	logs := &syncBuffer{}
+	p := newTestPool(t, Options{Size: size, Logs: logs})
+	var wg sync.WaitGroup
+	for range size {
+		wg.Go(func() {
+			if _, err := tryEcho(p, `{"sleep_ms":300}`); err != nil {
+				t.Errorf("concurrent %v, want nil error", err)
+			}
+		})
+	}
+	wg.Wait()
+	listening := regexp.MustCompile(`(?m)^(\[[^\]]+\]) fakerie listening pid=(\d+)$`)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(listening.FindAllString(logs.String(), -1)) < size && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pids := map[string]string{}
+	for _, m := range listening.FindAllStringSubmatch(logs.String(), -1) {
+		if pid, ok := pids[m[1]]; ok && pid != m[2] {
+			t.Errorf("prefix %s names pids %s and %s, want one process per prefix", m[1], pid, m[2])
+		}
+		pids[m[1]] = m[2]
+	}
+	if len(pids) != size {
+		t.Errorf("%d distinct prefixes, want %d:\n%s", len(pids), size, logs.String())
 	}
 }
 

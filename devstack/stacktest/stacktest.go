@@ -35,6 +35,10 @@ type Stack struct {
 	// IndexKeySecretID and PseudonymKeySecretID are secret ARNs.
 	MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID string
 	IndexKeySecretID, PseudonymKeySecretID                       string
+	// Log is the stack log, where the functions' and emulators' lines go
+	// (read it with [FunctionLines]); "" for a stack started by an older
+	// waguard-dev.
+	Log string
 }
 
 // Require returns the stack, or skips the test when none is configured
@@ -60,6 +64,7 @@ func Require(t testing.TB) Stack {
 		ProviderSecretID:      os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
 		IndexKeySecretID:      os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
 		PseudonymKeySecretID:  os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
+		Log:                   os.Getenv("WAGUARD_STACK_LOG"),
 	}
 }
 

@@ -49,7 +49,7 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 		return true, nil
 	}
 	if err != nil {
-		h.Log.Warn("erasure confirmation not sent", "erasure_request", r.ID, "err", err)
+		h.Log.WarnContext(ctx, "erasure confirmation not sent", "erasure_request", r.ID, "err", err)
 		return true, nil
 	}
 	if _, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventMessageSent, Subject: r.Pseudonym, Actor: audit.Actor{Caller: "erasure"},

@@ -65,7 +65,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return httpapi.ErrorResponse(errInvalidRequest), nil
 	}
 	resp, err := h.route(ctx, req)
-	h.done("route", req.RouteKey, resp.StatusCode, err)
+	h.done(ctx, "route", req.RouteKey, resp.StatusCode, err, "request_id", req.RequestContext.RequestID)
 	return resp, nil
 }
 
@@ -100,7 +100,7 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 // scheduled resumes every pending erasure the deadline allows.
 func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 	if action != "resume_pending_erasures" {
-		h.done("schedule", action, 400, nil)
+		h.done(ctx, "schedule", action, 400, nil)
 		return map[string]string{"error": "unknown action"}, nil
 	}
 	ids, err := h.Store.PendingErasures(ctx, 100)
@@ -121,7 +121,7 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		switch {
 		case perr != nil:
 			failed++
-			h.Log.Error("erasure step failed", "erasure_request", id, "err", perr)
+			h.Log.ErrorContext(ctx, "erasure step failed", "erasure_request", id, "err", perr)
 			if !r.RequestedAt.IsZero() {
 				oldest = max(oldest, h.now().Sub(r.RequestedAt))
 			}
@@ -134,7 +134,7 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 	if err == nil && failed > 0 {
 		err = fmt.Errorf("%d erasure requests failed this run", failed)
 	}
-	h.done("schedule", action, 200, err)
+	h.done(ctx, "schedule", action, 200, err)
 	if err != nil {
 		return nil, err // the schedule's error metric and retry see it
 	}
@@ -142,8 +142,8 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 }
 
 // done logs the invocation's summary line and flushes metrics.
-func (h *Handler) done(kind, name string, status int, err error) {
-	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, kind, name, "status", status)
+func (h *Handler) done(ctx context.Context, kind, name string, status int, err error, attrs ...any) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, append([]any{kind, name, "status", status}, attrs...)...)
 }
 
 func (h *Handler) now() time.Time {

@@ -49,10 +49,10 @@ func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context,
 			} `json:"requestContext"`
 		}
 		if json.Unmarshal(raw, &probe) != nil || probe.RouteKey == "" {
-			log.Error("cold start incomplete", "err", err)
+			log.ErrorContext(ctx, "cold start incomplete", "err", err)
 			return nil, err
 		}
-		return coldstart.Unavailable(log, "erase", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
+		return coldstart.Unavailable(ctx, log, "erase", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
 	}
 }
 

@@ -52,7 +52,7 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 		return httpapi.Response{}, err
 	}
 	if r, err = h.process(ctx, r.ID); err != nil {
-		h.Log.Warn("erasure continues on the schedule", "erasure_request", r.ID, "err", err)
+		h.Log.WarnContext(ctx, "erasure continues on the schedule", "erasure_request", r.ID, "err", err)
 	}
 	return httpapi.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": r.Status, "due_by": r.DueBy.Format(time.RFC3339)}), nil
 }

@@ -90,7 +90,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	default:
 		err = errors.New("unknown action")
 	}
-	h.done(ev.Action, err)
+	h.done(ctx, ev.Action, err)
 	return out, err
 }
 
@@ -393,8 +393,8 @@ func (h *Handler) digest(ctx context.Context) (any, error) {
 	return map[string]any{"day": d.Day, "chains": len(d.Heads)}, nil
 }
 
-func (h *Handler) done(action string, err error) {
-	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "action", action)
+func (h *Handler) done(ctx context.Context, action string, err error) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "action", action)
 }
 
 func (h *Handler) now() time.Time {

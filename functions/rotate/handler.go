@@ -83,7 +83,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (struct{}, error) {
 	if err != nil {
 		h.Metrics.Add(metrics.RotationFailures, 1)
 	}
-	h.logger().Info("rotation step", "step", ev.Step, "secret", ev.SecretId, "version", ev.ClientRequestToken, "ok", err == nil, "err", err)
+	h.logger().InfoContext(ctx, "rotation step", "step", ev.Step, "secret", ev.SecretId, "version", ev.ClientRequestToken, "ok", err == nil, "err", err)
 	w := h.MetricsOut
 	if w == nil {
 		w = os.Stdout

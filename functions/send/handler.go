@@ -49,10 +49,10 @@ var (
 // Handle routes one API Gateway HTTP API request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	if done, left := h.repairs.run(ctx); done+left > 0 {
-		h.Log.Info("confirmations of sent messages retried", "committed", done, "left", left)
+		h.Log.InfoContext(ctx, "confirmations of sent messages retried", "committed", done, "left", left)
 	}
 	resp, principal, err := h.route(ctx, req)
-	h.done(req, resp, principal, err)
+	h.done(ctx, req, resp, principal, err)
 	return resp, nil
 }
 
@@ -95,8 +95,8 @@ func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 }
 
 // done logs the invocation's one summary line and flushes metrics.
-func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, p apiauth.Principal, err error) {
-	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
+func (h *Handler) done(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp httpapi.Response, p apiauth.Principal, err error) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
 		"request_id", req.RequestContext.RequestID, "client", p.ClientID)
 }
 

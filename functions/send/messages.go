@@ -79,14 +79,14 @@ func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRe
 		// A decided refusal is replayed like a success.
 		out = httpapi.ErrorResponse(err)
 		if cerr := lease.Complete(ctx, storable(out)); cerr != nil {
-			h.Log.Warn("idempotency record not completed", "err", cerr)
+			h.Log.WarnContext(ctx, "idempotency record not completed", "err", cerr)
 		}
 		return out, nil
 	}
 	// Nothing was sent (a transient provider refusal, or a failure before
 	// the provider call): free the key so the client retries with it.
 	if rerr := lease.Release(ctx); rerr != nil {
-		h.Log.Warn("idempotency record not released", "err", rerr)
+		h.Log.WarnContext(ctx, "idempotency record not released", "err", rerr)
 	}
 	return httpapi.Response{}, err
 }
@@ -232,14 +232,14 @@ func (h *Handler) intend(ctx context.Context, ev audit.Event, m store.Outbound, 
 func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound, res provider.Result, lease *idempotency.Lease, resp idempotency.Response) {
 	c, err := h.Store.PrepareConfirm(ctx, m)
 	if err != nil {
-		h.Log.Error("sent message not confirmed", "err", err)
+		h.Log.ErrorContext(ctx, "sent message not confirmed", "err", err)
 		return
 	}
 	var extra []types.TransactWriteItem
 	if lease != nil {
 		done, err := lease.CompleteWrite(resp)
 		if err != nil {
-			h.Log.Error("sent message not confirmed", "err", err)
+			h.Log.ErrorContext(ctx, "sent message not confirmed", "err", err)
 			return
 		}
 		extra = append(extra, done)
@@ -266,7 +266,7 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 			// confirmed by Meta's status webhook (which completed the key).
 			if lease != nil {
 				if cerr := lease.Complete(ctx, resp); cerr != nil {
-					h.Log.Info("idempotency record already settled", "err", cerr)
+					h.Log.InfoContext(ctx, "idempotency record already settled", "err", cerr)
 				}
 			}
 			return nil
@@ -277,7 +277,7 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		// The client still gets its 202; DependencyFailures (graphed on the
 		// dashboard) and this line are what show the failure.
 		h.Metrics.Add(metrics.DependencyFailures, 1)
-		h.Log.Error("sent message not confirmed; queued for the next invocation", "err", err)
+		h.Log.ErrorContext(ctx, "sent message not confirmed; queued for the next invocation", "err", err)
 		h.repairs.add(commit)
 	}
 }

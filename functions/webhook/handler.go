@@ -64,7 +64,7 @@ var (
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	var out outcome
 	resp, err := h.route(ctx, req, &out)
-	h.done(req, resp, out, err)
+	h.done(ctx, req, resp, out, err)
 	return resp, nil
 }
 
@@ -122,8 +122,8 @@ func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, bool) {
 var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "the payload is larger than allowed")
 
 // done logs the one summary line of the invocation and flushes metrics.
-func (h *Handler) done(req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
-	summary.Done(h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
+func (h *Handler) done(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
 		"request_id", req.RequestContext.RequestID, "received", out.Received, "duplicates", out.Duplicates,
 		"ignored", out.Ignored, "replies", out.Replies, "reply_failures", out.ReplyFailures)
 }

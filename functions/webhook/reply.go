@@ -26,7 +26,7 @@ func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if err := h.sendReply(ctx, req, sub, text); err != nil {
 		out.ReplyFailures++
 		h.Metrics.Add(metrics.SendRefused, 1)
-		h.Log.Warn("keyword reply failed", "request_id", req.RequestContext.RequestID, "err", err)
+		h.Log.WarnContext(ctx, "keyword reply failed", "request_id", req.RequestContext.RequestID, "err", err)
 		return
 	}
 	out.Replies++

@@ -77,22 +77,22 @@ func ServeAPI[H APIHandler](log *slog.Logger, function string, l *Lazy[H]) func(
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		h, err := l.Get()
 		if err != nil {
-			return Unavailable(log, function, err, "route", req.RouteKey, "request_id", req.RequestContext.RequestID), nil
+			return Unavailable(ctx, log, function, err, "route", req.RouteKey, "request_id", req.RequestContext.RequestID), nil
 		}
 		return h.Handle(ctx, req)
 	}
 }
 
 // Unavailable is the answer to an API request that arrived while the
-// handler could not be built: it logs err with attrs, records one
-// DependencyFailures metric for function (as a failed invocation does)
-// and returns 503 dependency_unavailable.
-func Unavailable(log *slog.Logger, function string, err error, attrs ...any) httpapi.Response {
+// handler could not be built: it logs err with attrs and ctx, the
+// invocation's context, records one DependencyFailures metric for function
+// (as a failed invocation does) and returns 503 dependency_unavailable.
+func Unavailable(ctx context.Context, log *slog.Logger, function string, err error, attrs ...any) httpapi.Response {
 	attrs = append(attrs, "status", 503, "cold_start", "incomplete")
 	if rec, rerr := newRecorder(os.Getenv, function); rerr != nil {
-		log.Error("invocation failed", append(attrs, "err", errors.Join(err, rerr))...)
+		log.ErrorContext(ctx, "invocation failed", append(attrs, "err", errors.Join(err, rerr))...)
 	} else {
-		summary.Done(log, rec, nil, err, attrs...)
+		summary.Done(ctx, log, rec, nil, err, attrs...)
 	}
 	return httpapi.ErrorResponse(httpapi.Unavailable)
 }

@@ -2,6 +2,7 @@ package coldstart
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/waguard/waguard/shared/redact"
 )
 
 // TestLazy builds until a build succeeds, then never again.
@@ -46,7 +52,7 @@ func TestLazy(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	resp := Unavailable(log, "send", fmt.Errorf("index key: %w: timeout", ErrUnavailable), "route", "POST /v1/messages")
+	resp := Unavailable(context.Background(), log, "send", fmt.Errorf("index key: %w: timeout", ErrUnavailable), "route", "POST /v1/messages")
 	var body struct {
 		Error struct{ Code string } `json:"error"`
 	}
@@ -55,5 +61,34 @@ func TestUnavailable(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "dependency unavailable") {
 		t.Errorf("log = %s, want an error line naming the failure", logs.String())
+	}
+}
+
+type noHandler struct{}
+
+func (noHandler) Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return events.APIGatewayV2HTTPResponse{}, errors.New("not built")
+}
+
+// TestServeAPIUnavailableLogsRequestIDs checks that the error line of a
+// request answered before the handler could be built carries the Lambda
+// request id and the API Gateway request id, whole.
+func TestServeAPIUnavailableLogsRequestIDs(t *testing.T) {
+	const lambdaID, apiID = "8476a536-e9f4-11e8-9739-2dfe598c3fcd", "JKJaX1234567vHc="
+	var logs bytes.Buffer
+	l := NewLazy(func() (noHandler, error) { return noHandler{}, fmt.Errorf("index key: %w", ErrUnavailable) })
+	serve := ServeAPI(redact.NewLogger(&logs, slog.LevelInfo), "send", l)
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: lambdaID})
+	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/messages",
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: apiID}}
+	if resp, _ := serve(ctx, req); resp.StatusCode != 503 {
+		t.Fatalf("serve() = %d, want 503", resp.StatusCode)
+	}
+	var line struct {
+		Level, RequestID string
+		APIRequestID     string `json:"request_id"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Level != "ERROR" || line.RequestID != lambdaID || line.APIRequestID != apiID {
+		t.Errorf("log = %s, want an ERROR line with requestId %s and request_id %s", logs.String(), lambdaID, apiID)
 	}
 }

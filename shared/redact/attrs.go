@@ -64,7 +64,22 @@ func attrAt(a slog.Attr, depth int) slog.Attr {
 	if isDenied(a.Key) && a.Value.Kind() != slog.KindLogValuer {
 		return slog.String(a.Key, maskDenied)
 	}
-	return slog.Attr{Key: a.Key, Value: value(a.Value.Resolve(), depth)}
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindString {
+		return slog.String(a.Key, stringValue(a.Key, v.String()))
+	}
+	return slog.Attr{Key: a.Key, Value: value(v, depth)}
+}
+
+// stringValue returns s, the string value of key, scanned, unless key is an
+// id key and s has an identifier's shape: then s is returned whole, digit
+// runs included. Clean text pays only for the scan.
+func stringValue(key, s string) string {
+	out := String(s)
+	if out != s && isIDKey(key) && isID(s) {
+		return s
+	}
+	return out
 }
 
 // value returns a resolved value with its strings scanned.

@@ -44,6 +44,27 @@
 // [String] applies the same scan; a regular expression in the package tests
 // specifies it exactly, and a fuzz test holds the two to agreement.
 //
+// # Identifiers
+//
+// Random identifiers hold digit runs the scan would take for phone numbers,
+// and an operator finds a log line by its request id. So a string value
+// under an id key keeps its value whole when it has the shape of an
+// identifier AWS or waguard generates. The id keys (normalised as above)
+// are
+//
+//	id erasure_request message_id event_id audit_id trace_id
+//
+// and any key ending in request_id ("request_id", "requestId",
+// "aws_request_id", "X-Request-Id"). The shapes are a UUID (Lambda and
+// REST API request ids), an X-Ray trace id, an HTTP API request id (12 to
+// 22 letters and digits, not all digits, and '=' padding:
+// "JKJaXmPLvHcESHA="), and waguard's ids: msg_, er_, cev_ or ev_ and 16 to
+// 26 base32 characters. No shape admits a space, '+', '(', '.', '@' or 32
+// characters, so the shape relaxes only the digit-run rule: any other value
+// under an id key ("+447700900123", "447700900123", a wamid, a key) is
+// scanned like any other, and an id under another key, or in free text
+// such as an error message, is scanned too.
+//
 // # Security properties
 //
 // The handler never passes an unscanned string to the wrapped handler, and
@@ -70,7 +91,13 @@
 //
 // The Lambda handler writes JSON only when AWS_LAMBDA_LOG_FORMAT is JSON, so
 // each function sets LoggingConfig.LogFormat: JSON in template.yaml. Tests
-// and local tools use [NewLogger].
+// and local tools use [NewLogger], which writes the same lines to any
+// writer.
+//
+// Call the logger's Context methods (InfoContext, WarnContext,
+// ErrorContext) with the invocation's ctx on every line inside an
+// invocation, not only the summary line: only they carry the requestId
+// that ties a warning to its invocation.
 package redact
 
 import (
@@ -86,11 +113,12 @@ import (
 func New(next slog.Handler) slog.Handler { return &handler{next: next} }
 
 // NewLogger returns a logger that writes redacted JSON lines to w at level
-// and above, with the key names the Lambda handler uses ("timestamp",
-// "message").
+// and above as the Lambda handler writes them: with its key names
+// ("timestamp", "message") and, when the context of a call carries a Lambda
+// context, its requestId.
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr}
-	return slog.New(New(slog.NewJSONHandler(w, opts)))
+	return slog.New(New(requestIDHandler{slog.NewJSONHandler(w, opts)}))
 }
 
 // NewLambdaLogger returns a logger that redacts records and then writes
@@ -129,4 +157,26 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup opens a group in the wrapped handler.
 func (h *handler) WithGroup(name string) slog.Handler {
 	return &handler{next: h.next.WithGroup(name)}
+}
+
+// requestIDHandler adds the requestId of the Lambda context, as
+// lambdacontext.NewLogHandler does, after redaction.
+type requestIDHandler struct{ slog.Handler }
+
+// Handle adds requestId when ctx carries a Lambda context.
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs returns a requestIDHandler over the wrapped handler's.
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup returns a requestIDHandler over the wrapped handler's.
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -154,6 +155,23 @@ func TestLevel(t *testing.T) {
 	}
 }
 
+// TestNewLoggerRequestID checks that NewLogger, like the Lambda handler,
+// adds the requestId of a Lambda context, unscanned, in groups too.
+func TestNewLoggerRequestID(t *testing.T) {
+	const id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: id})
+	var buf bytes.Buffer
+	log := NewLogger(&buf, slog.LevelInfo)
+	log.WarnContext(ctx, "w")
+	log.With("a", 1).WithGroup("g").ErrorContext(ctx, "e")
+	log.Info("no context")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"requestId":"`+id+`"`) ||
+		!strings.Contains(lines[1], `"requestId":"`+id+`"`) || strings.Contains(lines[2], "requestId") {
+		t.Errorf("NewLogger() output = %s, want requestId on the lines logged with the Lambda context", buf.String())
+	}
+}
+
 // TestNewLambdaLogger captures standard output, where the Lambda handler
 // writes, and checks that requestId survives and the number does not.
 func TestNewLambdaLogger(t *testing.T) {
@@ -174,14 +192,56 @@ func TestNewLambdaLogger(t *testing.T) {
 	}
 }
 
+// FuzzHandler checks that the output is JSON, that a value under an id key
+// is kept whole exactly when it has an identifier's shape, and that a
+// number placed in a value under an id key is masked.
 func FuzzHandler(f *testing.F) {
-	f.Add("msg +447700900123", "note", "call 07700 900123")
-	f.Fuzz(func(t *testing.T, msg, key, val string) {
+	f.Add("msg +447700900123", "note", "call 07700 900123", uint64(0))
+	for _, id := range []string{"8476a536-e9f4-11e8-9739-2dfe598c3fcd", "JKJaX1234567vHc=", "er_7MZQ2345672KDPXW4GHN3VFT",
+		"msg_ABCD2345672345JKLMNOPQRS", "ev_q3456723mz7klp2xwb4dhnvfqa", "1-5759e988-bd862e3fe1be46a994272793", "447700900123"} {
+		f.Add("request", "request_id", id, uint64(447700900123))
+	}
+	f.Fuzz(func(t *testing.T, msg, key, val string, n uint64) {
 		var buf bytes.Buffer
 		log := NewLogger(&buf, slog.LevelDebug)
-		log.Info(msg, key, val, slog.Group("g", key, val), "err", errors.New(val), "v", map[string]string{key: val})
-		if !json.Valid(buf.Bytes()) {
+		num := fmtNumber(n)
+		withNum := val + " " + num + " " + val
+		log.Info(msg, key, val, slog.Group("g", key, val), "err", errors.New(val), "v", map[string]string{key: val},
+			"request_id", val, "id", withNum)
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 			t.Fatalf("output is not JSON: %s", buf.Bytes())
+		}
+		if got := line["request_id"]; isID(val) && got != val {
+			t.Fatalf("request_id %q logged as %q, want it whole", val, got)
+		} else if !isID(val) && got != String(val) && utf8.ValidString(val) {
+			t.Fatalf("request_id %q logged as %q, want it scanned: %q", val, got, String(val))
+		}
+		if got, _ := line["id"].(string); strings.Count(got, num) > 2*strings.Count(val, num) {
+			t.Fatalf("id %q logged as %q, leaks %q", withNum, got, num)
+		}
+	})
+}
+
+// FuzzIsID checks that an identifier's shape relaxes only the digit-run
+// rule: the scan finds nothing else in a value isID accepts.
+func FuzzIsID(f *testing.F) {
+	for _, tc := range loadStrings(f) {
+		f.Add(tc.In)
+	}
+	for _, id := range []string{"8476a536-e9f4-11e8-9739-2dfe598c3fcd", "JKJaX1234567vHc=", "er_7MZQ2345672KDPXW4GHN3VFT",
+		"1-5759e988-bd862e3fe1be46a994272793", "ev_q3456723mz7klp2xwb4dhnvfqa"} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isID(s) {
+			return
+		}
+		if got := strings.ReplaceAll(String(s), maskPhone, ""); strings.Contains(got, "[") {
+			t.Fatalf("isID(%q) = true, but String gives %q", s, String(s))
+		}
+		if strings.ContainsAny(s, " +(.@") || len(s) > 36 {
+			t.Fatalf("isID(%q) = true, want no separators and at most 36 bytes", s)
 		}
 	})
 }

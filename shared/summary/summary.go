@@ -9,6 +9,7 @@
 package summary
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -16,15 +17,16 @@ import (
 	"github.com/waguard/waguard/shared/metrics"
 )
 
-// Done logs the summary line and flushes rec to out (os.Stdout when nil,
-// which Lambda ships to CloudWatch Logs). A non-nil err counts as a
-// dependency failure.
-func Done(log *slog.Logger, rec *metrics.Recorder, out io.Writer, err error, attrs ...any) {
+// Done logs the summary line with ctx, the invocation's context (so that
+// the Lambda handler adds its requestId), and flushes rec to out (os.Stdout
+// when nil, which Lambda ships to CloudWatch Logs). A non-nil err counts as
+// a dependency failure.
+func Done(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, out io.Writer, err error, attrs ...any) {
 	if err != nil {
 		rec.Add(metrics.DependencyFailures, 1)
-		log.Error("invocation failed", append(attrs, "err", err)...)
+		log.ErrorContext(ctx, "invocation failed", append(attrs, "err", err)...)
 	} else {
-		log.Info("invocation", attrs...)
+		log.InfoContext(ctx, "invocation", attrs...)
 	}
 	if out == nil {
 		out = os.Stdout

@@ -38,7 +38,7 @@ func main() {
 	flag.IntVar(&c.PoolSize, "pool", 4, "most RIE instances per function")
 	flag.StringVar(&c.EnvFile, "env-file", "", "write the stack's environment (shell exports) here")
 	flag.BoolVar(&c.EnforceIAM, "enforce-iam", true, "refuse a function's DynamoDB call that its role in the template does not allow, as AWS would (devstack/iamguard)")
-	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs to -local-dir/logs only")
+	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs only to stack.log in the run folder (not also to standard output)")
 	flag.Func("function-endpoint", "SERVICE=URL: the functions (only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER) at URL, e.g. through a fault proxy; repeatable",
 		func(v string) error {
 			svc, u, ok := strings.Cut(v, "=")

@@ -90,16 +90,24 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	s.runDir = runDir
-	s.logs = os.Stdout
+	// The functions' and emulators' lines always go to stack.log, which
+	// tests read through WAGUARD_STACK_LOG (stacktest.Stack.Log), and
+	// also to standard output unless -quiet.
+	logPath, err := filepath.Abs(filepath.Join(runDir, "stack.log"))
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.logs = io.MultiWriter(os.Stdout, f)
 	if c.Quiet {
-		f, err := os.Create(filepath.Join(runDir, "stack.log"))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
 		s.logs = f
 	}
 	s.baseEnv()
+	s.env["WAGUARD_STACK_LOG"] = logPath
 	for _, step := range []func(context.Context) error{s.startDynamoDB, s.startKMS, s.startSecrets} {
 		if err := step(ctx); err != nil {
 			return err
