@@ -11,7 +11,7 @@ import (
 )
 
 // Needle is one plaintext value to look for on disk, in every encoding
-// [Needles] derives. Label names it in reports (e.g. "phone 3"); the
+// [NewNeedle] derives. Label names it in reports (e.g. "phone 3"); the
 // value itself is never reported.
 type Needle struct {
 	Label string

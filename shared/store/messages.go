@@ -118,7 +118,7 @@ const StatusSending = "sending"
 // PutOutbound stores m in one transaction with extra (the audit event).
 // It returns [ErrErased] if the subject was erased meanwhile. A message
 // recorded before the provider call has status [StatusSending] and no
-// ProviderID or Lookup; [Store.ConfirmOutbound] completes it.
+// ProviderID or Lookup; [Store.PrepareConfirm] and [Store.Confirm] complete it.
 func (s *Store) PutOutbound(ctx context.Context, m Outbound, extra ...types.TransactWriteItem) error {
 	item, err := s.outboundItem(ctx, m)
 	if err != nil {

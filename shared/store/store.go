@@ -18,7 +18,13 @@
 //
 // # Non-goals
 //
-// It does not decide policy (consent rules, rate limits): callers do.
+// It decides no messaging policy (whether a send is allowed, rate
+// limits): callers do. It applies the few rules that keep its own records
+// consistent, as pure functions of their own packages where they are
+// rules: the order of the consent ledger ([Profile.Consented] reads the
+// latest entry per purpose), the service window that only moves forward
+// (shared/window), and re-expiry under a shortened retention period
+// (shared/retention).
 package store
 
 import (
