@@ -97,7 +97,7 @@ func Catalogue() []Definition {
 		{MonRotationFailures, SectionMonitoring, "Alarm: secret rotation failures", "docs/breach-response.md", tpl},
 		{MonAuditDigest, SectionMonitoring, "Alarm: audit digest failed, late or not run", "docs/audit.md", tpl},
 		{MonDashboard, SectionMonitoring, "Operations dashboard", "docs/breach-response.md", tpl},
-		{MonAuditTrail, SectionMonitoring, "Tamper-evident audit trail: stream and signed daily digest", "docs/audit.md", tpl},
+		{MonAuditTrail, SectionMonitoring, "Tamper-evident audit trail: stream and signed daily digest; the trail verifies", "docs/audit.md", both},
 	}
 }
 
