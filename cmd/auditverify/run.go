@@ -63,7 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.file, "file", "", "export file to read instead (aws dynamodb scan output or S3 export lines)")
 	fs.StringVar(&o.publicKey, "public-key", "", "signing public key file, PEM or DER")
 	fs.StringVar(&o.kmsKey, "kms-key", "", "fetch the public key from KMS instead (alias or ARN)")
-	fs.StringVar(&o.from, "from", "", "first UTC day to verify, YYYY-MM-DD")
+	fs.StringVar(&o.from, "from", "", "first UTC day to verify, YYYY-MM-DD; every day from it must have a digest (the day the stack was created pins where the trail begins)")
 	fs.StringVar(&o.to, "to", "", "last UTC day to verify, YYYY-MM-DD")
 	fs.StringVar(&o.sealedThrough, "sealed-through", "", fmt.Sprintf("last UTC day that must have a digest, YYYY-MM-DD (default: yesterday, once the digest's %v grace period is over, else the day before; for an export, the day it was taken)", audit.DigestGrace))
 	fs.StringVar(&o.dump, "dump", "", "also write the items read to this export file")

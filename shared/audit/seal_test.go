@@ -155,3 +155,40 @@ func deleteNewestAndTail(f *fixture) {
 func deleteEveryDigest(f *fixture) {
 	f.db.deleteItems(func(pk, _ string) bool { return strings.HasPrefix(pk, digestPrefix) })
 }
+
+// TestFromPinsTheTrailStart: deleting the digests of the trail's first
+// days, days without events, moves where the trail seems to begin, as
+// expiry would; From (the day the stack was created) pins it.
+func TestFromPinsTheTrailStart(t *testing.T) {
+	db, s, clock := newFakeTable(), newFakeSigner(t), newClock(dayTwo.Add(15*time.Minute))
+	d := newTestDigester(t, db, s, clock)
+	if _, err := d.Create(context.Background(), d1); err != nil { // the stack's first night: no events yet
+		t.Fatalf("Create(%s) err = %v, want nil", d1, err)
+	}
+	mustAppend(t, newTestWriter(t, db, newClock(dayTwo.Add(9*time.Hour))), EventAuthFailed)
+	clock.set(dayThree.Add(15 * time.Minute))
+	if _, err := d.Create(context.Background(), d2); err != nil {
+		t.Fatalf("Create(%s) err = %v, want nil", d2, err)
+	}
+	pinned := VerifyOptions{From: d1, SealedThrough: d2}
+	tests := []struct {
+		name    string
+		deleted string // digest prefix deleted, cumulatively
+		opt     VerifyOptions
+		want    []string
+	}{
+		{"day one's digest, unpinned: like expiry", digestPrefix + d1, sealed, nil},
+		{"day one's digest, pinned", digestPrefix + d1, pinned, []string{"digest_missing " + d1, "digest_chain_broken " + d2}},
+		{"both digests, unpinned", digestPrefix, sealed, []string{"digest_missing " + d2}},
+		{"both digests, pinned", digestPrefix, pinned, []string{"digest_missing " + d1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db.deleteItems(func(pk, _ string) bool { return strings.HasPrefix(pk, tt.deleted) })
+			rep := verifyFake(t, db, s, tt.opt)
+			if diff := cmp.Diff(tt.want, breakDays(rep)); diff != "" {
+				t.Errorf("Verify(%+v) breaks (-want +got):\n%s\n(all: %v)", tt.opt, diff, rep.Breaks)
+			}
+		})
+	}
+}

@@ -95,9 +95,9 @@ type Report struct {
 	// yet and no later digest: their chains' tails cannot be checked until
 	// one exists.
 	Unsealed []string
-	// Since is the trail's first day in the window: its earliest event or
-	// digest, or From if later ("" for an empty trail). Every day from
-	// Since through SealedThrough must have a digest.
+	// Since is the first day that must have a digest: From, or without
+	// it the trail's earliest event or digest ("" for an empty trail).
+	// Every day from Since through SealedThrough must have one.
 	Since string
 }
 
@@ -120,11 +120,13 @@ type VerifyOptions struct {
 	// retention period: events that TTL has deleted look deleted.
 	From, To string
 	// SealedThrough (YYYY-MM-DD, required) is the last day whose digest
-	// is due: every day from the trail's first event or digest (or From)
-	// through SealedThrough (or To) must have one, even a day without
-	// events. For a live table use [SealedThrough] of the current time;
-	// for an export, of the time it was taken. Days before the trail's
-	// first item are not missing: the trail began then.
+	// is due: every day from From, or without From from the trail's first
+	// event or digest, through SealedThrough (or To) must have one made on
+	// time, even a day without events. For a live table use
+	// [SealedThrough] of the current time; for an export, of the time it
+	// was taken. Without From, days before the trail's first item are not
+	// missing: the trail began then, or its first days were all deleted,
+	// which looks the same. From set to the day the trail began pins it.
 	SealedThrough string
 }
 

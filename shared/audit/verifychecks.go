@@ -257,16 +257,14 @@ func (v *verifier) findUncovered(stats map[string]headSet) {
 	slices.Sort(v.rep.Unsealed)
 }
 
-// sealRange returns the days that must have a digest: from the trail's
-// first day (or From) through SealedThrough (or To). It is empty (start
-// after end) when nothing is due yet; start is "" for an empty trail.
+// sealRange returns the days that must have a digest: from From, or
+// without it from the trail's first day, through SealedThrough (or To).
+// It is empty (start after end) when nothing is due yet; start is "" for
+// an empty trail without From.
 func (v *verifier) sealRange() (start, end string) {
-	start, end = max(v.first, v.opt.From), v.opt.SealedThrough
+	start, end = cmp.Or(v.opt.From, v.first), v.opt.SealedThrough
 	if v.opt.To != "" {
 		end = min(end, v.opt.To)
-	}
-	if v.first == "" {
-		start = ""
 	}
 	return start, end
 }
@@ -306,7 +304,12 @@ func (v *verifier) missing(a, b string) {
 	if a != b {
 		what = fmt.Sprintf("no digest for the %d days %s to %s", daysBetween(a, b)+1, a, b)
 	}
-	v.brk(ReasonDigestMissing, a, "", 0, "%s, though every day since the trail's first (%s) through %s must have one: deleted, or never made", what, v.first, v.opt.SealedThrough)
+	since := "the trail's first day"
+	if v.opt.From != "" {
+		since = "-from"
+	}
+	start, _ := v.sealRange()
+	v.brk(ReasonDigestMissing, a, "", 0, "%s, though every day from %s (%s) through %s must have one: deleted, or never made", what, start, since, v.opt.SealedThrough)
 }
 
 // addDays returns day moved by n days; day must be valid.
