@@ -64,8 +64,8 @@ func TestAuditDigestReportsLateDays(t *testing.T) {
 		t.Errorf("EMF = %s, want AuditDigestsLate 2 and AuditDigestFailures 0", emf)
 	}
 	// Run again the same night: nothing to do, nothing late.
-	if res, emf, err := run(t, 3); err != nil || res.Status != "exists" || !strings.Contains(emf, `"AuditDigestsLate":0`) {
-		t.Errorf("audit_digest again = %+v, %v, EMF %s, want exists and AuditDigestsLate 0", res, err, emf)
+	if res, emf, err := run(t, 3); err != nil || res.Status != "exists" || res.Late == nil || !strings.Contains(emf, `"AuditDigestsLate":0`) {
+		t.Errorf("audit_digest again = %+v, %v, EMF %s, want exists, late [] and AuditDigestsLate 0", res, err, emf)
 	}
 	// The next night the signing key is unusable: the run fails.
 	dc, err := digesterConfig(func(k string) string {

@@ -259,7 +259,8 @@ type DigestResult struct {
 // AuditDigestsLate and AuditDigestFailures, so the alarm also sees a run
 // that did not happen.
 func (h *Handler) digest(ctx context.Context) (DigestResult, error) {
-	res := DigestResult{Day: h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly), Status: "created"}
+	res := DigestResult{Day: h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly), Status: "created",
+		Digested: []string{}, Late: []string{}} // [] in the JSON, never null
 	made, err := h.Digester.Create(ctx, res.Day)
 	for _, d := range made {
 		res.Digested = append(res.Digested, d.Day)
