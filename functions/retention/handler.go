@@ -261,7 +261,7 @@ type DigestResult struct {
 func (h *Handler) digest(ctx context.Context) (DigestResult, error) {
 	res := DigestResult{Day: h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly), Status: "created",
 		Digested: []string{}, Late: []string{}} // [] in the JSON, never null
-	made, err := h.Digester.Create(ctx, res.Day)
+	made, err := h.createDigests(ctx, res.Day)
 	for _, d := range made {
 		res.Digested = append(res.Digested, d.Day)
 		if d.Late {
@@ -278,6 +278,17 @@ func (h *Handler) digest(ctx context.Context) (DigestResult, error) {
 	}
 	h.Metrics.Add(metrics.AuditDigestFailures, 0)
 	return res, nil
+}
+
+// createDigests runs the digester with a reserve before the invocation's
+// deadline, so that a run that fails still reports AuditDigestFailures.
+func (h *Handler) createDigests(ctx context.Context, day string) ([]*audit.Digest, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-5*time.Second))
+		defer cancel()
+	}
+	return h.Digester.Create(ctx, day)
 }
 
 func (h *Handler) done(err error, attrs ...any) {

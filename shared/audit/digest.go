@@ -86,6 +86,9 @@ type DigesterConfig struct {
 	LookBack int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CallTimeout bounds each DynamoDB or KMS call (default 10 s), so a
+	// hung call fails the run rather than running out the invocation.
+	CallTimeout time.Duration
 }
 
 // Digester builds, signs and stores daily digests. Only the retention
@@ -98,6 +101,7 @@ type Digester struct {
 	ret      time.Duration
 	lookBack int
 	now      func() time.Time
+	timeout  time.Duration
 }
 
 // Digest storage limits: heads go into part items of headsPerPart, and
@@ -118,8 +122,11 @@ func NewDigester(db digestTable, k signer, c DigesterConfig) (*Digester, error) 
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 10 * time.Second
+	}
 	return &Digester{db: db, kms: k, table: c.Table, keyID: c.KeyID, ret: c.Retention,
-		lookBack: c.LookBack, now: c.Now}, nil
+		lookBack: c.LookBack, now: c.Now, timeout: c.CallTimeout}, nil
 }
 
 // Create digests day, which must have ended, and returns every digest it
@@ -204,12 +211,14 @@ func (d *Digester) findPrev(ctx context.Context, t time.Time) (*Digest, []string
 
 // hasItems reports whether the by-day index holds any item of day.
 func (d *Digester) hasItems(ctx context.Context, day string) (bool, error) {
-	out, err := d.db.Query(ctx, &dynamodb.QueryInput{
-		TableName: aws.String(d.table), IndexName: aws.String(ByDayIndex), Limit: aws.Int32(1),
-		KeyConditionExpression:    aws.String("#d = :d"),
-		ProjectionExpression:      aws.String("#pk"),
-		ExpressionAttributeNames:  map[string]string{"#d": attrDay, "#pk": attrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": strAV(day)},
+	out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.QueryOutput, error) {
+		return d.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(d.table), IndexName: aws.String(ByDayIndex), Limit: aws.Int32(1),
+			KeyConditionExpression:    aws.String("#d = :d"),
+			ProjectionExpression:      aws.String("#pk"),
+			ExpressionAttributeNames:  map[string]string{"#d": attrDay, "#pk": attrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": strAV(day)},
+		})
 	})
 	if err != nil {
 		return false, fmt.Errorf("query day %s: %w", day, err)
@@ -219,11 +228,13 @@ func (d *Digester) hasItems(ctx context.Context, day string) (bool, error) {
 
 // get reads a digest's day and hash, or returns nil if there is none.
 func (d *Digester) get(ctx context.Context, day string) (*Digest, error) {
-	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(d.table), ConsistentRead: aws.Bool(true),
-		Key:                      map[string]types.AttributeValue{attrPK: strAV(digestPrefix + day), attrSK: strAV(digestSK)},
-		ProjectionExpression:     aws.String("#h"),
-		ExpressionAttributeNames: map[string]string{"#h": attrHash},
+	out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+		return d.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(d.table), ConsistentRead: aws.Bool(true),
+			Key:                      map[string]types.AttributeValue{attrPK: strAV(digestPrefix + day), attrSK: strAV(digestSK)},
+			ProjectionExpression:     aws.String("#h"),
+			ExpressionAttributeNames: map[string]string{"#h": attrHash},
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get digest %s: %w", day, err)
@@ -256,9 +267,11 @@ func (d *Digester) build(ctx context.Context, day string, prev *Digest) (*Digest
 		dg.ExpiresAt = end.Add(24*time.Hour + d.ret)
 	}
 	dg.Hash = dg.ComputeHash()
-	out, err := d.kms.Sign(ctx, &kms.SignInput{
-		KeyId: aws.String(d.keyID), Message: dg.Hash[:],
-		MessageType: kmstypes.MessageTypeDigest, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
+	out, err := call(ctx, d, func(ctx context.Context) (*kms.SignOutput, error) {
+		return d.kms.Sign(ctx, &kms.SignInput{
+			KeyId: aws.String(d.keyID), Message: dg.Hash[:],
+			MessageType: kmstypes.MessageTypeDigest, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign digest %s: %w", day, err)
@@ -280,7 +293,9 @@ func (d *Digester) put(ctx context.Context, dg *Digest) error {
 			ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}}
 	}
-	_, err := d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	_, err := call(ctx, d, func(ctx context.Context) (*dynamodb.TransactWriteItemsOutput, error) {
+		return d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for _, r := range tce.CancellationReasons {
@@ -308,7 +323,7 @@ func (d *Digester) heads(ctx context.Context, day string) ([]Head, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":d": strAV(day)},
 	}
 	for {
-		out, err := d.db.Query(ctx, in)
+		out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.QueryOutput, error) { return d.db.Query(ctx, in) })
 		if err != nil {
 			return nil, fmt.Errorf("query day %s: %w", day, err)
 		}
@@ -320,6 +335,13 @@ func (d *Digester) heads(ctx context.Context, day string) ([]Head, error) {
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// call makes one remote call under the digester's call timeout.
+func call[T any](ctx context.Context, d *Digester, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // ByDayIndex is the audit table's GSI: day (HASH), sk (RANGE).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -364,5 +365,26 @@ func TestDigestItemFormats(t *testing.T) {
 				t.Errorf("parse and Verify() = %+v, nil, want an error", got)
 			}
 		})
+	}
+}
+
+// hungTable answers no call until the caller gives up.
+type hungTable struct{ *fakeTable }
+
+func (h hungTable) GetItem(ctx context.Context, _ *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestDigestCallTimeout(t *testing.T) {
+	clock := newClock(dayTwo)
+	d, err := NewDigester(hungTable{newFakeTable()}, newFakeSigner(t), DigesterConfig{Table: testTable, KeyID: testKeyID,
+		Now: clock.now, CallTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := d.Create(context.Background(), d1); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("Create() with DynamoDB hung = %v after %v, want DeadlineExceeded within the call timeout", err, time.Since(start))
 	}
 }
