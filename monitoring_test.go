@@ -207,7 +207,7 @@ func contains(m map[string]string, v string) bool {
 func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 	tpl := loadTemplate(t, map[string]string{"Stage": "prod"})
 	emitted := emittedMetrics(t)
-	want := []string{"AuthFailuresAlarm", "ErasurePendingAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
+	want := []string{"AuditDigestAlarm", "AuthFailuresAlarm", "ErasurePendingAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
 		"OutboundVolumeAnomalyAlarm", "RateLimitedAlarm", "RetentionBreachAlarm", "RotationFailuresAlarm", "WebhookSignatureFailuresAlarm"}
 	ids := tpl.ResourceIDs(alarmType)
 	sort.Strings(ids)
@@ -230,6 +230,32 @@ func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 	if got := alarmMetrics(props(tpl, "OutboundVolumeAnomalyAlarm")); len(got) != 1 || got[0].name != "MessagesSent" ||
 		props(tpl, "OutboundVolumeAnomalyAlarm")["ThresholdMetricId"] != "band" {
 		t.Errorf("OutboundVolumeAnomalyAlarm must compare MessagesSent with an anomaly detection band")
+	}
+}
+
+// TestAuditDigestAlarmSeesMissedRuns checks the audit digest alarm fires
+// on a late digest, on a failed run, and on a day with no run at all
+// (missing data), each within a day: the daily digest reports both
+// metrics on every run.
+func TestAuditDigestAlarmSeesMissedRuns(t *testing.T) {
+	tpl := loadTemplate(t, map[string]string{"Stage": "prod"})
+	p := props(tpl, "AuditDigestAlarm")
+	var names []string
+	for _, w := range alarmMetrics(p) {
+		names = append(names, w.name)
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff([]string{"AuditDigestFailures", "AuditDigestsLate"}, names); diff != "" {
+		t.Errorf("AuditDigestAlarm metrics (-want +got):\n%s", diff)
+	}
+	ms, _ := p["Metrics"].([]any)
+	for _, m := range ms {
+		if period, ok := field(m, "MetricStat", "Period").(float64); ok && period > 86400 {
+			t.Errorf("AuditDigestAlarm period %v s, want at most a day", period)
+		}
+	}
+	if p["TreatMissingData"] != "breaching" || p["ComparisonOperator"] != "GreaterThanThreshold" || p["Threshold"] != float64(0) {
+		t.Errorf("AuditDigestAlarm = missing data %v, %v %v, want breaching, GreaterThanThreshold 0", p["TreatMissingData"], p["ComparisonOperator"], p["Threshold"])
 	}
 }
 

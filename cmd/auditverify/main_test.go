@@ -11,6 +11,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ import (
 	"github.com/waguard/waguard/shared/audit"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/export.json and testdata/public.pem")
+var update = flag.Bool("update", false, "regenerate testdata/export-v2.json and testdata/public-v2.pem (export.json, format 1, is frozen)")
 
 const (
 	table = "waguard-test-audit"
@@ -124,11 +125,12 @@ func history(t *testing.T) (*memTable, keyStore) {
 			now = now.Add(3 * time.Hour)
 		}
 	}
-	now = time.Date(2026, 3, 4, 0, 15, 0, 0, time.UTC)
 	d, _ := audit.NewDigester(db, ks, audit.DigesterConfig{Table: table, KeyID: keyID, LookBack: 2, Now: clock})
 	for _, day := range []string{"2026-03-01", "2026-03-02"} {
-		if _, err := d.Create(ctx, day); err != nil {
-			t.Fatalf("Create(%s) err = %v", day, err)
+		end, _ := time.Parse(time.DateOnly, day)
+		now = end.Add(24*time.Hour + 15*time.Minute) // the scheduled run
+		if made, err := d.Create(ctx, day); err != nil || made[0].Late {
+			t.Fatalf("Create(%s) = %v, err %v, want an on-time digest", day, made, err)
 		}
 	}
 	return db, ks
@@ -163,17 +165,21 @@ func runCmd(t *testing.T, c clients, args ...string) (int, string) {
 	return code, out.String() + errOut.String()
 }
 
-// TestGoldenExport verifies a committed export, which pins the item and
-// digest formats: it must always verify.
+// TestGoldenExport verifies committed exports, which pin the item and
+// digest formats: they must always verify. export.json holds format 1
+// digests (signed without the late flag) and is never regenerated;
+// export-v2.json holds format 2 digests.
 func TestGoldenExport(t *testing.T) {
 	if *update {
 		db, ks := history(t)
-		writeFile(t, "testdata/export.json", func(f *os.File) error { return audit.WriteExport(f, db.items) })
-		pemFile(t, "testdata/public.pem", &ks.key.PublicKey)
+		writeFile(t, "testdata/export-v2.json", func(f *os.File) error { return audit.WriteExport(f, db.items) })
+		pemFile(t, "testdata/public-v2.pem", &ks.key.PublicKey)
 	}
-	code, out := runCmd(t, noClients, "-file", "testdata/export.json", "-public-key", "testdata/public.pem")
-	if code != exitOK || !strings.Contains(out, "checked 16 events in 2 chains and 2 digests") {
-		t.Errorf("auditverify golden = %d, %q, want 0 and 16 events in 2 chains, 2 digests", code, out)
+	for _, g := range []struct{ export, key string }{{"export.json", "public.pem"}, {"export-v2.json", "public-v2.pem"}} {
+		code, out := runCmd(t, noClients, "-file", "testdata/"+g.export, "-public-key", "testdata/"+g.key, "-sealed-through", "2026-03-02")
+		if code != exitOK || !strings.Contains(out, "checked 16 events in 2 chains and 2 digests") {
+			t.Errorf("auditverify %s = %d, %q, want 0 and 16 events in 2 chains, 2 digests", g.export, code, out)
+		}
 	}
 }
 
@@ -186,8 +192,15 @@ func TestRun(t *testing.T) {
 	pemFile(t, other, &otherKey.PublicKey)
 	tampered := filepath.Join(dir, "tampered.json")
 	writeFile(t, tampered, func(f *os.File) error { return audit.WriteExport(f, append(db.items[:3:3], db.items[4:]...)) })
+	noNewest := filepath.Join(dir, "no-newest-digest.json")
+	writeFile(t, noNewest, func(f *os.File) error {
+		return audit.WriteExport(f, slices.DeleteFunc(slices.Clone(db.items), func(it map[string]types.AttributeValue) bool {
+			return str(it, "pk") == "digest#2026-03-02"
+		}))
+	})
 	withAWS := func(context.Context) (scanner, keyFetcher, error) { return db, ks, nil }
 	dumped := filepath.Join(dir, "dump.json")
+	sealed := []string{"-sealed-through", "2026-03-02"}
 	tests := []struct {
 		name string
 		c    clients
@@ -195,14 +208,19 @@ func TestRun(t *testing.T) {
 		code int
 		want string
 	}{
-		{"scan and kms key", withAWS, []string{"-table", table, "-kms-key", keyID, "-dump", dumped}, exitOK, "OK"},
-		{"dumped export", noClients, []string{"-file", dumped, "-public-key", good}, exitOK, "unsealed 2026-03-03"},
-		{"window", noClients, []string{"-file", dumped, "-public-key", good, "-from", "2026-03-02", "-to", "2026-03-02"}, exitOK, "checked 8 events"},
-		{"deleted event", noClients, []string{"-file", tampered, "-public-key", good}, exitBreak, "FIRST BREAK deleted_event"},
-		{"wrong key", noClients, []string{"-file", dumped, "-public-key", other}, exitBreak, "bad_digest"},
+		{"scan and kms key", withAWS, []string{"-table", table, "-kms-key", keyID, "-dump", dumped, "-sealed-through", "2026-03-02"}, exitOK, "OK"},
+		{"dumped export", noClients, append([]string{"-file", dumped, "-public-key", good}, sealed...), exitOK, "unsealed 2026-03-03"},
+		{"window", noClients, append([]string{"-file", dumped, "-public-key", good, "-from", "2026-03-02", "-to", "2026-03-02"}, sealed...), exitOK, "checked 8 events"},
+		{"deleted event", noClients, append([]string{"-file", tampered, "-public-key", good}, sealed...), exitBreak, "FIRST BREAK deleted_event"},
+		{"deleted newest digest", noClients, append([]string{"-file", noNewest, "-public-key", good}, sealed...), exitBreak, "FIRST BREAK digest_missing: day 2026-03-02"},
+		{"deleted newest digest, not yet due", noClients, []string{"-file", noNewest, "-public-key", good, "-sealed-through", "2026-03-01"}, exitOK, "unsealed 2026-03-02"},
+		{"default: every day since is due", noClients, []string{"-file", dumped, "-public-key", good}, exitBreak,
+			"digest_missing: day 2026-03-03: no digest for the "},
+		{"wrong key", noClients, append([]string{"-file", dumped, "-public-key", other}, sealed...), exitBreak, "bad_digest"},
 		{"no source", noClients, []string{"-public-key", good}, exitError, "need one of"},
 		{"two keys", noClients, []string{"-file", dumped, "-public-key", good, "-kms-key", keyID}, exitError, "need one of"},
 		{"bad day", noClients, []string{"-file", dumped, "-public-key", good, "-from", "March"}, exitError, "YYYY-MM-DD"},
+		{"bad sealed-through", noClients, []string{"-file", dumped, "-public-key", good, "-sealed-through", "yesterday"}, exitError, "YYYY-MM-DD"},
 		{"missing file", noClients, []string{"-file", filepath.Join(dir, "none"), "-public-key", good}, exitError, "read export"},
 		{"not a key", noClients, []string{"-file", dumped, "-public-key", dumped}, exitError, "parse public key"},
 		{"dump exists", withAWS, []string{"-table", table, "-kms-key", keyID, "-dump", dumped}, exitError, "dump"},

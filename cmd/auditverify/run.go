@@ -45,6 +45,7 @@ func loadClients(ctx context.Context) (scanner, keyFetcher, error) {
 
 type options struct {
 	table, file, publicKey, kmsKey, from, to, dump string
+	sealedThrough                                  string
 	timeout                                        time.Duration
 }
 
@@ -62,8 +63,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.file, "file", "", "export file to read instead (aws dynamodb scan output or S3 export lines)")
 	fs.StringVar(&o.publicKey, "public-key", "", "signing public key file, PEM or DER")
 	fs.StringVar(&o.kmsKey, "kms-key", "", "fetch the public key from KMS instead (alias or ARN)")
-	fs.StringVar(&o.from, "from", "", "first UTC day to verify, YYYY-MM-DD")
+	fs.StringVar(&o.from, "from", "", "first UTC day to verify, YYYY-MM-DD; every day from it must have a digest (the day the stack was created pins where the trail begins)")
 	fs.StringVar(&o.to, "to", "", "last UTC day to verify, YYYY-MM-DD")
+	fs.StringVar(&o.sealedThrough, "sealed-through", "", fmt.Sprintf("last UTC day that must have a digest, YYYY-MM-DD (default: yesterday, once the digest's %v grace period is over, else the day before; for an export, the day it was taken)", audit.DigestGrace))
 	fs.StringVar(&o.dump, "dump", "", "also write the items read to this export file")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "overall time limit")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +74,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if (o.table == "") == (o.file == "") || (o.publicKey == "") == (o.kmsKey == "") || fs.NArg() > 0 {
 		fs.Usage()
 		return o, errors.New("need one of -table or -file, and one of -public-key or -kms-key")
+	}
+	if o.sealedThrough == "" {
+		o.sealedThrough = audit.SealedThrough(time.Now())
 	}
 	return o, nil
 }
@@ -90,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newClient
 		fmt.Fprintln(stderr, "auditverify:", err)
 		return exitError
 	}
-	return report(stdout, rep)
+	return report(stdout, rep, o.sealedThrough)
 }
 
 func verify(ctx context.Context, o options, stdout io.Writer, newClients clients) (*audit.Report, error) {
@@ -117,7 +122,7 @@ func verify(ctx context.Context, o options, stdout io.Writer, newClients clients
 			return nil, err
 		}
 	}
-	return audit.Verify(items, pub, audit.VerifyOptions{From: o.from, To: o.to})
+	return audit.Verify(items, pub, audit.VerifyOptions{From: o.from, To: o.to, SealedThrough: o.sealedThrough})
 }
 
 func publicKey(ctx context.Context, o options, kc keyFetcher) (*ecdsa.PublicKey, error) {
@@ -171,8 +176,13 @@ func dump(path string, items []map[string]types.AttributeValue) error {
 	return f.Close()
 }
 
-func report(w io.Writer, rep *audit.Report) int {
+func report(w io.Writer, rep *audit.Report, sealedThrough string) int {
 	fmt.Fprintf(w, "checked %d events in %d chains and %d digests\n", rep.Events, rep.Chains, rep.Digests)
+	if rep.Since != "" && rep.Since <= sealedThrough {
+		fmt.Fprintf(w, "sealed through %s: every day from %s must have an on-time digest\n", sealedThrough, rep.Since)
+	} else {
+		fmt.Fprintf(w, "sealed through %s: no day of this trail is due yet\n", sealedThrough)
+	}
 	for _, d := range rep.Unsealed {
 		fmt.Fprintf(w, "unsealed %s: no digest yet; the tails of its chains cannot be checked\n", d)
 	}

@@ -37,6 +37,7 @@ type stackFlags struct {
 	gatewayURL, sandboxURL           string
 	dataTable, keysTable, auditTable string
 	kmsKeyID, indexKey, pseudonymKey string
+	auditSigningKey, auditPublicKey  string
 	apiClient, apiKeySecret          string
 }
 
@@ -62,6 +63,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&s.kmsKeyID, "kms-key-id", getenv("WAGUARD_KMS_KEY_ID"), "data key alias or ARN")
 	fs.StringVar(&s.indexKey, "index-key-secret-id", getenv("WAGUARD_INDEX_KEY_SECRET_ID"), "blind-index key secret")
 	fs.StringVar(&s.pseudonymKey, "pseudonym-key-secret-id", getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"), "audit-pseudonym key secret")
+	fs.StringVar(&s.auditSigningKey, "audit-signing-key-id", getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"), "audit digest signing key alias or ARN")
+	fs.StringVar(&s.auditPublicKey, "audit-public-key", "", "its public key, pinned when the stack was created (PEM or DER; default: ask KMS)")
 	fs.StringVar(&s.apiClient, "api-client", "ops", "API client the probes use (needs messages:send, consents:*, subjects:erase)")
 	fs.StringVar(&s.apiKeySecret, "api-key-secret-id", "", "its secret (default waguard/<stage>/clients/<api-client>)")
 	if err := fs.Parse(args); err != nil {

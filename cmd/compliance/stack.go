@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -32,7 +33,10 @@ func checkStack(ctx context.Context, o options, tpl *templatecheck.Template, get
 		return nil, "none configured", checklist.Absent{checklist.Stack: checklist.Failf("", checklist.Stack,
 			"not checked: no stack (run `make compliance`, set WAGUARD_GATEWAY_URL, or pass -static-only)")}, nil
 	}
-	cfg := stackConfig(o, tpl, getenv)
+	cfg, err := stackConfig(o, tpl, getenv)
+	if err != nil {
+		return nil, "", nil, err
+	}
 	web := &http.Client{Timeout: time.Minute}
 	if !o.allowRemote {
 		web.Transport = stacktest.LoopbackOnly(http.DefaultTransport.(*http.Transport).Clone())
@@ -70,7 +74,7 @@ func loopbackOnlyAWS(s *middleware.Stack) error {
 
 // stackConfig fills what the flags and environment leave empty from the
 // template, resolved for the stage.
-func stackConfig(o options, tpl *templatecheck.Template, getenv func(string) string) stackcheck.Config {
+func stackConfig(o options, tpl *templatecheck.Template, getenv func(string) string) (stackcheck.Config, error) {
 	s := o.stack
 	or := func(v, env string) string {
 		if v != "" {
@@ -86,7 +90,7 @@ func stackConfig(o options, tpl *templatecheck.Template, getenv func(string) str
 		GatewayURL: s.gatewayURL, SandboxURL: s.sandboxURL,
 		AWSEndpoints: map[string]string{},
 		DataTable:    or(s.dataTable, "DATA_TABLE"), KeysTable: or(s.keysTable, "KEYS_TABLE"), AuditTable: or(s.auditTable, "AUDIT_TABLE"),
-		KMSKeyID:         or(s.kmsKeyID, "KMS_KEY_ID"),
+		KMSKeyID: or(s.kmsKeyID, "KMS_KEY_ID"), AuditSigningKeyID: or(s.auditSigningKey, "AUDIT_SIGNING_KEY_ID"),
 		IndexKeySecretID: or(s.indexKey, "INDEX_KEY_SECRET_ID"), PseudonymKeySecretID: or(s.pseudonymKey, "PSEUDONYM_KEY_SECRET_ID"),
 		APIClientID: s.apiClient, APIKeySecretID: apiSecret,
 		PhoneNumberID: tpl.EnvResource("PHONE_NUMBER_ID"),
@@ -99,5 +103,12 @@ func stackConfig(o options, tpl *templatecheck.Template, getenv func(string) str
 	for _, id := range slices.Sorted(maps.Keys(secrets)) {
 		cfg.Secrets = append(cfg.Secrets, stackcheck.Secret{LogicalID: id, Name: secrets[id], Rotatable: tpl.Rotatable(id)})
 	}
-	return cfg
+	if s.auditPublicKey != "" {
+		b, err := os.ReadFile(s.auditPublicKey)
+		if err != nil {
+			return cfg, fmt.Errorf("read audit public key: %w", err)
+		}
+		cfg.AuditPublicKey = b
+	}
+	return cfg, nil
 }

@@ -22,7 +22,7 @@ func TestLiveStack(t *testing.T) {
 		t.Errorf("exit = %d, passed = %v", code, r.Passed)
 	}
 	mustPass := map[string]bool{"api.authentication": true, "gdpr.consent": true, "gdpr.erasure": true, "webhook.signature": true,
-		"data.kms-rotation": true, "data.ttl": true, "data.secret-rotation": true}
+		"data.kms-rotation": true, "data.ttl": true, "data.secret-rotation": true, "monitoring.audit-trail": true}
 	mayBeSkipped := map[string]bool{"api.https": true, "data.table-sse": true, "data.pitr": true}
 	seen := 0
 	for _, it := range r.Items {

@@ -82,15 +82,18 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	_ = json.Unmarshal(raw, &ev)
 	var out any
 	var err error
+	attrs := []any{"action", ev.Action}
 	switch ev.Action {
 	case "sweep":
 		out, err = h.sweep(ctx)
 	case "audit_digest":
-		out, err = h.digest(ctx)
+		var res DigestResult
+		res, err = h.digest(ctx)
+		out, attrs = res, append(attrs, "digest_status", res.Status, "digested", len(res.Digested), "late_days", strings.Join(res.Late, ","))
 	default:
 		err = errors.New("unknown action")
 	}
-	h.done(ctx, ev.Action, err)
+	h.done(ctx, err, attrs...)
 	return out, err
 }
 
@@ -380,21 +383,59 @@ func (h *Handler) oldest(ctx context.Context, res *Result, day, now time.Time) e
 	return nil
 }
 
-// digest signs yesterday's audit digest (and any missed day before it).
-func (h *Handler) digest(ctx context.Context) (any, error) {
-	day := h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly)
-	d, err := h.Digester.Create(ctx, day)
-	if errors.Is(err, audit.ErrDigestExists) {
-		return map[string]string{"day": day, "status": "exists"}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("audit digest: %w", err)
-	}
-	return map[string]any{"day": d.Day, "chains": len(d.Heads)}, nil
+// DigestResult is what one audit digest run did.
+type DigestResult struct {
+	// Day is the day the run digests: yesterday, UTC.
+	Day string `json:"day"`
+	// Status is "created", or "exists" if Day already had a digest.
+	Status string `json:"status"`
+	// Digested lists the days digested, oldest first: any missed since
+	// the previous digest, then Day.
+	Digested []string `json:"digested"`
+	// Late lists the digests made after their day's grace period (missed
+	// days): the verifier reports them and the audit digest alarm fires.
+	Late []string `json:"late"`
 }
 
-func (h *Handler) done(ctx context.Context, action string, err error) {
-	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "action", action)
+// digest signs yesterday's audit digest, and first any day missed since
+// the previous one, which the digester marks late. Every run reports
+// AuditDigestsLate and AuditDigestFailures, so the alarm also sees a run
+// that did not happen.
+func (h *Handler) digest(ctx context.Context) (DigestResult, error) {
+	res := DigestResult{Day: h.now().UTC().Add(-24 * time.Hour).Format(time.DateOnly), Status: "created",
+		Digested: []string{}, Late: []string{}} // [] in the JSON, never null
+	made, err := h.createDigests(ctx, res.Day)
+	for _, d := range made {
+		res.Digested = append(res.Digested, d.Day)
+		if d.Late {
+			res.Late = append(res.Late, d.Day)
+		}
+	}
+	if errors.Is(err, audit.ErrDigestExists) {
+		res.Status, err = "exists", nil
+	}
+	h.Metrics.Add(metrics.AuditDigestsLate, len(res.Late))
+	if err != nil {
+		h.Metrics.Add(metrics.AuditDigestFailures, 1)
+		return res, fmt.Errorf("audit digest: %w", err)
+	}
+	h.Metrics.Add(metrics.AuditDigestFailures, 0)
+	return res, nil
+}
+
+// createDigests runs the digester with a reserve before the invocation's
+// deadline, so that a run that fails still reports AuditDigestFailures.
+func (h *Handler) createDigests(ctx context.Context, day string) ([]*audit.Digest, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-5*time.Second))
+		defer cancel()
+	}
+	return h.Digester.Create(ctx, day)
+}
+
+func (h *Handler) done(ctx context.Context, err error, attrs ...any) {
+	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, attrs...)
 }
 
 func (h *Handler) now() time.Time {

@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -37,12 +39,30 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	days, _ := strconv.Atoi(os.Getenv("AUDIT_RETENTION_DAYS"))
-	digester, err := audit.NewDigester(clients.DynamoDB, clients.KMS, audit.DigesterConfig{Table: os.Getenv("AUDIT_TABLE"),
-		KeyID: os.Getenv("AUDIT_SIGNING_KEY_ID"), Retention: time.Duration(max(days, 1)) * 24 * time.Hour})
+	dc, err := digesterConfig(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{Store: core.Store, Policy: core.Policy, Audit: core.Audit, Digester: digester, Metrics: core.Metrics,
-		Cursor: "retention", Lookback: 30 * 24 * time.Hour}, nil
+	h := &Handler{Store: core.Store, Policy: core.Policy, Audit: core.Audit, Metrics: core.Metrics,
+		Cursor: "retention", Lookback: 30 * 24 * time.Hour}
+	dc.Now = h.now // one clock: a test that sets h.Now moves the digest's too
+	if h.Digester, err = audit.NewDigester(clients.DynamoDB, clients.KMS, dc); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// digesterConfig reads the digester's settings. Digests keep the events'
+// retention, AUDIT_RETENTION_DAYS (2190 unset, as for the events): a
+// digest that expired before its events would leave a day unsealed.
+func digesterConfig(getenv func(string) string) (audit.DigesterConfig, error) {
+	c := audit.DigesterConfig{Table: getenv("AUDIT_TABLE"), KeyID: getenv("AUDIT_SIGNING_KEY_ID"), Retention: 2190 * 24 * time.Hour}
+	if v := strings.TrimSpace(getenv("AUDIT_RETENTION_DAYS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return c, errors.New("config: AUDIT_RETENTION_DAYS is not a positive integer")
+		}
+		c.Retention = time.Duration(n) * 24 * time.Hour
+	}
+	return c, nil
 }

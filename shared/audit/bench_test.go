@@ -51,7 +51,7 @@ func BenchmarkVerify(b *testing.B) {
 	its := f.db.snapshot()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Verify(its, &f.signer.key.PublicKey, VerifyOptions{}); err != nil {
+		if _, err := Verify(its, &f.signer.key.PublicKey, sealed); err != nil {
 			b.Fatalf("Verify() err = %v", err)
 		}
 	}

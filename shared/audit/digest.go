@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +28,20 @@ type Digest struct {
 	CreatedAt time.Time
 	// ExpiresAt is when TTL may delete the digest (zero: never).
 	ExpiresAt time.Time
+	// Late is set on a digest made after its day's [DigestDue]: a day the
+	// daily run missed, digested when a later run caught up. The day was
+	// open to changes no digest reveals until then, so [Verify] reports
+	// it. It is signed (digest format 2).
+	Late bool
 	// Heads lists, in chain order, each chain's last event of the day.
 	Heads []Head
 	// Hash is SHA-256 over the canonical encoding (see [Digest.ComputeHash]).
 	Hash Hash
 	// Signature is the KMS ECDSA P-256 signature of Hash, ASN.1 DER.
 	Signature []byte
+	// v1 marks a digest stored in format 1, signed before digests carried
+	// Late (see [Digest.ComputeHash]). Only the item parser sets it.
+	v1 bool
 }
 
 // Head is one chain's state at the end of a day.
@@ -72,10 +81,14 @@ type DigesterConfig struct {
 	// no expiry). Use the events' retention or longer.
 	Retention time.Duration
 	// LookBack is how many days Create searches back for the previous
-	// digest (default 35). Missing days in between are digested first.
+	// digest (default 35). Missing days in between are digested first,
+	// marked late.
 	LookBack int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CallTimeout bounds each DynamoDB or KMS call (default 10 s), so a
+	// hung call fails the run rather than running out the invocation.
+	CallTimeout time.Duration
 }
 
 // Digester builds, signs and stores daily digests. Only the retention
@@ -88,6 +101,7 @@ type Digester struct {
 	ret      time.Duration
 	lookBack int
 	now      func() time.Time
+	timeout  time.Duration
 }
 
 // Digest storage limits: heads go into part items of headsPerPart, and
@@ -108,15 +122,25 @@ func NewDigester(db digestTable, k signer, c DigesterConfig) (*Digester, error) 
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 10 * time.Second
+	}
 	return &Digester{db: db, kms: k, table: c.Table, keyID: c.KeyID, ret: c.Retention,
-		lookBack: c.LookBack, now: c.Now}, nil
+		lookBack: c.LookBack, now: c.Now, timeout: c.CallTimeout}, nil
 }
 
-// Create digests day, which must have ended, chaining it to the newest
-// digest in the look-back window (digesting any days missing since then
-// first) or starting a new digest chain if there is none. It returns
-// [ErrDigestExists] if day already has a digest.
-func (d *Digester) Create(ctx context.Context, day string) (*Digest, error) {
+// Create digests day, which must have ended, and returns every digest it
+// stored, oldest first. It chains day to the newest digest in the
+// look-back window, first digesting each day since then that has none (a
+// missed run, or a digest deleted). Without a digest in the window it
+// starts a new digest chain at the first day of the window that holds any
+// item: the trail began then, or its digests are gone. A digest made
+// after its day's [DigestDue] is marked [Digest.Late]; a missed day is
+// digested all the same, as evidence of what remains.
+//
+// It returns [ErrDigestExists] if day already has a digest. On another
+// error it returns the digests stored before it.
+func (d *Digester) Create(ctx context.Context, day string) ([]*Digest, error) {
 	t, err := time.Parse(dayLayout, day)
 	if err != nil {
 		return nil, fmt.Errorf("create digest: day %q: not YYYY-MM-DD", day)
@@ -135,21 +159,30 @@ func (d *Digester) Create(ctx context.Context, day string) (*Digest, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range missing {
-		if prev, err = d.build(ctx, m, prev); errors.Is(err, ErrDigestExists) {
-			prev, err = d.get(ctx, m)
+	var made []*Digest
+	for _, m := range append(missing, day) {
+		dg, err := d.build(ctx, m, prev)
+		switch {
+		case errors.Is(err, ErrDigestExists) && m != day: // another run made it
+			if dg, err = d.get(ctx, m); err == nil && dg == nil {
+				err = fmt.Errorf("create digest %s: vanished after a conflicting write", m)
+			}
+		case err == nil:
+			made = append(made, dg)
 		}
 		if err != nil {
-			return nil, err
+			return made, err
 		}
+		prev = dg
 	}
-	return d.build(ctx, day, prev)
+	return made, nil
 }
 
 // findPrev returns the newest digest before t within the look-back
-// window and the days after it, oldest first, that have none.
+// window and the days after it, oldest first, that have none. Without
+// one, it returns the days from the window's first day holding any item.
 func (d *Digester) findPrev(ctx context.Context, t time.Time) (*Digest, []string, error) {
-	var missing []string
+	var missing []string // newest first
 	for k := 1; k <= d.lookBack; k++ {
 		day := t.AddDate(0, 0, -k).Format(dayLayout)
 		prev, err := d.get(ctx, day)
@@ -157,23 +190,51 @@ func (d *Digester) findPrev(ctx context.Context, t time.Time) (*Digest, []string
 			return nil, nil, err
 		}
 		if prev != nil {
-			for i, j := 0, len(missing)-1; i < j; i, j = i+1, j-1 {
-				missing[i], missing[j] = missing[j], missing[i]
-			}
+			slices.Reverse(missing)
 			return prev, missing, nil
 		}
 		missing = append(missing, day)
 	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		has, err := d.hasItems(ctx, missing[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		if has {
+			missing = missing[:i+1]
+			slices.Reverse(missing)
+			return nil, missing, nil
+		}
+	}
 	return nil, nil, nil
+}
+
+// hasItems reports whether the by-day index holds any item of day.
+func (d *Digester) hasItems(ctx context.Context, day string) (bool, error) {
+	out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.QueryOutput, error) {
+		return d.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(d.table), IndexName: aws.String(ByDayIndex), Limit: aws.Int32(1),
+			KeyConditionExpression:    aws.String("#d = :d"),
+			ProjectionExpression:      aws.String("#pk"),
+			ExpressionAttributeNames:  map[string]string{"#d": attrDay, "#pk": attrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": strAV(day)},
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("query day %s: %w", day, err)
+	}
+	return len(out.Items) > 0, nil
 }
 
 // get reads a digest's day and hash, or returns nil if there is none.
 func (d *Digester) get(ctx context.Context, day string) (*Digest, error) {
-	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(d.table), ConsistentRead: aws.Bool(true),
-		Key:                      map[string]types.AttributeValue{attrPK: strAV(digestPrefix + day), attrSK: strAV(digestSK)},
-		ProjectionExpression:     aws.String("#h"),
-		ExpressionAttributeNames: map[string]string{"#h": attrHash},
+	out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+		return d.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(d.table), ConsistentRead: aws.Bool(true),
+			Key:                      map[string]types.AttributeValue{attrPK: strAV(digestPrefix + day), attrSK: strAV(digestSK)},
+			ProjectionExpression:     aws.String("#h"),
+			ExpressionAttributeNames: map[string]string{"#h": attrHash},
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get digest %s: %w", day, err)
@@ -196,7 +257,8 @@ func (d *Digester) build(ctx context.Context, day string, prev *Digest) (*Digest
 	if err != nil {
 		return nil, err
 	}
-	dg := &Digest{Day: day, CreatedAt: d.now().UTC(), Heads: heads}
+	now := d.now().UTC()
+	dg := &Digest{Day: day, CreatedAt: now, Late: DigestLate(day, now), Heads: heads}
 	if prev != nil {
 		dg.PrevDay, dg.PrevHash = prev.Day, prev.Hash
 	}
@@ -205,9 +267,11 @@ func (d *Digester) build(ctx context.Context, day string, prev *Digest) (*Digest
 		dg.ExpiresAt = end.Add(24*time.Hour + d.ret)
 	}
 	dg.Hash = dg.ComputeHash()
-	out, err := d.kms.Sign(ctx, &kms.SignInput{
-		KeyId: aws.String(d.keyID), Message: dg.Hash[:],
-		MessageType: kmstypes.MessageTypeDigest, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
+	out, err := call(ctx, d, func(ctx context.Context) (*kms.SignOutput, error) {
+		return d.kms.Sign(ctx, &kms.SignInput{
+			KeyId: aws.String(d.keyID), Message: dg.Hash[:],
+			MessageType: kmstypes.MessageTypeDigest, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign digest %s: %w", day, err)
@@ -229,7 +293,9 @@ func (d *Digester) put(ctx context.Context, dg *Digest) error {
 			ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}}
 	}
-	_, err := d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	_, err := call(ctx, d, func(ctx context.Context) (*dynamodb.TransactWriteItemsOutput, error) {
+		return d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for _, r := range tce.CancellationReasons {
@@ -257,7 +323,7 @@ func (d *Digester) heads(ctx context.Context, day string) ([]Head, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":d": strAV(day)},
 	}
 	for {
-		out, err := d.db.Query(ctx, in)
+		out, err := call(ctx, d, func(ctx context.Context) (*dynamodb.QueryOutput, error) { return d.db.Query(ctx, in) })
 		if err != nil {
 			return nil, fmt.Errorf("query day %s: %w", day, err)
 		}
@@ -269,6 +335,13 @@ func (d *Digester) heads(ctx context.Context, day string) ([]Head, error) {
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// call makes one remote call under the digester's call timeout.
+func call[T any](ctx context.Context, d *Digester, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // ByDayIndex is the audit table's GSI: day (HASH), sk (RANGE).

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/google/go-cmp/cmp"
@@ -86,33 +88,74 @@ func TestDigestCreateRejects(t *testing.T) {
 
 func TestDigestCatchUp(t *testing.T) {
 	f := newFixture(t)
-	f.clock.set(dayThree.AddDate(0, 0, 3))
-	// Day three and four are missing; creating day five digests them first.
-	if _, err := f.digester.Create(context.Background(), "2026-03-05"); err != nil {
+	f.clock.set(dayThree.AddDate(0, 0, 3).Add(15 * time.Minute))
+	// Day three and four were missed; creating day five digests them
+	// first, marked late.
+	made, err := f.digester.Create(context.Background(), "2026-03-05")
+	if err != nil {
 		t.Fatalf("Create() err = %v, want nil", err)
 	}
-	for _, day := range []string{d3, "2026-03-04", "2026-03-05"} {
-		if d, err := f.digester.get(context.Background(), day); err != nil || d == nil {
-			t.Errorf("get(%s) = %v, %v, want a digest", day, d, err)
-		}
+	got := map[string]bool{}
+	for _, d := range made {
+		got[d.Day] = d.Late
 	}
-	if rep := verifyFake(t, f.db, f.signer, VerifyOptions{}); !rep.OK() || len(rep.Unsealed) != 0 {
-		t.Errorf("Verify() = %+v, want OK with nothing unsealed", rep)
+	want := map[string]bool{d3: true, "2026-03-04": true, "2026-03-05": false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Create() digests and their late flags (-want +got):\n%s", diff)
 	}
+	rep := verifyFake(t, f.db, f.signer, VerifyOptions{SealedThrough: "2026-03-05"})
+	if diff := cmp.Diff([]string{"late_digest 2026-03-03", "late_digest 2026-03-04"}, breakDays(rep)); diff != "" || len(rep.Unsealed) != 0 {
+		t.Errorf("Verify() breaks (-want +got):\n%s\nunsealed %v, want none", diff, rep.Unsealed)
+	}
+}
+
+// breakDays lists a report's breaks as "reason day".
+func breakDays(rep *Report) []string {
+	var out []string
+	for _, b := range rep.Breaks {
+		out = append(out, string(b.Reason)+" "+b.Day)
+	}
+	return out
 }
 
 func TestDigestFirstEver(t *testing.T) {
 	db, s, clock := newFakeTable(), newFakeSigner(t), newClock(dayTwo)
 	d := newTestDigester(t, db, s, clock)
-	dg, err := d.Create(context.Background(), d1)
-	if err != nil {
-		t.Fatalf("Create() err = %v, want nil", err)
+	made, err := d.Create(context.Background(), d1)
+	if err != nil || len(made) != 1 {
+		t.Fatalf("Create() = %d digests, err %v, want 1, nil", len(made), err)
 	}
-	if dg.PrevDay != "" || !dg.PrevHash.IsZero() || len(dg.Heads) != 0 {
-		t.Errorf("first digest = %+v, want genesis with no heads", dg)
+	dg := made[0]
+	if dg.PrevDay != "" || !dg.PrevHash.IsZero() || len(dg.Heads) != 0 || dg.Late {
+		t.Errorf("first digest = %+v, want genesis with no heads, on time", dg)
 	}
 	if err := dg.Verify(&s.key.PublicKey); err != nil {
 		t.Errorf("Verify() err = %v, want nil", err)
+	}
+}
+
+// TestDigestNoPreviousStartsAtTheTrail: with no digest in the look-back
+// window, the digester starts at the window's first day with items, not
+// at yesterday, so a trail whose digests were all deleted (or never made)
+// is digested from its start, late.
+func TestDigestNoPreviousStartsAtTheTrail(t *testing.T) {
+	db, s, clock := newFakeTable(), newFakeSigner(t), newClock(dayOne.Add(9*time.Hour))
+	mustAppend(t, newTestWriter(t, db, clock), EventAuthFailed)
+	clock.set(dayOne.AddDate(0, 0, 3).Add(15 * time.Minute))
+	made, err := newTestDigester(t, db, s, clock).Create(context.Background(), d3)
+	if err != nil {
+		t.Fatalf("Create() err = %v, want nil", err)
+	}
+	var got []string
+	for _, d := range made {
+		got = append(got, fmt.Sprintf("%s late=%v heads=%d", d.Day, d.Late, len(d.Heads)))
+	}
+	want := []string{d1 + " late=true heads=1", d2 + " late=true heads=0", d3 + " late=false heads=0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Create() digests (-want +got):\n%s", diff)
+	}
+	if made[0].PrevDay != "" || made[1].PrevDay != d1 || made[2].PrevDay != d2 {
+		t.Errorf("digest chain = %s, %s, %s, want genesis, %s, %s", made[0].PrevDay, made[1].PrevDay, made[2].PrevDay, d1, d2)
 	}
 }
 
@@ -124,14 +167,15 @@ func TestDigestManyChains(t *testing.T) {
 		mustAppend(t, newTestWriter(t, db, clock), EventAuthFailed)
 	}
 	clock.set(dayTwo)
-	dg, err := newTestDigester(t, db, s, clock).Create(context.Background(), d1)
-	if err != nil {
-		t.Fatalf("Create() err = %v, want nil", err)
+	made, err := newTestDigester(t, db, s, clock).Create(context.Background(), d1)
+	if err != nil || len(made) != 1 {
+		t.Fatalf("Create() = %d digests, err %v, want 1, nil", len(made), err)
 	}
+	dg := made[0]
 	if len(dg.Heads) != n || len(digestItems(dg)) != 3 {
 		t.Errorf("digest has %d heads in %d items, want %d in 3", len(dg.Heads), len(digestItems(dg)), n)
 	}
-	if rep := verifyFake(t, db, s, VerifyOptions{}); !rep.OK() || rep.Chains != n {
+	if rep := verifyFake(t, db, s, VerifyOptions{SealedThrough: d1}); !rep.OK() || rep.Chains != n {
 		t.Errorf("Verify() = %d chains, breaks %v, want %d chains, none", rep.Chains, rep.Breaks, n)
 	}
 }
@@ -231,4 +275,116 @@ func ExampleDigest_Verify() {
 	// Output:
 	// <nil>
 	// audit digest: bad signature
+}
+
+// vectorDigest is fixed; its hashes pin both digest encodings.
+func vectorDigest() Digest {
+	return Digest{
+		Day: "2026-03-01", PrevDay: "2026-02-28", PrevHash: Hash{9, 8, 7},
+		CreatedAt: time.Date(2026, 3, 2, 0, 15, 0, 500000000, time.UTC),
+		ExpiresAt: time.Date(2032, 3, 2, 0, 0, 0, 0, time.UTC),
+		Heads: []Head{
+			{Chain: "waguard-prod-erase-abcdefghijklmnop", Seq: 7, Hash: Hash{1, 2, 3}, Count: 3},
+			{Chain: "waguard-prod-send-qrstuvwxyzabcdef", Seq: 12, Hash: Hash{4, 5, 6}, Count: 12},
+		},
+	}
+}
+
+func TestDigestHashVector(t *testing.T) {
+	// Computed independently of this package (a short Python script
+	// following the encoding in the ComputeHash doc).
+	tests := []struct {
+		name     string
+		v1, late bool
+		want     string
+	}{
+		{"format 1", true, false, "7184950e265c0be4ee7dbda266add75efc87523e4b0fb79de01faeb5411e1196"},
+		{"format 2 on time", false, false, "072a3e3e24243902cb6689df03ed212e73ff06e1a0da9b4de73be3e204b1c229"},
+		{"format 2 late", false, true, "16d16899a69df7cbf20008f800c5d9dcbb7a396fcdcb2b984a96b5334414e137"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := vectorDigest()
+			d.v1, d.Late = tt.v1, tt.late
+			if got := d.ComputeHash().String(); got != tt.want {
+				t.Errorf("ComputeHash() = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDigestItemFormats checks both root formats parse back to what was
+// signed, and that moving a digest between them, or dropping or adding
+// the late flag, never yields a digest that verifies.
+func TestDigestItemFormats(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signed := func(v1, late bool) *Digest {
+		d := vectorDigest()
+		d.v1, d.Late = v1, late
+		d.Hash = d.ComputeHash()
+		d.Signature, _ = ecdsa.SignASN1(rand.Reader, key, d.Hash[:])
+		return &d
+	}
+	roundTrip := func(root map[string]types.AttributeValue, heads []Head) (*Digest, error) {
+		d, _, err := parseDigestRoot(root)
+		if err != nil {
+			return nil, err
+		}
+		d.Heads = heads
+		return d, d.Verify(&key.PublicKey)
+	}
+	for _, tt := range []struct{ v1, late bool }{{true, false}, {false, false}, {false, true}} {
+		d := signed(tt.v1, tt.late)
+		got, err := roundTrip(digestItems(d)[0], d.Heads)
+		if err != nil || got.Late != tt.late || got.v1 != tt.v1 {
+			t.Errorf("parse(digestItems(v1 %v, late %v)) = %+v, %v, want the same digest, verified", tt.v1, tt.late, got, err)
+		}
+	}
+	late := signed(false, true)
+	tests := []struct {
+		name string
+		edit func(root map[string]types.AttributeValue)
+	}{
+		{"late flag cleared", func(r map[string]types.AttributeValue) { r[attrLate] = &types.AttributeValueMemberBOOL{Value: false} }},
+		{"late flag dropped", func(r map[string]types.AttributeValue) { delete(r, attrLate) }},
+		{"relabelled format 1", func(r map[string]types.AttributeValue) {
+			delete(r, attrLate)
+			r[attrVersion] = &types.AttributeValueMemberN{Value: formatV1}
+		}},
+		{"format 1 with a late flag", func(r map[string]types.AttributeValue) {
+			r[attrVersion] = &types.AttributeValueMemberN{Value: formatV1}
+		}},
+		{"late flag not a boolean", func(r map[string]types.AttributeValue) { r[attrLate] = strAV("false") }},
+		{"format 3", func(r map[string]types.AttributeValue) { r[attrVersion] = &types.AttributeValueMemberN{Value: "3"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := digestItems(late)[0]
+			tt.edit(root)
+			if got, err := roundTrip(root, late.Heads); err == nil {
+				t.Errorf("parse and Verify() = %+v, nil, want an error", got)
+			}
+		})
+	}
+}
+
+// hungTable answers no call until the caller gives up.
+type hungTable struct{ *fakeTable }
+
+func (h hungTable) GetItem(ctx context.Context, _ *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestDigestCallTimeout(t *testing.T) {
+	clock := newClock(dayTwo)
+	d, err := NewDigester(hungTable{newFakeTable()}, newFakeSigner(t), DigesterConfig{Table: testTable, KeyID: testKeyID,
+		Now: clock.now, CallTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := d.Create(context.Background(), d1); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("Create() with DynamoDB hung = %v after %v, want DeadlineExceeded within the call timeout", err, time.Since(start))
+	}
 }

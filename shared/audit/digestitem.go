@@ -13,15 +13,21 @@ import (
 // digestItems is the stored form of a digest: a root item (sk "digest")
 // holding everything but the heads, and parts (sk "part#0001", …) holding
 // up to headsPerPart heads each. All carry the day, so the by-day index
-// returns a day's digest with its events.
+// returns a day's digest with its events. A root is in format 2 (v 2,
+// with late), or 1 for a digest parsed from format 1; parts are format 1.
 func digestItems(d *Digest) []map[string]types.AttributeValue {
 	pk := strAV(digestPrefix + d.Day)
 	nParts := (len(d.Heads) + headsPerPart - 1) / headsPerPart
 	root := map[string]types.AttributeValue{
-		attrPK: pk, attrSK: strAV(digestSK), attrVersion: &types.AttributeValueMemberN{Value: formatV1},
+		attrPK: pk, attrSK: strAV(digestSK), attrVersion: &types.AttributeValueMemberN{Value: formatV2},
 		attrDay: strAV(d.Day), attrPrevHash: strAV(d.PrevHash.String()),
 		attrCreatedAt: strAV(formatTime(d.CreatedAt)), attrParts: numAV(uint64(nParts)),
 		attrHash: strAV(d.Hash.String()), attrSignature: &types.AttributeValueMemberB{Value: d.Signature},
+		attrLate: &types.AttributeValueMemberBOOL{Value: d.Late},
+	}
+	if d.v1 {
+		root[attrVersion] = &types.AttributeValueMemberN{Value: formatV1}
+		delete(root, attrLate)
 	}
 	if d.PrevDay != "" {
 		root[attrPrevDay] = strAV(d.PrevDay)
@@ -57,8 +63,11 @@ func parseDigestRoot(item map[string]types.AttributeValue) (*Digest, int, error)
 	if r.str(attrSK, true) != digestSK && r.err == nil {
 		r.err = errors.New("sk: not a digest root")
 	}
-	r.version()
-	d := &Digest{Day: r.str(attrDay, true), PrevDay: r.str(attrPrevDay, false)}
+	d := &Digest{v1: r.version(formatV1, formatV2) == formatV1}
+	if !d.v1 {
+		d.Late = r.boolean(attrLate)
+	}
+	d.Day, d.PrevDay = r.str(attrDay, true), r.str(attrPrevDay, false)
 	d.PrevHash = r.hash(attrPrevHash)
 	d.CreatedAt = r.time(attrCreatedAt)
 	d.ExpiresAt = r.unix(attrExpiresAt)
@@ -85,7 +94,7 @@ func parseDigestPart(item map[string]types.AttributeValue) (string, int, []Head,
 	r := itemReader{item: item}
 	pkDay := strings.TrimPrefix(r.str(attrPK, true), digestPrefix)
 	sk := r.str(attrSK, true)
-	r.version()
+	r.version(formatV1)
 	day := r.str(attrDay, true)
 	r.unix(attrExpiresAt)
 	av, _ := r.get(attrHeads, true)

@@ -21,8 +21,14 @@
 // day's events through the by-day index and stores a [Digest]: every
 // chain's last sequence number, last hash and event count, plus the hash
 // of the previous digest, signed by KMS (ECDSA P-256, MessageType
-// DIGEST). [Verify] checks chains and digests with only the public key
-// ([ParsePublicKey]); it never calls KMS.
+// DIGEST). Every day gets one, a day without events too. A digest is due
+// [DigestGrace] after its day ends ([DigestDue]); one made later, for a
+// day a run missed, is marked [Digest.Late] inside what is signed.
+// [Verify] checks chains and digests with only the public key
+// ([ParsePublicKey]); it never calls KMS. It requires a digest made on
+// time for every day from the trail's first item through
+// [VerifyOptions.SealedThrough] (for a live table, [SealedThrough] of
+// now).
 //
 // # Security properties
 //
@@ -30,8 +36,10 @@
 //     (a sequence gap, a hash mismatch, a prev_hash mismatch, a position
 //     or time out of order), and so is any change to a day that has a
 //     digest, including the deletion of a chain's tail or of a whole chain.
-//   - Forged, altered or deleted digests are detected by the signature
-//     and by the digest chain.
+//   - Forged, altered or deleted digests are detected by the signature,
+//     the digest chain, and the rule that every due day has a digest made
+//     on time: deleting a digest shows as a missing day, and the next run
+//     digesting what is left shows as a late digest.
 //   - Events hold no personal data: the subject is a keyed pseudonym
 //     computed by the caller, and details pass a cheap guard
 //     ([ErrPersonalData]).
@@ -47,6 +55,8 @@
 //   - Changes before the day's digest exists: deleting a chain's tail or
 //     appending well-formed events is detected only if the writer appends
 //     to that chain again (a gap); the digest then seals what it finds.
+//     A digest deleted and made again within the grace, by whoever can
+//     also invoke the digester or sign, looks on time.
 //   - Compromise of the signing role: whoever may call kms:Sign can
 //     re-sign history (KMS logs every Sign call in CloudTrail).
 //   - Confidentiality: the table is encrypted at rest by KMS, and holds

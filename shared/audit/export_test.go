@@ -24,7 +24,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(its, got, cmp.Exporter(func(reflect.Type) bool { return true })); diff != "" {
 		t.Fatalf("ParseExport(WriteExport(items)) mismatch (-want +got):\n%s", diff)
 	}
-	if rep, _ := Verify(got, &f.signer.key.PublicKey, VerifyOptions{}); !rep.OK() {
+	if rep, _ := Verify(got, &f.signer.key.PublicKey, sealed); !rep.OK() {
 		t.Errorf("Verify(exported) breaks = %v, want none", rep.Breaks)
 	}
 }

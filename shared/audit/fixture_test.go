@@ -19,7 +19,13 @@ const (
 	d1 = "2026-03-01"
 	d2 = "2026-03-02"
 	d3 = "2026-03-03"
+	// d0 is the day before any test writes: nothing is due through it.
+	d0 = "2026-02-28"
 )
+
+// sealed verifies the fixture as of day three, after its grace: days one
+// and two must have digests, day three has none yet.
+var sealed = VerifyOptions{SealedThrough: d2}
 
 // fixture is a small audit history: writers a and b on days one and two,
 // c on day one only, d from day two; digests for days one and two; a and
@@ -67,11 +73,11 @@ func (f *fixture) append(t testing.TB, n int, ws ...*Writer) {
 
 func (f *fixture) digest(t testing.TB, day string) *Digest {
 	t.Helper()
-	d, err := f.digester.Create(context.Background(), day)
-	if err != nil {
-		t.Fatalf("Create(%s) err = %v, want nil", day, err)
+	made, err := f.digester.Create(context.Background(), day)
+	if err != nil || len(made) == 0 || made[len(made)-1].Day != day {
+		t.Fatalf("Create(%s) = %d digests, err %v, want the day's digest", day, len(made), err)
 	}
-	return d
+	return made[len(made)-1]
 }
 
 type items = []map[string]types.AttributeValue

@@ -37,8 +37,9 @@ func parseHash(s string) (Hash, error) {
 
 // Domain-separation tags: the first field of each canonical encoding.
 const (
-	eventTag  = "waguard/audit/event/v1"
-	digestTag = "waguard/audit/digest/v1"
+	eventTag    = "waguard/audit/event/v1"
+	digestV1Tag = "waguard/audit/digest/v1"
+	digestTag   = "waguard/audit/digest/v2"
 )
 
 // ComputeHash returns SHA-256 over e's canonical encoding. Every field is
@@ -85,20 +86,35 @@ func (e *Event) canonical(b []byte) []byte {
 
 // ComputeHash returns SHA-256 over d's canonical encoding:
 //
-//	str("waguard/audit/digest/v1") str(Day) str(PrevDay) PrevHash[32]
+//	str("waguard/audit/digest/v2") str(Day) str(PrevDay) PrevHash[32]
 //	str(CreatedAt as for events) u64(ExpiresAt as Unix seconds, 0 for none)
+//	u8(Late: 1 if set, else 0)
 //	u32(len(Heads)) then, for each head in chain order,
 //	str(Chain) u64(Seq) Hash[32] u64(Count)
 //
-// The stored Hash and Signature are not part of the encoding.
+// A digest stored in format 1, made before digests carried Late, hashes
+// as it was signed: the tag "waguard/audit/digest/v1" and no Late byte.
+// The tags keep the two encodings apart, so no signature of one verifies
+// as the other. The stored Hash and Signature are not part of either.
 func (d *Digest) ComputeHash() Hash {
 	b := make([]byte, 0, 128+len(d.Heads)*96)
-	b = appendStr(b, digestTag)
+	if d.v1 {
+		b = appendStr(b, digestV1Tag)
+	} else {
+		b = appendStr(b, digestTag)
+	}
 	b = appendStr(b, d.Day)
 	b = appendStr(b, d.PrevDay)
 	b = append(b, d.PrevHash[:]...)
 	b = appendStr(b, formatTime(d.CreatedAt))
 	b = binary.BigEndian.AppendUint64(b, unixOrZero(d.ExpiresAt))
+	switch {
+	case d.v1:
+	case d.Late:
+		b = append(b, 1)
+	default:
+		b = append(b, 0)
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(d.Heads)))
 	for _, h := range d.Heads {
 		b = appendStr(b, h.Chain)

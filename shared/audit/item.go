@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,12 +37,14 @@ const (
 	attrSignature = "signature"
 	attrChain     = "chain"
 	attrCount     = "count"
+	attrLate      = "late"
 
 	chainPrefix  = "chain#"
 	digestPrefix = "digest#"
 	digestSK     = "digest"
 	partPrefix   = "part#"
 	formatV1     = "1"
+	formatV2     = "2"
 	seqDigits    = 20
 )
 
@@ -101,7 +104,7 @@ func parseEvent(item map[string]types.AttributeValue) (*storedEvent, error) {
 	s := &storedEvent{}
 	s.Chain = strings.TrimPrefix(r.str(attrPK, true), chainPrefix)
 	s.pos = parseSK(&r)
-	r.version()
+	r.version(formatV1)
 	s.Seq = r.num(attrSeq, true)
 	s.day = r.str(attrDay, true)
 	s.ID = r.str(attrID, true)
@@ -205,11 +208,30 @@ func (r *itemReader) num(name string, required bool) uint64 {
 	return v
 }
 
-func (r *itemReader) version() {
+// version reads the format version, which must be one of allowed.
+func (r *itemReader) version(allowed ...string) string {
 	av, ok := r.get(attrVersion, true)
-	if n, isN := av.(*types.AttributeValueMemberN); ok && (!isN || n.Value != formatV1) {
-		r.fail(attrVersion, "unsupported format version")
+	if !ok {
+		return ""
 	}
+	if n, isN := av.(*types.AttributeValueMemberN); isN && slices.Contains(allowed, n.Value) {
+		return n.Value
+	}
+	r.fail(attrVersion, "unsupported format version")
+	return ""
+}
+
+func (r *itemReader) boolean(name string) bool {
+	av, ok := r.get(name, true)
+	if !ok {
+		return false
+	}
+	b, ok := av.(*types.AttributeValueMemberBOOL)
+	if !ok {
+		r.fail(name, "not a boolean")
+		return false
+	}
+	return b.Value
 }
 
 func (r *itemReader) hash(name string) Hash {

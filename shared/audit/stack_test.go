@@ -34,7 +34,9 @@ func TestStack(t *testing.T) {
 		t.Fatalf("rand.Int() err = %v", err)
 	}
 	day1 := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(n.Int64()))
-	days := []string{day1.Format(dayLayout), day1.AddDate(0, 0, 1).Format(dayLayout)}
+	// Days one and two are written and digested; day three only receives
+	// the digest of a run that catches up.
+	days := []string{day1.Format(dayLayout), day1.AddDate(0, 0, 1).Format(dayLayout), day1.AddDate(0, 0, 2).Format(dayLayout)}
 	t.Cleanup(func() { deleteDays(t, db, st.AuditTable, days) })
 
 	clock := newClock(day1.Add(10 * time.Hour))
@@ -51,14 +53,14 @@ func TestStack(t *testing.T) {
 	clock.set(day1.Add(33 * time.Hour))
 	appendConcurrently(ctx, t, ws, 1, 3)
 
-	clock.set(day1.Add(48*time.Hour + 15*time.Minute))
 	dg, err := NewDigester(db, kc, DigesterConfig{Table: st.AuditTable, KeyID: st.AuditSigningKeyID, LookBack: 3, Now: clock.now})
 	if err != nil {
 		t.Fatalf("NewDigester() err = %v, want nil", err)
 	}
-	for _, d := range days {
-		if _, err := dg.Create(ctx, d); err != nil {
-			t.Fatalf("Create(%s) err = %v, want nil", d, err)
+	for i, d := range days[:2] {
+		clock.set(day1.AddDate(0, 0, i+1).Add(15 * time.Minute)) // the scheduled run
+		if made, err := dg.Create(ctx, d); err != nil || made[0].Late {
+			t.Fatalf("Create(%s) = %v, err %v, want an on-time digest", d, made, err)
 		}
 	}
 	pk, err := kc.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(st.AuditSigningKeyID)})
@@ -72,7 +74,7 @@ func TestStack(t *testing.T) {
 
 	verify := func(t *testing.T) *Report {
 		t.Helper()
-		rep, err := Verify(loadDays(ctx, t, db, st.AuditTable, days), pub, VerifyOptions{From: days[0], To: days[1]})
+		rep, err := Verify(loadDays(ctx, t, db, st.AuditTable, days), pub, VerifyOptions{From: days[0], To: days[1], SealedThrough: days[1]})
 		if err != nil {
 			t.Fatalf("Verify() err = %v, want nil", err)
 		}
@@ -118,6 +120,20 @@ func TestStack(t *testing.T) {
 		{"delete a digest", func(t *testing.T, _ items) {
 			deleteItem(ctx, t, db, st.AuditTable, digestPrefix+days[1], digestSK)
 		}, ReasonBadDigest},
+		{"delete the newest digest whole", func(t *testing.T, _ items) {
+			deleteItem(ctx, t, db, st.AuditTable, digestPrefix+days[1], digestSK)
+			deleteItem(ctx, t, db, st.AuditTable, digestPrefix+days[1], partKey(1))
+		}, ReasonDigestMissing},
+		{"delete the newest digest and a chain's tail, then the next run", func(t *testing.T, _ items) {
+			deleteItem(ctx, t, db, st.AuditTable, digestPrefix+days[1], digestSK)
+			deleteItem(ctx, t, db, st.AuditTable, digestPrefix+days[1], partKey(1))
+			deleteItem(ctx, t, db, st.AuditTable, w1, seqKey(ws[1].seq))
+			clock.set(day1.AddDate(0, 0, 3).Add(15 * time.Minute))
+			made, err := dg.Create(ctx, days[2])
+			if err != nil || len(made) != 2 || made[0].Day != days[1] || !made[0].Late || made[1].Late {
+				t.Fatalf("Create(%s) = %v, err %v, want a late digest of %s, then an on-time one", days[2], made, err, days[1])
+			}
+		}, ReasonLateDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,10 +40,19 @@ const (
 	// day's digest (last seq, last hash or count), or are gone entirely.
 	ReasonHeadMismatch Reason = "head_mismatch"
 	// ReasonNotCovered: events on a day whose digest does not list their
-	// chain, or a day without a digest although later days have one.
+	// chain, or events on a day after SealedThrough without a digest
+	// although a later day has one.
 	ReasonNotCovered Reason = "not_covered"
 	// ReasonDigestChain: a digest whose predecessor is missing or differs.
 	ReasonDigestChain Reason = "digest_chain_broken"
+	// ReasonDigestMissing: a day of the trail, from its first event or
+	// digest through SealedThrough, without a digest, whether it had
+	// events or none: the digest was deleted or never made.
+	ReasonDigestMissing Reason = "digest_missing"
+	// ReasonLateDigest: a digest made after its day's grace period (a
+	// missed day digested later): what it seals may have been changed
+	// before it was made.
+	ReasonLateDigest Reason = "late_digest"
 )
 
 // Break is one integrity failure. Its fields name records by chain,
@@ -82,9 +91,14 @@ type Report struct {
 	// Breaks lists every chain's first break and every digest problem,
 	// ordered by day, chain and sequence.
 	Breaks []Break
-	// Unsealed lists days with events but no digest yet and no later
-	// digest: their chains' tails cannot be checked until one exists.
+	// Unsealed lists days after SealedThrough with events but no digest
+	// yet and no later digest: their chains' tails cannot be checked until
+	// one exists.
 	Unsealed []string
+	// Since is the first day that must have a digest: From, or without
+	// it the trail's earliest event or digest ("" for an empty trail).
+	// Every day from Since through SealedThrough must have one.
+	Since string
 }
 
 // OK reports whether no break was found.
@@ -98,13 +112,22 @@ func (r *Report) First() (Break, bool) {
 	return r.Breaks[0], true
 }
 
-// VerifyOptions limits verification to a window of UTC days.
+// VerifyOptions says which days to verify and which must be sealed.
 type VerifyOptions struct {
 	// From and To are inclusive YYYY-MM-DD bounds ("" for unbounded).
 	// Events and digests outside are ignored, except that earlier digests
 	// anchor chains that began before From. Choose From inside the
 	// retention period: events that TTL has deleted look deleted.
 	From, To string
+	// SealedThrough (YYYY-MM-DD, required) is the last day whose digest
+	// is due: every day from From, or without From from the trail's first
+	// event or digest, through SealedThrough (or To) must have one made on
+	// time, even a day without events. For a live table use
+	// [SealedThrough] of the current time; for an export, of the time it
+	// was taken. Without From, days before the trail's first item are not
+	// missing: the trail began then, or its first days were all deleted,
+	// which looks the same. From set to the day the trail began pins it.
+	SealedThrough string
 }
 
 // Verify checks audit items (from a Scan, the by-day index or an export)
@@ -115,8 +138,8 @@ func Verify(items []map[string]types.AttributeValue, pub *ecdsa.PublicKey, opt V
 	if pub == nil {
 		return nil, errors.New("verify audit: no public key")
 	}
-	if (opt.From != "" && !validDay(opt.From)) || (opt.To != "" && !validDay(opt.To)) {
-		return nil, errors.New("verify audit: from and to must be YYYY-MM-DD")
+	if (opt.From != "" && !validDay(opt.From)) || (opt.To != "" && !validDay(opt.To)) || !validDay(opt.SealedThrough) {
+		return nil, errors.New("verify audit: from, to and sealed-through must be YYYY-MM-DD (sealed-through is required)")
 	}
 	v := &verifier{pub: pub, opt: opt, chains: map[string][]*storedEvent{},
 		roots: map[string]*rootEntry{}, parts: map[string]map[int][]Head{}, seen: map[string]bool{}}
@@ -126,6 +149,7 @@ func Verify(items []map[string]types.AttributeValue, pub *ecdsa.PublicKey, opt V
 	v.assembleDigests()
 	v.checkDigestChain()
 	v.checkChains()
+	v.checkSealed()
 	v.checkCoverage()
 	slices.SortStableFunc(v.rep.Breaks, func(a, b Break) int {
 		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.Chain, b.Chain), cmp.Compare(a.Seq, b.Seq))
@@ -142,6 +166,7 @@ type verifier struct {
 	parts  map[string]map[int][]Head
 	seen   map[string]bool
 	days   []string // sorted days of parsed digest roots
+	first  string   // the earliest day of any parsed event or digest root
 }
 
 type rootEntry struct {
@@ -157,6 +182,14 @@ func (v *verifier) brk(r Reason, day, chain string, seq uint64, format string, a
 
 func (v *verifier) inWindow(day string) bool {
 	return (v.opt.From == "" || day >= v.opt.From) && (v.opt.To == "" || day <= v.opt.To)
+}
+
+// sawDay notes the day of a parsed event or digest: the trail's first day
+// is the earliest, wherever the window is.
+func (v *verifier) sawDay(day string) {
+	if v.first == "" || day < v.first {
+		v.first = day
+	}
 }
 
 // collect parses one item and files it by kind.
@@ -190,6 +223,7 @@ func (v *verifier) collectEvent(it map[string]types.AttributeValue, pk, sk strin
 		v.brk(ReasonMalformed, "", clip(strings.TrimPrefix(pk, chainPrefix)), seq, "event: %v", err)
 		return
 	}
+	v.sawDay(e.Day())
 	if v.inWindow(e.Day()) {
 		v.chains[e.Chain] = append(v.chains[e.Chain], e)
 	}
@@ -207,6 +241,7 @@ func (v *verifier) collectDigest(it map[string]types.AttributeValue, day, sk str
 		if err != nil {
 			return
 		}
+		v.sawDay(d.Day)
 		v.roots[d.Day] = &rootEntry{d: d, parts: parts}
 		return
 	}

@@ -94,7 +94,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{name: "delete a digest part", want: ReasonBadDigest, tamper: func(t *testing.T, its items) items {
 			return without(its, find(t, its, digestPrefix+d2, partKey(1)))
 		}},
-		{name: "delete a digest", want: ReasonNotCovered, tamper: func(t *testing.T, its items) items {
+		{name: "delete a digest", want: ReasonDigestMissing, tamper: func(t *testing.T, its items) items {
 			its = without(its, find(t, its, digestPrefix+d1, digestSK))
 			return without(its, find(t, its, digestPrefix+d1, partKey(1)))
 		}},
@@ -118,7 +118,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			its := tt.tamper(t, f.db.snapshot())
-			rep, err := Verify(its, &f.signer.key.PublicKey, VerifyOptions{})
+			rep, err := Verify(its, &f.signer.key.PublicKey, sealed)
 			if err != nil {
 				t.Fatalf("Verify() err = %v, want nil", err)
 			}
@@ -196,12 +196,13 @@ func TestVerifyWindow(t *testing.T) {
 		want       Reason
 		wantEvents int
 	}{
-		{name: "all", opt: VerifyOptions{}, wantEvents: 12 + 9 + 4},
-		{name: "from day two is anchored by day one's digest", opt: VerifyOptions{From: d2}, wantEvents: 9 + 4},
-		{name: "day one only", opt: VerifyOptions{From: d1, To: d1}, wantEvents: 12},
-		{name: "from day two without day one's digest", opt: VerifyOptions{From: d2}, tamper: dropDigest(d1), want: ReasonDeleted, wantEvents: 13},
-		{name: "from day two with day one's digest forged", opt: VerifyOptions{From: d2}, tamper: func(its items) items { return forgeDigest(t, its, d1) }, want: ReasonDigestChain, wantEvents: 13},
-		{name: "from day one without day one's digest", opt: VerifyOptions{From: d1}, tamper: dropDigest(d1), want: ReasonNotCovered, wantEvents: 25},
+		{name: "all", opt: sealed, wantEvents: 12 + 9 + 4},
+		{name: "from day two is anchored by day one's digest", opt: VerifyOptions{From: d2, SealedThrough: d2}, wantEvents: 9 + 4},
+		{name: "day one only", opt: VerifyOptions{From: d1, To: d1, SealedThrough: d2}, wantEvents: 12},
+		{name: "from day two without day one's digest", opt: VerifyOptions{From: d2, SealedThrough: d2}, tamper: dropDigest(d1), want: ReasonDeleted, wantEvents: 13},
+		{name: "from day two with day one's digest forged", opt: VerifyOptions{From: d2, SealedThrough: d2}, tamper: func(its items) items { return forgeDigest(t, its, d1) }, want: ReasonDigestChain, wantEvents: 13},
+		{name: "from day one without day one's digest", opt: VerifyOptions{From: d1, SealedThrough: d2}, tamper: dropDigest(d1), want: ReasonDigestMissing, wantEvents: 25},
+		{name: "to day one without day two's digest", opt: VerifyOptions{To: d1, SealedThrough: d2}, tamper: dropDigest(d2), wantEvents: 12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,10 +219,13 @@ func TestVerifyWindow(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Verify(nil, &f.signer.key.PublicKey, VerifyOptions{From: "2026-3-1"}); err == nil {
+	if _, err := Verify(nil, &f.signer.key.PublicKey, VerifyOptions{From: "2026-3-1", SealedThrough: d2}); err == nil {
 		t.Errorf("Verify(bad from) err = nil, want error")
 	}
-	if _, err := Verify(nil, nil, VerifyOptions{}); err == nil {
+	if _, err := Verify(nil, &f.signer.key.PublicKey, VerifyOptions{}); err == nil {
+		t.Errorf("Verify(no sealed-through day) err = nil, want error")
+	}
+	if _, err := Verify(nil, nil, sealed); err == nil {
 		t.Errorf("Verify(no key) err = nil, want error")
 	}
 }
@@ -232,12 +236,13 @@ func TestVerifyDigestChain(t *testing.T) {
 	f.clock.set(dayThree.AddDate(0, 0, 1).Add(15 * time.Minute))
 	f.digest(t, d3)
 	its := f.db.snapshot()
-	if rep, _ := Verify(its, &f.signer.key.PublicKey, VerifyOptions{}); !rep.OK() || len(rep.Unsealed) != 0 {
+	opt := VerifyOptions{SealedThrough: d3}
+	if rep, _ := Verify(its, &f.signer.key.PublicKey, opt); !rep.OK() || len(rep.Unsealed) != 0 {
 		t.Fatalf("Verify() = %+v, want OK and nothing unsealed", rep)
 	}
 	its = without(its, find(t, its, digestPrefix+d2, digestSK))
 	its = without(its, find(t, its, digestPrefix+d2, partKey(1)))
-	rep, _ := Verify(its, &f.signer.key.PublicKey, VerifyOptions{})
+	rep, _ := Verify(its, &f.signer.key.PublicKey, opt)
 	if !slices.ContainsFunc(rep.Breaks, func(b Break) bool { return b.Reason == ReasonDigestChain && b.Day == d3 }) {
 		t.Errorf("Verify() breaks = %v, want digest_chain_broken on %s", rep.Breaks, d3)
 	}

@@ -228,9 +228,12 @@ func (v *verifier) compareHeads(day string, r *rootEntry, got headSet) {
 }
 
 func (v *verifier) findUncovered(stats map[string]headSet) {
-	last := ""
-	if len(v.days) > 0 {
-		last = v.days[len(v.days)-1]
+	_, end := v.sealRange()
+	last := "" // the newest digest in the window
+	for _, day := range v.days {
+		if v.inWindow(day) {
+			last = day
+		}
 	}
 	for day, set := range stats {
 		r := v.roots[day]
@@ -243,6 +246,8 @@ func (v *verifier) findUncovered(stats map[string]headSet) {
 			}
 		case r != nil:
 			// Already reported as a bad digest.
+		case day <= end:
+			// Already reported as a missing digest.
 		case day < last:
 			v.brk(ReasonNotCovered, day, "", 0, "no digest for a day with events although later days have one")
 		default:
@@ -250,4 +255,71 @@ func (v *verifier) findUncovered(stats map[string]headSet) {
 		}
 	}
 	slices.Sort(v.rep.Unsealed)
+}
+
+// sealRange returns the days that must have a digest: from From, or
+// without it from the trail's first day, through SealedThrough (or To).
+// It is empty (start after end) when nothing is due yet; start is "" for
+// an empty trail without From.
+func (v *verifier) sealRange() (start, end string) {
+	start, end = cmp.Or(v.opt.From, v.first), v.opt.SealedThrough
+	if v.opt.To != "" {
+		end = min(end, v.opt.To)
+	}
+	return start, end
+}
+
+// checkSealed reports each run of due days without a digest, events or
+// not (a digest deleted or never made), and each late digest in the
+// window: both leave a day whose events could have been changed before
+// any digest sealed them.
+func (v *verifier) checkSealed() {
+	start, end := v.sealRange()
+	v.rep.Since = start
+	if start != "" && start <= end {
+		next := start // the first due day not yet known to have a digest
+		for _, day := range v.days {
+			if day < start || day > end {
+				continue
+			}
+			if day > next {
+				v.missing(next, addDays(day, -1))
+			}
+			next = addDays(day, 1)
+		}
+		if next <= end {
+			v.missing(next, end)
+		}
+	}
+	for _, day := range v.days {
+		if r := v.roots[day]; r.valid && r.d.Late && v.inWindow(day) {
+			v.brk(ReasonLateDigest, day, "", 0, "digest made %s, after the day's grace period: a missed day, digested late; what it seals may have been changed first", formatTime(r.d.CreatedAt))
+		}
+	}
+}
+
+// missing reports the days from a through b as having no digest.
+func (v *verifier) missing(a, b string) {
+	what := "no digest for " + a
+	if a != b {
+		what = fmt.Sprintf("no digest for the %d days %s to %s", daysBetween(a, b)+1, a, b)
+	}
+	since := "the trail's first day"
+	if v.opt.From != "" {
+		since = "-from"
+	}
+	start, _ := v.sealRange()
+	v.brk(ReasonDigestMissing, a, "", 0, "%s, though every day from %s (%s) through %s must have one: deleted, or never made", what, start, since, v.opt.SealedThrough)
+}
+
+// addDays returns day moved by n days; day must be valid.
+func addDays(day string, n int) string {
+	t, _ := parseDay(day)
+	return t.AddDate(0, 0, n).Format(dayLayout)
+}
+
+func daysBetween(a, b string) int {
+	ta, _ := parseDay(a)
+	tb, _ := parseDay(b)
+	return int((tb.Unix() - ta.Unix()) / 86400)
 }

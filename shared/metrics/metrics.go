@@ -84,6 +84,13 @@ const (
 	// item survives its retention policy by more than this (the alarm
 	// fires above 48 hours).
 	RetentionOverdueHours = "RetentionOverdueHours"
+	// AuditDigestsLate counts audit digests the daily run made after
+	// their day's grace period: days it had missed, digested late. Every
+	// run reports it, 0 when on time.
+	AuditDigestsLate = "AuditDigestsLate"
+	// AuditDigestFailures counts failed audit digest runs. Every run
+	// reports it, 0 on success.
+	AuditDigestFailures = "AuditDigestFailures"
 	// RotationFailures counts failed key or secret rotation steps.
 	RotationFailures = "RotationFailures"
 	// KMSCalls counts calls to AWS KMS.

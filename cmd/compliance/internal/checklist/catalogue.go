@@ -46,6 +46,7 @@ const (
 	MonErasurePending    = "monitoring.alarm.erasure-pending"
 	MonRetentionBreach   = "monitoring.alarm.retention-breach"
 	MonRotationFailures  = "monitoring.alarm.rotation-failures"
+	MonAuditDigest       = "monitoring.alarm.audit-digest"
 	MonDashboard         = "monitoring.dashboard"
 	MonAuditTrail        = "monitoring.audit-trail"
 )
@@ -94,8 +95,9 @@ func Catalogue() []Definition {
 		{MonErasurePending, SectionMonitoring, "Alarm: erasure pending over 24 hours", "docs/breach-response.md", tpl},
 		{MonRetentionBreach, SectionMonitoring, "Alarm: items outliving their retention", "docs/breach-response.md", tpl},
 		{MonRotationFailures, SectionMonitoring, "Alarm: secret rotation failures", "docs/breach-response.md", tpl},
+		{MonAuditDigest, SectionMonitoring, "Alarm: audit digest failed, late or not run", "docs/audit.md", tpl},
 		{MonDashboard, SectionMonitoring, "Operations dashboard", "docs/breach-response.md", tpl},
-		{MonAuditTrail, SectionMonitoring, "Tamper-evident audit trail: stream and signed daily digest", "docs/audit.md", tpl},
+		{MonAuditTrail, SectionMonitoring, "Tamper-evident audit trail: stream and signed daily digest; the trail verifies", "docs/audit.md", both},
 	}
 }
 

@@ -12,7 +12,9 @@
 // and keys tables and the day's audit events. What remains afterwards is
 // what docs/gdpr.md says is kept: the erasure suppression, the erasure
 // request, and pseudonymised audit events. The number is never printed:
-// evidence shows it as "+1…NN".
+// evidence shows it as "+1…NN". Last, it scans the audit table and runs
+// the offline verifier over it (as cmd/auditverify does), which fails on
+// any break, a due day without a digest or a late digest among them.
 //
 // # Security properties
 //
@@ -58,6 +60,11 @@ type Config struct {
 	DataTable, KeysTable, AuditTable string
 	// KMSKeyID is the data key (alias or ARN).
 	KMSKeyID string
+	// AuditSigningKeyID is the audit digest's signing key (alias or ARN);
+	// AuditPublicKey, if set, is its public key (PEM or DER) pinned when
+	// the stack was created, used instead of asking KMS.
+	AuditSigningKeyID string
+	AuditPublicKey    []byte
 	// IndexKeySecretID and PseudonymKeySecretID name the blind-index keys.
 	IndexKeySecretID, PseudonymKeySecretID string
 	// APIClientID and APIKeySecretID name the API client the probes use;
@@ -143,6 +150,7 @@ type itemAPI interface {
 type keyAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 	GetKeyRotationStatus(ctx context.Context, in *kms.GetKeyRotationStatusInput, opts ...func(*kms.Options)) (*kms.GetKeyRotationStatusOutput, error)
+	GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, opts ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error)
 }
 
 // secretAPI is the Secrets Manager calls the checks make.
@@ -176,9 +184,10 @@ func New(cfg Config, awsCfg aws.Config, web *http.Client) (*Checker, error) {
 		sm: secretsmanager.NewFromConfig(awsCfg), web: web, now: time.Now}, nil
 }
 
-// Check runs every stack check and probe.
+// Check runs every stack check and probe, then verifies the audit trail.
 func (c *Checker) Check(ctx context.Context) []checklist.Finding {
 	out := []checklist.Finding{c.checkHTTPS(ctx), c.checkKMSRotation(ctx), c.checkSSE(ctx),
 		c.checkPITR(ctx), c.checkTTL(ctx), c.checkSecretRotation(ctx), c.checkAuthentication(ctx)}
-	return append(out, c.probeSubject(ctx)...)
+	out = append(out, c.probeSubject(ctx)...)
+	return append(out, c.checkAuditTrail(ctx))
 }

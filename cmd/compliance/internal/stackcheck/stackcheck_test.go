@@ -1,14 +1,21 @@
 package stackcheck
 
 import (
+	"context"
 	"net/http"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
+	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/phone"
 )
 
@@ -166,5 +173,91 @@ func TestMentions(t *testing.T) {
 		if got := mentions(it, needle); got != want {
 			t.Errorf("mentions(%q) = %v, want %v", needle, got, want)
 		}
+	}
+}
+
+func TestJudgeAuditTrail(t *testing.T) {
+	missing := audit.Break{Reason: audit.ReasonDigestMissing, Day: "2026-03-04", Detail: "no digest for 2026-03-04"}
+	late := audit.Break{Reason: audit.ReasonLateDigest, Day: "2026-03-05", Detail: "digest made late"}
+	tests := []struct {
+		name   string
+		rep    audit.Report
+		status checklist.Status
+		want   string
+	}{
+		{"sealed", audit.Report{Events: 40, Chains: 3, Digests: 5, Since: "2026-03-01", Unsealed: []string{"2026-03-06"}}, checklist.Pass,
+			"40 events in 3 chains and 5 digests verify with key sha256:0123…; every day from 2026-03-01 through 2026-03-05 has an on-time digest; 1 day(s) not yet due"},
+		{"nothing due yet", audit.Report{Events: 4, Chains: 1, Since: "2026-03-06"}, checklist.Pass, "no day is due yet"},
+		{"empty trail", audit.Report{}, checklist.Pass, "0 events in 0 chains and 0 digests verify"},
+		{"missing and late digests", audit.Report{Since: "2026-03-01", Breaks: []audit.Break{missing, late}}, checklist.Fail,
+			"auditverify finds 2 break(s); first: digest_missing: day 2026-03-04: no digest for 2026-03-04"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkFinding(t, judgeAuditTrail(&tt.rep, "2026-03-05", "0123"), tt.status, tt.want)
+		})
+	}
+}
+
+// scanTable serves a fixed set of items to Scan, two per page.
+type scanTable struct {
+	itemAPI
+	items []map[string]types.AttributeValue
+}
+
+func (s scanTable) Scan(ctx context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	start := 0
+	if in.ExclusiveStartKey != nil {
+		start, _ = strconv.Atoi(in.ExclusiveStartKey["pos"].(*types.AttributeValueMemberN).Value)
+	}
+	end := min(len(s.items), start+2)
+	out := &dynamodb.ScanOutput{Items: s.items[start:end]}
+	if end < len(s.items) {
+		out.LastEvaluatedKey = map[string]types.AttributeValue{"pos": &types.AttributeValueMemberN{Value: strconv.Itoa(end)}}
+	}
+	return out, ctx.Err()
+}
+
+// TestCheckAuditTrail runs the audit check over the export cmd/auditverify
+// pins (days one and two of March 2026 digested, day three not yet): it
+// passes while day three is not due, and fails once it is, or when the
+// newest digest is deleted.
+func TestCheckAuditTrail(t *testing.T) {
+	f, err := os.Open("../../../auditverify/testdata/export-v2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	items, err := audit.ParseExport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile("../../../auditverify/testdata/public-v2.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withoutNewest := slices.DeleteFunc(slices.Clone(items), func(it map[string]types.AttributeValue) bool {
+		return it["pk"].(*types.AttributeValueMemberS).Value == "digest#2026-03-02"
+	})
+	tests := []struct {
+		name   string
+		items  []map[string]types.AttributeValue
+		now    time.Time
+		status checklist.Status
+		want   string
+	}{
+		{"day three not yet due", items, time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC), checklist.Pass,
+			"16 events in 2 chains and 2 digests verify with key sha256:"},
+		{"day three due", items, time.Date(2026, 3, 4, 7, 0, 0, 0, time.UTC), checklist.Fail,
+			"first: digest_missing: day 2026-03-03"},
+		{"newest digest deleted", withoutNewest, time.Date(2026, 3, 3, 7, 0, 0, 0, time.UTC), checklist.Fail,
+			"first: digest_missing: day 2026-03-02"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Checker{cfg: Config{AuditTable: "waguard-test-audit", AuditPublicKey: pub}, items: scanTable{items: tt.items},
+				now: func() time.Time { return tt.now }}
+			checkFinding(t, c.checkAuditTrail(context.Background()), tt.status, tt.want)
+		})
 	}
 }

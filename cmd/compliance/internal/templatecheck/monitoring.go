@@ -3,6 +3,7 @@ package templatecheck
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
@@ -16,27 +17,31 @@ const (
 )
 
 // alarmSpec is what an alarm item requires: an alarm that watches one of
-// the metrics (namespace/name), optionally through an anomaly band.
+// the metrics (namespace/name), or all of them, optionally through an
+// anomaly band.
 type alarmSpec struct {
 	item      string
 	namespace string
 	names     []string
 	anomaly   bool
+	all       bool
 }
 
 // alarmSpecs are found by what the alarms watch, not by their logical IDs.
 // The retention alarm may watch the excess over the policy or how far the
-// sweep is behind: both bound how long an item outlives its retention.
+// sweep is behind: both bound how long an item outlives its retention. The
+// audit digest alarm must watch both late digests and failed runs.
 var alarmSpecs = []alarmSpec{
-	{checklist.MonSignatureFailures, metrics.Namespace, []string{metrics.SignatureFailures}, false},
-	{checklist.MonAuthFailures, metrics.Namespace, []string{metrics.AuthFailures}, false},
-	{checklist.MonRateLimited, metrics.Namespace, []string{metrics.RateLimited}, false},
-	{checklist.MonOutboundAnomaly, metrics.Namespace, []string{metrics.MessagesSent}, true},
-	{checklist.MonFunctionErrors, lambdaNS, []string{"Errors"}, false},
-	{checklist.MonFunctionThrottles, lambdaNS, []string{"Throttles"}, false},
-	{checklist.MonErasurePending, metrics.Namespace, []string{metrics.ErasurePendingOldestHours}, false},
-	{checklist.MonRetentionBreach, metrics.Namespace, []string{metrics.RetentionExcessHours, metrics.RetentionOverdueHours}, false},
-	{checklist.MonRotationFailures, metrics.Namespace, []string{metrics.RotationFailures}, false},
+	{checklist.MonSignatureFailures, metrics.Namespace, []string{metrics.SignatureFailures}, false, false},
+	{checklist.MonAuthFailures, metrics.Namespace, []string{metrics.AuthFailures}, false, false},
+	{checklist.MonRateLimited, metrics.Namespace, []string{metrics.RateLimited}, false, false},
+	{checklist.MonOutboundAnomaly, metrics.Namespace, []string{metrics.MessagesSent}, true, false},
+	{checklist.MonFunctionErrors, lambdaNS, []string{"Errors"}, false, false},
+	{checklist.MonFunctionThrottles, lambdaNS, []string{"Throttles"}, false, false},
+	{checklist.MonErasurePending, metrics.Namespace, []string{metrics.ErasurePendingOldestHours}, false, false},
+	{checklist.MonRetentionBreach, metrics.Namespace, []string{metrics.RetentionExcessHours, metrics.RetentionOverdueHours}, false, false},
+	{checklist.MonRotationFailures, metrics.Namespace, []string{metrics.RotationFailures}, false, false},
+	{item: checklist.MonAuditDigest, namespace: metrics.Namespace, names: []string{metrics.AuditDigestsLate, metrics.AuditDigestFailures}, all: true},
 }
 
 // alarm is what one alarm resource watches.
@@ -100,14 +105,19 @@ func (a alarm) uncovered(functions []string) []string {
 }
 
 func (a alarm) watches(s alarmSpec) (string, bool) {
-	for _, m := range a.metrics {
-		for _, n := range s.names {
-			if m == s.namespace+"/"+n && (!s.anomaly || a.anomaly) {
-				return m, true
-			}
+	var found []string
+	for _, n := range s.names {
+		if m := s.namespace + "/" + n; slices.Contains(a.metrics, m) && (!s.anomaly || a.anomaly) {
+			found = append(found, m)
 		}
 	}
-	return "", false
+	if len(found) == 0 || (s.all && len(found) < len(s.names)) {
+		return "", false
+	}
+	if !s.all {
+		found = found[:1]
+	}
+	return strings.Join(found, " and "), true
 }
 
 func (t *Template) checkAlarms() []checklist.Finding {
@@ -146,7 +156,11 @@ func checkAlarm(s alarmSpec, all []alarm, functions []string) checklist.Finding 
 	if len(partial) > 0 {
 		return checklist.Failf(s.item, checklist.Template, strings.Join(partial, "; "))
 	}
-	want := s.namespace + "/" + strings.Join(s.names, " or "+s.namespace+"/")
+	join := " or "
+	if s.all {
+		join = " and "
+	}
+	want := s.namespace + "/" + strings.Join(s.names, join+s.namespace+"/")
 	if s.anomaly {
 		want += " with an ANOMALY_DETECTION_BAND threshold"
 	}

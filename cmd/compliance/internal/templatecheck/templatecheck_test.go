@@ -129,6 +129,8 @@ func TestBrokenTemplates(t *testing.T) {
 		{"throttles alarm gone", checklist.MonFunctionThrottles, "MetricName: Throttles", "MetricName: ConcurrentExecutions", "no AWS::CloudWatch::Alarm watches AWS/Lambda/Throttles"},
 		{"erasure alarm gone", checklist.MonErasurePending, "MetricName: ErasurePendingOldestHours", "MetricName: Erasures", "no AWS::CloudWatch::Alarm watches waguard/ErasurePendingOldestHours"},
 		{"retention alarm gone", checklist.MonRetentionBreach, "MetricName: RetentionExcessHours", "MetricName: RetentionDeleted", "waguard/RetentionExcessHours or waguard/RetentionOverdueHours"},
+		{"audit digest alarm blind to failures", checklist.MonAuditDigest, "MetricName: AuditDigestFailures}", "MetricName: AuditDigestRuns}",
+			"no AWS::CloudWatch::Alarm watches waguard/AuditDigestsLate and waguard/AuditDigestFailures"},
 		{"rotation alarm gone", checklist.MonRotationFailures, "MetricName: RotationFailures", "MetricName: Rotations", "no AWS::CloudWatch::Alarm watches waguard/RotationFailures"},
 		{"dashboard empty", checklist.MonDashboard, `'{"widgets":[{"type":"metric","properties":{"region":"${AWS::Region}","metrics":[["waguard","MessagesSent"]]}}]}'`, `'{"widgets":[]}'`, "OperationsDashboard: DashboardBody is not a JSON document with widgets"},
 		{"audit stream off", checklist.MonAuditTrail, "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n", "", "AuditTable has no stream"},
