@@ -132,8 +132,11 @@ func (s *Sender) with(token secrets.Value, call func(*whatsapp.Client) (string, 
 	return call(c)
 }
 
-// refused reports whether Meta refused the token itself (401 or 403).
+// refused reports whether the provider refused the token itself (401 or
+// 403) in an answer that proves the message was not accepted
+// (whatsapp.Classify): only then may another token send it.
 func refused(err error) bool {
 	var api *whatsapp.APIError
-	return errors.As(err, &api) && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden)
+	return errors.As(err, &api) && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden) &&
+		whatsapp.Classify(err).NotSent()
 }
