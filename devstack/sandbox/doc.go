@@ -32,6 +32,10 @@
 //   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"..."}
 //     replaces either value in a running sandbox (for secret rotation).
 //
+// With [Options.RapidAPIHost] the sandbox plays a RapidAPI-style proxy
+// of the Cloud API instead: the same routes and shapes, authenticated
+// with X-RapidAPI-Key and X-RapidAPI-Host rather than a bearer token.
+//
 // The same controls exist in Go: [Sandbox.SetTokens],
 // [Sandbox.SetAppSecret], [Sandbox.Messages], [Sandbox.InjectFault],
 // [Sandbox.Deliver], and the builders [BuildTextEvent],

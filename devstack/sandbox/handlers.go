@@ -34,14 +34,12 @@ type sendMessage struct {
 
 // handleSend serves POST /{version}/{phone-number-id}/messages.
 func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
-	fp, apiErr := s.authorize(r)
-	if apiErr != nil {
-		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+apiErr.Message+`"`)
-		writeAPIError(w, apiErr)
+	fp, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	version, phoneID := r.PathValue("version"), r.PathValue("phoneNumberID")
-	if apiErr = s.checkPath(version, phoneID); apiErr != nil {
+	if apiErr := s.checkPath(version, phoneID); apiErr != nil {
 		writeAPIError(w, apiErr)
 		return
 	}
