@@ -250,6 +250,40 @@ func (c *Client) send(ctx context.Context, op string, req *sendRequest, opts []S
 	return id, nil
 }
 
+// markReadRequest is the body of a mark-as-read call.
+type markReadRequest struct {
+	MessagingProduct string `json:"messaging_product"`
+	Status           string `json:"status"`
+	MessageID        string `json:"message_id"`
+}
+
+// MarkRead marks the inbound message messageID as read: an authenticated
+// call to the messages endpoint that sends nothing. It returns nil when
+// the provider answers 2xx; otherwise an [*APIError] (any other status),
+// an error wrapping [ErrInvalidMessage] for an empty or malformed id, or
+// a wrapped transport error. The error never contains messageID.
+func (c *Client) MarkRead(ctx context.Context, messageID string) error {
+	if c.HTTP == nil || c.token == "" {
+		return fmt.Errorf("mark read: client not built with NewClient: %w", ErrNotSent)
+	}
+	if !printableASCII(messageID, maxIDLen) {
+		return fmt.Errorf("mark read: message id: %w", ErrInvalidMessage)
+	}
+	b, err := json.Marshal(markReadRequest{MessagingProduct: "whatsapp", Status: "read", MessageID: messageID})
+	if err != nil {
+		return fmt.Errorf("mark read: encode: %w: %w", ErrNotSent, err)
+	}
+	status, body, err := c.post(ctx, b)
+	if err != nil {
+		return fmt.Errorf("mark read: %w", err)
+	}
+	if status < 200 || status > 299 {
+		_, err := parseSendResponse(status, body)
+		return fmt.Errorf("mark read: %w", err)
+	}
+	return nil
+}
+
 // post sends body to the messages endpoint, authenticated the way the
 // client is configured, and returns the answer's status and (at most
 // maxResponseBytes of) body. An error from before any connection to the

@@ -345,3 +345,28 @@ func TestNewHTTPClient(t *testing.T) {
 		t.Errorf("GET from a TLS 1.1 server err = %v, want a protocol version failure", err)
 	}
 }
+
+func TestMarkRead(t *testing.T) {
+	g := &graphStub{status: 200, body: `{"success":true}`}
+	c := newStubClient(t, g)
+	if err := c.MarkRead(t.Context(), inWAMID); err != nil {
+		t.Fatalf("MarkRead() err = %v, want nil", err)
+	}
+	want := map[string]any{"messaging_product": "whatsapp", "status": "read", "message_id": inWAMID}
+	if len(g.reqs) != 1 || g.reqs[0].Auth != "Bearer "+testToken || g.reqs[0].Path != "/"+DefaultVersion+"/"+testPNID+"/messages" {
+		t.Fatalf("MarkRead() requests = %+v, want one authenticated POST to the messages endpoint", g.reqs)
+	}
+	if diff := cmp.Diff(want, g.reqs[0].Body); diff != "" {
+		t.Errorf("MarkRead() body mismatch (-want +got):\n%s", diff)
+	}
+	if err := c.MarkRead(t.Context(), "has space"); !errors.Is(err, ErrInvalidMessage) || len(g.reqs) != 1 {
+		t.Errorf("MarkRead(malformed id) err = %v after %d requests, want ErrInvalidMessage and no request", err, len(g.reqs))
+	}
+	refused := newStubClient(t, &graphStub{status: 401, body: `{"error":{"code":190,"fbtrace_id":"AbC"}}`})
+	var api *APIError
+	if err := refused.MarkRead(t.Context(), inWAMID); !errors.As(err, &api) || api.Status != 401 || api.Code != 190 {
+		t.Errorf("MarkRead() with a refused token err = %v, want a 401 code 190 APIError", err)
+	} else {
+		assertNoSecrets(t, err)
+	}
+}
