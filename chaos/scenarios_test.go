@@ -102,6 +102,12 @@ var scenarios = []scenario{
 			inject: providerFault(map[string]any{"status": 500, "code": 131000, "count": 2}), want: map[opKind][]string{opSend: {ok}}},
 		{name: "Provider 500 on every attempt", ops: []opKind{opSend},
 			inject: providerFault(map[string]any{"status": 500, "code": 131000, "count": 4}), want: map[opKind][]string{opSend: {providerError}}},
+		// A gateway's 502 without Meta's error body (Meta's edge, a
+		// RapidAPI-style proxy) does not prove the message was not sent:
+		// the send calls the provider once, keeps the message sending
+		// and answers 502, replayed for its key (docs/api.md).
+		{name: "Provider 502 without a body (a gateway's)", ops: []opKind{opSend},
+			inject: providerFault(map[string]any{"status": 502, "body": "none"}), want: map[opKind][]string{opSend: {providerError}}},
 		// The WhatsApp client waits 10 s for response headers.
 		{name: "Provider timeout (no answer for 12 s)", ops: []opKind{opSend},
 			inject: providerFault(map[string]any{"delay_ms": 12000}), want: map[opKind][]string{opSend: {providerError}}},

@@ -22,12 +22,19 @@
 //     oldest first; DELETE /_sandbox/messages clears them.
 //   - POST /_sandbox/faults queues a [Fault], for example
 //     {"code":130429,"count":2} or {"status":500,"code":131000} or
-//     {"delay_ms":3000}; GET lists the queue; DELETE clears it.
+//     {"delay_ms":3000}; a gateway's answer without Graph's error body,
+//     {"status":502,"body":"none"} or {"status":504,"body":"html"}; and,
+//     with "accept":true, a message the provider accepted although the
+//     answer says otherwise. GET lists the queue; DELETE clears it.
 //   - POST /_sandbox/deliver builds, signs and posts a webhook; see
 //     [DeliverRequest]. It answers
 //     {"status":...,"body":...,"wamid":...,"signature":...,"attempts":[...],"payload":...}.
 //   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"..."}
 //     replaces either value in a running sandbox (for secret rotation).
+//
+// With [Options.RapidAPIHost] the sandbox plays a RapidAPI-style proxy
+// of the Cloud API instead: the same routes and shapes, authenticated
+// with X-RapidAPI-Key and X-RapidAPI-Host rather than a bearer token.
 //
 // The same controls exist in Go: [Sandbox.SetTokens],
 // [Sandbox.SetAppSecret], [Sandbox.Messages], [Sandbox.InjectFault],

@@ -89,6 +89,10 @@ func TestFaultRoutes(t *testing.T) {
 		{"bad_count.json", http.StatusBadRequest},
 		{"bad_unknown_field.json", http.StatusBadRequest},
 		{"bad_delay.json", http.StatusBadRequest},
+		{"bad_body.json", http.StatusBadRequest},
+		{"bad_body_code.json", http.StatusBadRequest},
+		{"bad_body_status.json", http.StatusBadRequest},
+		{"bad_accept.json", http.StatusBadRequest},
 		{"server_error.json", http.StatusCreated},
 	}
 	sb, srv := newTestSandbox(t, Options{})
@@ -132,5 +136,51 @@ func TestFaultDelayHonoursClientCancel(t *testing.T) {
 	}
 	if got := len(sb.Messages()); got != 0 {
 		t.Errorf("Messages() after abandoned send = %d, want 0", got)
+	}
+}
+
+// TestGatewayFaults: a fault with a body answers as a gateway in front of
+// the Cloud API does (no Graph error), and an accepting fault keeps the
+// message although the answer says it failed.
+func TestGatewayFaults(t *testing.T) {
+	tests := []struct {
+		file         string
+		wantStatus   []int // statuses of consecutive sends
+		wantType     string
+		wantBody     string // a substring; empty means an empty body
+		wantAccepted int
+	}{
+		{"gateway_502_empty.json", []int{502, 200}, "", "", 1},
+		{"gateway_504_html.json", []int{504, 504, 200}, "text/html", "<h1>504 Gateway Timeout</h1>", 1},
+		{"accepted_502_empty.json", []int{502, 200}, "", "", 2},
+	}
+	sb, srv := newTestSandbox(t, Options{})
+	send := readTestdata(t, "send/text.json")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			sb.ResetMessages()
+			if r := do(t, http.MethodPost, srv.URL+"/_sandbox/faults", "", readTestdata(t, "faults/"+tt.file)); r.status != http.StatusCreated {
+				t.Fatalf("POST /_sandbox/faults status = %d (%s), want 201", r.status, r.body)
+			}
+			for i, want := range tt.wantStatus {
+				r := do(t, http.MethodPost, sendURL(srv), testToken, send)
+				if r.status != want {
+					t.Fatalf("send %d status = %d (%s), want %d", i+1, r.status, r.body, want)
+				}
+				if want == http.StatusOK {
+					continue
+				}
+				if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, tt.wantType) || (tt.wantType == "" && ct != "") {
+					t.Errorf("send %d Content-Type = %q, want %q", i+1, ct, tt.wantType)
+				}
+				if (tt.wantBody == "") != (len(r.body) == 0) || !strings.Contains(string(r.body), tt.wantBody) || strings.Contains(string(r.body), `"error"`) {
+					t.Errorf("send %d body = %q, want %q and no Graph error", i+1, r.body, tt.wantBody)
+				}
+			}
+			recs := sb.Messages()
+			if len(recs) != tt.wantAccepted || recs[0].WAMID == "" {
+				t.Errorf("Messages() = %+v, want %d accepted sends with wamids", recs, tt.wantAccepted)
+			}
+		})
 	}
 }

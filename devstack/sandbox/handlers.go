@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -33,14 +34,12 @@ type sendMessage struct {
 
 // handleSend serves POST /{version}/{phone-number-id}/messages.
 func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
-	fp, apiErr := s.authorize(r)
-	if apiErr != nil {
-		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+apiErr.Message+`"`)
-		writeAPIError(w, apiErr)
+	fp, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	version, phoneID := r.PathValue("version"), r.PathValue("phoneNumberID")
-	if apiErr = s.checkPath(version, phoneID); apiErr != nil {
+	if apiErr := s.checkPath(version, phoneID); apiErr != nil {
 		writeAPIError(w, apiErr)
 		return
 	}
@@ -54,12 +53,20 @@ func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, asAPIError(err))
 		return
 	}
-	if !s.applyFault(w, r, req.To) {
-		return
-	}
 	rec := Record{Time: s.opts.Now(), Version: version, PhoneNumberID: phoneID,
 		TokenFingerprint: fp, Request: json.RawMessage(body)}
-	s.accept(w, req, rec)
+	f, faulted := s.store.takeFault(req.To)
+	if faulted && !delay(r, f) {
+		return // the client is gone
+	}
+	if !faulted || !f.fails() {
+		s.accept(w, req, rec)
+		return
+	}
+	if f.Accept {
+		s.record(req, rec)
+	}
+	writeFault(w, f)
 }
 
 // checkPath rejects an unknown Graph version or phone number id.
@@ -76,47 +83,62 @@ func (s *Sandbox) checkPath(version, phoneID string) *APIError {
 	return nil
 }
 
-// applyFault consumes the next queued fault, if any: it waits the delay
-// and writes the fault's error. It returns false when the request is
-// finished (fault written or client gone).
-func (s *Sandbox) applyFault(w http.ResponseWriter, r *http.Request, recipient string) bool {
-	f, ok := s.store.takeFault(recipient)
-	if !ok {
+// delay waits the fault's delay. It returns false when the client went
+// away meanwhile.
+func delay(r *http.Request, f Fault) bool {
+	if f.DelayMS <= 0 {
 		return true
 	}
-	if f.DelayMS > 0 {
-		t := time.NewTimer(time.Duration(f.DelayMS) * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	if e := f.apiError(); e != nil {
-		writeAPIError(w, e)
+	t := time.NewTimer(time.Duration(f.DelayMS) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
 		return false
 	}
-	return true
+}
+
+// writeFault writes a failing fault's answer: Graph's error, or a
+// gateway's empty or HTML answer.
+func writeFault(w http.ResponseWriter, f Fault) {
+	switch f.Body {
+	case BodyNone:
+		w.WriteHeader(f.Status)
+	case BodyHTML:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(f.Status)
+		t := strconv.Itoa(f.Status) + " " + http.StatusText(f.Status)
+		_, _ = io.WriteString(w, "<html>\r\n<head><title>"+t+"</title></head>\r\n<body>\r\n<center><h1>"+t+"</h1></center>\r\n</body>\r\n</html>\r\n")
+	default:
+		writeAPIError(w, f.apiError())
+	}
 }
 
 // accept records an accepted call and writes Meta's answer.
 func (s *Sandbox) accept(w http.ResponseWriter, req *SendRequest, rec Record) {
-	if req.IsMarkRead() {
-		rec.Kind = kindRead
-		s.store.add(rec)
+	rec = s.record(req, rec)
+	if rec.Kind == kindRead {
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 		return
 	}
-	rec.Kind = kindMessage
-	rec.WAID, rec.CallbackData = req.WAID(), req.CallbackData
-	rec.WAMID = NewWAMID(rec.WAID, true)
-	s.store.add(rec)
 	writeJSON(w, http.StatusOK, sendResponse{
 		MessagingProduct: "whatsapp",
 		Contacts:         []sendContact{{Input: req.To, WAID: rec.WAID}},
 		Messages:         []sendMessage{{ID: rec.WAMID}},
 	})
+}
+
+// record keeps an accepted call, issuing a send its wamid.
+func (s *Sandbox) record(req *SendRequest, rec Record) Record {
+	if req.IsMarkRead() {
+		rec.Kind = kindRead
+		return s.store.add(rec)
+	}
+	rec.Kind = kindMessage
+	rec.WAID, rec.CallbackData = req.WAID(), req.CallbackData
+	rec.WAMID = NewWAMID(rec.WAID, true)
+	return s.store.add(rec)
 }
 
 // handleHealth serves GET /_sandbox/health.

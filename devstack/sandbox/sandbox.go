@@ -44,6 +44,14 @@ type Options struct {
 	Now func() time.Time
 	// Client delivers webhooks; defaults to a client with a 10 s timeout.
 	Client *http.Client
+	// RapidAPIHost, when set, makes the sandbox play a RapidAPI-style
+	// proxy of the Cloud API instead of Graph itself: a send authenticates
+	// with X-RapidAPI-Key (an accepted token) and X-RapidAPI-Host (this
+	// value), and a request without them, such as one with an
+	// Authorization bearer, is refused the way the proxy refuses it
+	// (401 or 403 with {"message":...}, not Graph's error). Everything
+	// else is Graph's.
+	RapidAPIHost string
 }
 
 // Sandbox is a loopback stand-in for the WhatsApp Cloud API. It is an
@@ -157,6 +165,31 @@ func (s *Sandbox) Business() Business {
 func Fingerprint(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:4])
+}
+
+// authenticate checks the credentials of r, the Graph way or, with
+// [Options.RapidAPIHost], the RapidAPI way, and returns the token's
+// fingerprint. When it refuses r it writes the answer and returns false.
+func (s *Sandbox) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if s.opts.RapidAPIHost == "" {
+		fp, apiErr := s.authorize(r)
+		if apiErr != nil {
+			w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+apiErr.Message+`"`)
+			writeAPIError(w, apiErr)
+			return "", false
+		}
+		return fp, true
+	}
+	key := r.Header.Get("X-RapidAPI-Key")
+	switch {
+	case key == "" || !s.tokenAccepted(key):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Invalid API key."})
+		return "", false
+	case r.Header.Get("X-RapidAPI-Host") != s.opts.RapidAPIHost:
+		writeJSON(w, http.StatusForbidden, map[string]string{"message": "You are not subscribed to this API."})
+		return "", false
+	}
+	return Fingerprint(key), true
 }
 
 // authorize checks the bearer token of r and returns its fingerprint.

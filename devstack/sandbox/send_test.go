@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -267,6 +269,54 @@ func TestTokenSource(t *testing.T) {
 				if got := decodeAPIError(t, r.body); got.Subcode != st.wantSub {
 					t.Errorf("error subcode = %d, want %d", got.Subcode, st.wantSub)
 				}
+			}
+		})
+	}
+}
+
+// TestRapidAPIMode: a sandbox playing a RapidAPI-style proxy accepts a
+// send authenticated with X-RapidAPI-Key and X-RapidAPI-Host only, and
+// refuses Graph's bearer the way the proxy does.
+func TestRapidAPIMode(t *testing.T) {
+	const host = "whatsapp.example.p.rapidapi.com"
+	sb, srv := newTestSandbox(t, Options{RapidAPIHost: host})
+	send := readTestdata(t, "send/text.json")
+	tests := []struct {
+		name, key, host, bearer string
+		want                    int
+	}{
+		{"rapidapi key and host", testToken, host, "", http.StatusOK},
+		{"graph bearer", "", "", testToken, http.StatusUnauthorized},
+		{"unknown key", "EAAtest-other", host, "", http.StatusUnauthorized},
+		{"other host", testToken, "other.example.p.rapidapi.com", "", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb.ResetMessages()
+			req, _ := http.NewRequest(http.MethodPost, sendURL(srv), bytes.NewReader(send))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.key != "" {
+				req.Header.Set("X-RapidAPI-Key", tt.key)
+				req.Header.Set("X-RapidAPI-Host", tt.host)
+			}
+			if tt.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.bearer)
+			}
+			resp, err := loopbackClient().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("send status = %d (%s), want %d", resp.StatusCode, b, tt.want)
+			}
+			recs := sb.Messages()
+			if tt.want == http.StatusOK && (len(recs) != 1 || recs[0].TokenFingerprint != Fingerprint(testToken)) {
+				t.Errorf("Messages() = %+v, want the send with the key's fingerprint", recs)
+			}
+			if tt.want != http.StatusOK && (len(recs) != 0 || strings.Contains(string(b), `"error"`) || strings.Contains(string(b), testToken)) {
+				t.Errorf("refused send: %d records, body %s; want none, and the proxy's answer without the key", len(recs), b)
 			}
 		})
 	}

@@ -65,7 +65,25 @@ type Fault struct {
 	// digits, or E.164), so tests running side by side on one sandbox
 	// cannot consume each other's faults.
 	To string `json:"to,omitempty"`
+	// Body, when set, answers Status with a body that is not Graph's
+	// error, as a gateway or CDN in front of the Cloud API (Meta's edge,
+	// a RapidAPI-style proxy) does: [BodyNone] or [BodyHTML]. Code,
+	// Subcode and Details must then be empty.
+	Body string `json:"body,omitempty"`
+	// Accept makes the sandbox accept the message (record it and issue
+	// its wamid, so statuses can be delivered about it) before answering
+	// with the fault: the provider sent it, but the answer the client gets
+	// says otherwise, as when a gateway loses Meta's answer.
+	Accept bool `json:"accept,omitempty"`
 }
+
+// Bodies of a [Fault] that answers like a gateway instead of Graph.
+const (
+	// BodyNone answers the status with an empty body.
+	BodyNone = "none"
+	// BodyHTML answers the status with a gateway's HTML error page.
+	BodyHTML = "html"
+)
 
 // ErrBadFault is returned by [Sandbox.InjectFault] for a fault with a
 // value out of range.
@@ -83,14 +101,30 @@ func (f *Fault) validate() error {
 	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
 		return ErrBadFault
 	}
-	if f.Code == 0 && f.Status != 0 {
+	switch f.Body {
+	case "":
+	case BodyNone, BodyHTML:
+		if f.Status == 0 || f.Code != 0 || f.Subcode != 0 || f.Details != "" {
+			return ErrBadFault
+		}
+	default:
+		return ErrBadFault
+	}
+	if f.Code == 0 && f.Status != 0 && f.Body == "" {
 		f.Code = CodeSomethingWrong
+	}
+	if f.Accept && !f.fails() {
+		return ErrBadFault
 	}
 	return nil
 }
 
-// apiError returns the error the fault produces, or nil for a delay-only
-// fault.
+// fails reports whether the fault answers with an error rather than
+// only delaying a send that then succeeds.
+func (f Fault) fails() bool { return f.Code != 0 || f.Body != "" }
+
+// apiError returns the Graph error the fault produces, or nil for a
+// delay-only or gateway fault.
 func (f Fault) apiError() *APIError {
 	if f.Code == 0 {
 		return nil

@@ -75,9 +75,11 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		Keys: core.Keys, Store: core.Store, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}
 	text, tmpl := os.Getenv("ERASURE_FINAL_TEXT"), os.Getenv("ERASURE_FINAL_TEMPLATE")
 	if text != "" || tmpl != "" {
-		sender, err := provider.New(core.Secrets, provider.Config{SecretID: os.Getenv("PROVIDER_SECRET_ID"),
-			BaseURL: os.Getenv("WHATSAPP_API_BASE_URL"), Version: os.Getenv("GRAPH_API_VERSION"),
-			PhoneNumberID: os.Getenv("PHONE_NUMBER_ID"), RapidAPIHost: os.Getenv("PROVIDER_RAPIDAPI_HOST")})
+		prov, err := provider.ConfigFromEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := provider.New(core.Secrets, prov)
 		if err != nil {
 			return nil, err
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
-	"github.com/waguard/waguard/shared/whatsapp"
 )
 
 func main() {
@@ -38,11 +38,14 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	prov, err := provider.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	hours, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
 	return &Handler{
 		SM: clients.SecretsManager, Audit: core.Audit, Metrics: core.Metrics,
-		Overlap: time.Duration(max(hours, 1)) * time.Hour,
-		Provider: ProviderCheck{HTTP: whatsapp.NewHTTPClient(), BaseURL: os.Getenv("WHATSAPP_API_BASE_URL"),
-			Version: os.Getenv("GRAPH_API_VERSION"), PhoneNumberID: os.Getenv("PHONE_NUMBER_ID")},
+		Overlap:  time.Duration(max(hours, 1)) * time.Hour,
+		Provider: ProviderCheck{Config: prov},
 	}, nil
 }

@@ -1,58 +1,50 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/whatsapp"
 )
 
 // ProviderCheck is how testSecret checks a staged provider access token:
-// one authenticated Graph call that sends nothing, a mark-as-read of a
-// message ID that does not exist. Meta answers an invalid token with 401
-// before looking at the message.
+// one authenticated call that sends nothing, a mark-as-read of a message
+// ID that does not exist, made with the same provider configuration and
+// client as every sender (so a RapidAPI key is checked with the
+// X-RapidAPI headers, a Meta token with a bearer). Meta answers an invalid
+// token with 401 before looking at the message.
 type ProviderCheck struct {
-	HTTP *http.Client
-	// BaseURL, Version and PhoneNumberID are WHATSAPP_API_BASE_URL,
-	// GRAPH_API_VERSION and PHONE_NUMBER_ID.
-	BaseURL, Version, PhoneNumberID string
+	// Config is the function's provider configuration
+	// (provider.ConfigFromEnv).
+	Config provider.Config
 }
 
-// markRead is the body of the check: it marks a fictitious message read.
-const markRead = `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.test"}`
+// probeMessageID is the fictitious message the check marks as read.
+const probeMessageID = "wamid.test"
 
 // check returns nil when the provider accepts token.
 func (p ProviderCheck) check(ctx context.Context, token string) error {
-	if p.HTTP == nil || p.BaseURL == "" || p.Version == "" || p.PhoneNumberID == "" {
-		return errors.New("provider check not configured (WHATSAPP_API_BASE_URL, GRAPH_API_VERSION, PHONE_NUMBER_ID)")
+	c, err := p.Config.Client(token)
+	if err != nil {
+		return fmt.Errorf("provider check: %w", err)
 	}
-	u := strings.TrimSuffix(p.BaseURL, "/") + "/" + url.PathEscape(p.Version) + "/" + url.PathEscape(p.PhoneNumberID) + "/messages"
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader([]byte(markRead)))
-	if err != nil {
-		return errors.New("provider check: bad URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := p.HTTP.Do(req)
-	if err != nil {
+	err = c.MarkRead(ctx, probeMessageID)
+	var api *whatsapp.APIError
+	switch {
+	case errors.As(err, &api):
+		return fmt.Errorf("provider check: HTTP %d, code %d", api.Status, api.Code)
+	case err != nil:
 		return errors.New("provider check: request failed") // the URL error is not worth the risk
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("provider check: HTTP %d", resp.StatusCode)
 	}
 	return nil
 }

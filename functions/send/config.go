@@ -6,18 +6,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 )
 
 // Config is the send function's configuration, from the environment that
 // template.yaml sets; it holds secret ids, never secret values.
 type Config struct {
-	PhoneNumberID                        string
-	ClientSecretPrefix, ProviderSecretID string
-	APIBaseURL, APIVersion               string
-	// RapidAPIHost selects the RapidAPI-style provider when set.
-	RapidAPIHost string
-	KeyOverlap   time.Duration
+	// Provider is the provider configuration (provider.ConfigFromEnv);
+	// PhoneNumberID is its business number, the global limit's key.
+	Provider           provider.Config
+	PhoneNumberID      string
+	ClientSecretPrefix string
+	KeyOverlap         time.Duration
 	// PerRecipient is the default per-recipient limit; PerPurpose overrides
 	// it (otp: 5 per 15 minutes by default).
 	PerRecipient ratelimit.Limit
@@ -27,16 +28,17 @@ type Config struct {
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		PhoneNumberID:      getenv("PHONE_NUMBER_ID"),
-		ClientSecretPrefix: getenv("CLIENT_SECRET_PREFIX"),
-		ProviderSecretID:   getenv("PROVIDER_SECRET_ID"),
-		APIBaseURL:         getenv("WHATSAPP_API_BASE_URL"),
-		APIVersion:         getenv("GRAPH_API_VERSION"),
-		RapidAPIHost:       getenv("PROVIDER_RAPIDAPI_HOST"),
+	prov, err := provider.ConfigFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
 	}
-	if c.PhoneNumberID == "" || c.ClientSecretPrefix == "" || c.ProviderSecretID == "" {
-		return Config{}, errors.New("config: PHONE_NUMBER_ID, CLIENT_SECRET_PREFIX and PROVIDER_SECRET_ID are required")
+	c := Config{
+		Provider:           prov,
+		PhoneNumberID:      prov.PhoneNumberID,
+		ClientSecretPrefix: getenv("CLIENT_SECRET_PREFIX"),
+	}
+	if c.ClientSecretPrefix == "" || prov.SecretID == "" {
+		return Config{}, errors.New("config: CLIENT_SECRET_PREFIX and PROVIDER_SECRET_ID are required")
 	}
 	n := func(name string, def int) int {
 		v, err := strconv.Atoi(strings.TrimSpace(getenv(name)))

@@ -139,7 +139,7 @@ func TestSecretsManagerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov, err := provider.New(store, provider.Config{SecretID: e.h.Config.ProviderSecretID, BaseURL: e.st.SandboxURL,
+	prov, err := provider.New(store, provider.Config{SecretID: e.h.Config.Provider.SecretID, BaseURL: e.st.SandboxURL,
 		Version: "v21.0", PhoneNumberID: e.h.Config.PhoneNumberID})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,6 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: os.Getenv("DATA_TABLE"), Scope: "send"}); err != nil {
 		return nil, err
 	}
-	h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID, BaseURL: cfg.APIBaseURL,
-		Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID, RapidAPIHost: cfg.RapidAPIHost})
+	h.Provider, err = provider.New(core.Secrets, cfg.Provider)
 	return h, err
 }

@@ -44,6 +44,18 @@ var (
 var errOutcomeUnknown = &httpapi.Problem{Status: 502, Code: "provider_error",
 	Message: "the provider's answer to this request was lost; the message may have been sent and is not sent again with this key"}
 
+// Answers for a provider call that did not prove the message was sent.
+// The key is freed after errProviderUnreachable (nothing was written) and
+// kept, with the answer replayed, after the two unknown outcomes.
+var (
+	errProviderUnreachable = &httpapi.Problem{Status: 502, Code: "provider_error", Transient: true,
+		Message: "the provider could not be reached; nothing was sent"}
+	errProviderSilent = &httpapi.Problem{Status: 502, Code: "provider_error",
+		Message: "the provider did not answer; the message may have been sent and is not sent again with this key"}
+	errProviderAmbiguous = &httpapi.Problem{Status: 502, Code: "provider_error",
+		Message: "the provider's answer does not show whether it accepted the message; it may have been sent and is not sent again with this key"}
+)
+
 // postMessage sends one message after every check, in the documented
 // order: validation, suppression, consent, service window, rate limits,
 // provider. With an Idempotency-Key the whole decision runs once.
@@ -282,20 +294,26 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 	}
 }
 
-// refused handles a provider call that failed. When the provider certainly
-// sent nothing, the sending record is withdrawn with a message_status
-// event (failed); when its answer was lost, the record stays sending.
+// refused handles a provider call that failed. When the answer proves the
+// provider sent nothing (whatsapp.Classify), the sending record is
+// withdrawn with a message_status event (failed); when the outcome is
+// unknown (no answer, or one that proves nothing, such as a gateway's
+// 502), the record stays sending until Meta's status settles it.
 func (h *Handler) refused(ctx context.Context, ev audit.Event, m store.Outbound, r messageRequest, err error) error {
 	perr := h.providerError(ctx, ev, m.Subject, r, err)
 	var api *whatsapp.APIError
 	details := map[string]string{"message": m.ID, "status": "failed"}
 	switch {
-	case errors.As(err, &api):
-		details["error_code"] = strconv.Itoa(api.Code)
 	case errors.Is(err, provider.ErrCredentials):
 		details["reason"] = "credentials_unavailable"
+	case !whatsapp.Classify(err).NotSent():
+		return perr // the outcome is unknown
+	case errors.As(err, &api):
+		details["error_code"] = strconv.Itoa(api.Code)
+	case errors.Is(err, whatsapp.ErrNotSent):
+		details["reason"] = "unreachable"
 	default:
-		return perr // unreachable or timed out: the outcome is unknown
+		details["reason"] = "invalid_message"
 	}
 	ev.Type, ev.Details = audit.EventMessageStatus, details
 	pending, aerr := h.Audit.Prepare(ctx, ev)
@@ -364,9 +382,13 @@ func limitName(key string) string {
 }
 
 // deliver calls the provider (with opts: the message id as callback data,
-// so that Meta's statuses can confirm a message whose answer was lost),
-// retrying throttling and server errors with
-// jittered exponential backoff while the deadline allows.
+// so that Meta's statuses can confirm a message whose answer was lost).
+// It retries, with jittered exponential backoff while the deadline
+// allows, only answers that prove the provider did not accept the message
+// and may later (whatsapp.OutcomeRefusedRetryable: a rate limit, an error
+// Meta documents as "not processed", a connection that failed before the
+// request was written). An unknown outcome is never retried: the message
+// may have gone out.
 func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number, opts ...whatsapp.SendOption) (provider.Result, error) {
 	wait := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
@@ -377,7 +399,7 @@ func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number,
 		} else {
 			res, err = h.Provider.SendTemplate(ctx, n, r.template(), opts...)
 		}
-		if err == nil || !retryable(err) || attempt == 3 {
+		if whatsapp.Classify(err) != whatsapp.OutcomeRefusedRetryable || attempt == 3 {
 			return res, err
 		}
 		sleep := time.Duration(rand.Int64N(int64(wait))) + wait/2
@@ -393,13 +415,6 @@ func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number,
 	}
 }
 
-// retryable reports provider errors worth another attempt: throttling
-// and server errors (never 4xx client errors).
-func retryable(err error) bool {
-	var api *whatsapp.APIError
-	return errors.As(err, &api) && (api.Throttled() || api.Retryable())
-}
-
 // providerError maps a provider failure to waguard's error; 131050 (the
 // user stopped marketing messages) revokes marketing consent and suppresses
 // the purpose first.
@@ -408,10 +423,16 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 		return err // Secrets Manager: dependency_unavailable
 	}
 	var api *whatsapp.APIError
-	if !errors.As(err, &api) {
-		// Unreachable or timed out: the message may have been accepted, so
-		// the idempotency key is not freed (no risk of a second send).
-		return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider could not be reached"}
+	isAPI := errors.As(err, &api)
+	switch outcome := whatsapp.Classify(err); {
+	case outcome == whatsapp.OutcomeUnknown && isAPI:
+		return errProviderAmbiguous
+	case outcome == whatsapp.OutcomeUnknown:
+		return errProviderSilent
+	case !isAPI && outcome == whatsapp.OutcomeRefusedRetryable:
+		return errProviderUnreachable
+	case !isAPI:
+		return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider client refused the message; nothing was sent"}
 	}
 	switch api.Code {
 	case 131047:

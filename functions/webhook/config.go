@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 )
 
@@ -35,25 +36,25 @@ type Config struct {
 	// Replies are the confirmations sent for keywords; a keyword without
 	// one is not answered. None by default.
 	Replies map[Keyword]string
-	// ProviderSecretID names the provider credentials replies are sent with.
-	ProviderSecretID string
-	// APIBaseURL and APIVersion locate the Meta Cloud API; RapidAPIHost
-	// selects the RapidAPI-style provider.
-	APIBaseURL, APIVersion, RapidAPIHost string
+	// Provider is the provider configuration replies are sent with
+	// (provider.ConfigFromEnv); PhoneNumberID is its business number.
+	Provider provider.Config
 }
 
 // configFromEnv reads the configuration; getenv is os.Getenv in main.
 func configFromEnv(getenv func(string) string) (Config, error) {
+	prov, err := provider.ConfigFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
 	c := Config{
-		PhoneNumberID:    getenv("PHONE_NUMBER_ID"),
-		MetaSecretID:     getenv("META_WEBHOOK_SECRET_ID"),
-		SignedSecretID:   getenv("SIGNED_WEBHOOK_SECRET_ID"),
-		InboundClass:     retention.ClassSupport,
-		Keywords:         DefaultKeywords(getenv("ERASURE_PHRASE")),
-		Replies:          map[Keyword]string{},
-		ProviderSecretID: getenv("PROVIDER_SECRET_ID"),
-		APIBaseURL:       getenv("WHATSAPP_API_BASE_URL"),
-		APIVersion:       getenv("GRAPH_API_VERSION"),
+		Provider:       prov,
+		PhoneNumberID:  prov.PhoneNumberID,
+		MetaSecretID:   getenv("META_WEBHOOK_SECRET_ID"),
+		SignedSecretID: getenv("SIGNED_WEBHOOK_SECRET_ID"),
+		InboundClass:   retention.ClassSupport,
+		Keywords:       DefaultKeywords(getenv("ERASURE_PHRASE")),
+		Replies:        map[Keyword]string{},
 	}
 	for kw, name := range map[Keyword]string{KeywordHelp: "HELP_TEXT", KeywordStop: "STOP_CONFIRMATION",
 		KeywordStart: "START_CONFIRMATION", KeywordErase: "ERASURE_CONFIRMATION"} {
@@ -70,7 +71,6 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, errors.New("config: INBOUND_RETENTION_CLASS is not a retention class")
 		}
 	}
-	var err error
 	for _, f := range []struct {
 		name string
 		def  int

@@ -50,8 +50,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	if len(cfg.Replies) > 0 {
-		if h.Provider, err = provider.New(core.Secrets, provider.Config{SecretID: cfg.ProviderSecretID,
-			BaseURL: cfg.APIBaseURL, Version: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID, RapidAPIHost: cfg.RapidAPIHost}); err != nil {
+		if h.Provider, err = provider.New(core.Secrets, cfg.Provider); err != nil {
 			return nil, err
 		}
 	}

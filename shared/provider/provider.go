@@ -3,6 +3,12 @@
 // on 401 or 403 with the primary it retries once with the fallback and
 // reports that it did (the caller audits api_key_fallback_used).
 //
+// [Config] is the one provider configuration, read once per cold start
+// with [ConfigFromEnv]: Meta's Graph API with a bearer token, or a
+// RapidAPI-style proxy with X-RapidAPI-Key and X-RapidAPI-Host. Every
+// caller builds its clients with [Config.Client], so none authenticates
+// differently.
+//
 // # Security properties
 //
 // Tokens are read through the secrets cache for each send (so a rotation
@@ -25,22 +31,6 @@ import (
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
-
-// Config says where the provider is and which secret holds its tokens.
-type Config struct {
-	// SecretID names the provider-credentials secret (primary, fallback).
-	SecretID string
-	// BaseURL and Version locate the Graph API (the sandbox locally).
-	BaseURL, Version string
-	// PhoneNumberID is the business number messages are sent from.
-	PhoneNumberID string
-	// HTTP is the client (default whatsapp.NewHTTPClient()).
-	HTTP *http.Client
-	// RapidAPIHost selects the second provider: a RapidAPI-style proxy of
-	// the Cloud API, authenticated with X-RapidAPI-Key and X-RapidAPI-Host
-	// (the seed's provider). Empty means Meta's Graph API with a bearer.
-	RapidAPIHost string
-}
 
 // Sender sends messages. It is safe for concurrent use.
 type Sender struct {
@@ -117,23 +107,18 @@ func (s *Sender) attempt(creds secrets.Fields, call func(*whatsapp.Client) (stri
 }
 
 func (s *Sender) with(token secrets.Value, call func(*whatsapp.Client) (string, error)) (string, error) {
-	c, err := whatsapp.NewClient(string(token.Reveal()), s.cfg.PhoneNumberID)
+	c, err := s.cfg.Client(string(token.Reveal()))
 	if err != nil {
-		return "", fmt.Errorf("provider client: %w", err)
-	}
-	c.HTTP = s.cfg.HTTP
-	c.RapidAPIHost = s.cfg.RapidAPIHost
-	if s.cfg.BaseURL != "" {
-		c.BaseURL = s.cfg.BaseURL
-	}
-	if s.cfg.Version != "" {
-		c.Version = s.cfg.Version
+		return "", fmt.Errorf("provider client: %w: %w", whatsapp.ErrNotSent, err)
 	}
 	return call(c)
 }
 
-// refused reports whether Meta refused the token itself (401 or 403).
+// refused reports whether the provider refused the token itself (401 or
+// 403) in an answer that proves the message was not accepted
+// (whatsapp.Classify): only then may another token send it.
 func refused(err error) bool {
 	var api *whatsapp.APIError
-	return errors.As(err, &api) && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden)
+	return errors.As(err, &api) && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden) &&
+		whatsapp.Classify(err).NotSent()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/whatsapp"
 )
 
 // fakeSM serves one provider-credentials secret.
@@ -153,5 +154,37 @@ func TestRotatedAndRevokedTokens(t *testing.T) {
 	}
 	if len(fp.seen) != 2 {
 		t.Errorf("calls with every token revoked = %d, want 2 (primary and fallback once each)", len(fp.seen))
+	}
+}
+
+// TestNoSecondTokenAfterAnAmbiguousAnswer: only an answer that proves the
+// message was not accepted lets the sender try the fallback token (or
+// re-read the secret). A gateway's 502 without Meta's body may hide an
+// accepted message, so it is returned as is, after one call.
+func TestNoSecondTokenAfterAnAmbiguousAnswer(t *testing.T) {
+	n, err := phone.Parse("+12015550142")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rapidHost := range []string{"", "whatsapp.example.p.rapidapi.com"} {
+		calls := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls++
+			w.WriteHeader(http.StatusBadGateway)
+		}))
+		store := secrets.NewStore(fakeSM{doc: `{"kind":"provider-credentials","primary":"good","fallback":"other"}`}, time.Minute)
+		s, err := New(store, Config{SecretID: "p", BaseURL: srv.URL, Version: "v21.0", PhoneNumberID: "100000000000001",
+			HTTP: srv.Client(), RapidAPIHost: rapidHost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.SendText(context.Background(), n, "hello")
+		srv.Close()
+		if got := whatsapp.Classify(err); got != whatsapp.OutcomeUnknown || res.UsedFallback {
+			t.Errorf("rapidapi %q: SendText() = %+v, %v (%v); want an unknown outcome", rapidHost, res, err, got)
+		}
+		if calls != 1 {
+			t.Errorf("rapidapi %q: provider calls = %d, want 1", rapidHost, calls)
+		}
 	}
 }

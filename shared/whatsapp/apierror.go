@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"slices"
 )
 
 // ErrBadResponse is returned by the send methods when Graph answers 2xx
@@ -35,33 +33,6 @@ func (e *APIError) Error() string {
 	}
 	return s
 }
-
-// throttlingCodes are Meta's rate-limit codes: Graph API calls (4,
-// 80007), Cloud API throughput (130429), spam rate limit (131048), pair
-// rate limit (131056) and registration rate limit (133016).
-var throttlingCodes = []int{4, 80007, 130429, 131048, 131056, 133016}
-
-// transientCodes are Meta's temporary failures: unknown (1), service
-// (2), something went wrong (131000), service unavailable (131016) and
-// server temporarily unavailable (133004).
-var transientCodes = []int{1, 2, 131000, 131016, 133004}
-
-// Throttled reports whether Meta asked the caller to slow down: HTTP 429
-// or a rate-limit code. Retry later with back-off.
-func (e *APIError) Throttled() bool {
-	return e.Status == http.StatusTooManyRequests || slices.Contains(throttlingCodes, e.Code)
-}
-
-// Retryable reports whether the same request may succeed later: a
-// throttle, a 5xx or 408 status, or a temporary-failure code.
-func (e *APIError) Retryable() bool {
-	return e.Throttled() || e.Status >= 500 || e.Status == http.StatusRequestTimeout ||
-		slices.Contains(transientCodes, e.Code)
-}
-
-// Permanent reports whether retrying cannot help (bad parameters, an
-// invalid token, an undeliverable message…): it is !Retryable().
-func (e *APIError) Permanent() bool { return !e.Retryable() }
 
 // sendResponse is the body of a successful send.
 type sendResponse struct {

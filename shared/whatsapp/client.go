@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -225,7 +227,7 @@ func newSendRequest(to, typ string) (*sendRequest, error) {
 // send posts req and parses the answer. op prefixes errors.
 func (c *Client) send(ctx context.Context, op string, req *sendRequest, opts []SendOption) (string, error) {
 	if c.HTTP == nil || c.token == "" {
-		return "", fmt.Errorf("%s: client not built with NewClient", op)
+		return "", fmt.Errorf("%s: client not built with NewClient: %w", op, ErrNotSent)
 	}
 	for _, o := range opts {
 		o(req)
@@ -235,12 +237,66 @@ func (c *Client) send(ctx context.Context, op string, req *sendRequest, opts []S
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
-		return "", fmt.Errorf("%s: encode: %w", op, err)
+		return "", fmt.Errorf("%s: encode: %w: %w", op, ErrNotSent, err)
 	}
-	u := c.BaseURL + "/" + url.PathEscape(c.Version) + "/" + url.PathEscape(c.PhoneNumberID) + "/messages"
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+	status, body, err := c.post(ctx, b)
 	if err != nil {
-		return "", fmt.Errorf("%s: new request: %w", op, err)
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	id, err := parseSendResponse(status, body)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	return id, nil
+}
+
+// markReadRequest is the body of a mark-as-read call.
+type markReadRequest struct {
+	MessagingProduct string `json:"messaging_product"`
+	Status           string `json:"status"`
+	MessageID        string `json:"message_id"`
+}
+
+// MarkRead marks the inbound message messageID as read: an authenticated
+// call to the messages endpoint that sends nothing. It returns nil when
+// the provider answers 2xx; otherwise an [*APIError] (any other status),
+// an error wrapping [ErrInvalidMessage] for an empty or malformed id, or
+// a wrapped transport error. The error never contains messageID.
+func (c *Client) MarkRead(ctx context.Context, messageID string) error {
+	if c.HTTP == nil || c.token == "" {
+		return fmt.Errorf("mark read: client not built with NewClient: %w", ErrNotSent)
+	}
+	if !printableASCII(messageID, maxIDLen) {
+		return fmt.Errorf("mark read: message id: %w", ErrInvalidMessage)
+	}
+	b, err := json.Marshal(markReadRequest{MessagingProduct: "whatsapp", Status: "read", MessageID: messageID})
+	if err != nil {
+		return fmt.Errorf("mark read: encode: %w: %w", ErrNotSent, err)
+	}
+	status, body, err := c.post(ctx, b)
+	if err != nil {
+		return fmt.Errorf("mark read: %w", err)
+	}
+	if status < 200 || status > 299 {
+		_, err := parseSendResponse(status, body)
+		return fmt.Errorf("mark read: %w", err)
+	}
+	return nil
+}
+
+// post sends body to the messages endpoint, authenticated the way the
+// client is configured, and returns the answer's status and (at most
+// maxResponseBytes of) body. An error from before any connection to the
+// provider was open wraps [ErrNotSent]: nothing was written. Any later
+// failure (a timeout, a reset, a body that cannot be read) leaves open
+// whether the provider acted on the request.
+func (c *Client) post(ctx context.Context, body []byte) (int, []byte, error) {
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
+	u := c.BaseURL + "/" + url.PathEscape(c.Version) + "/" + url.PathEscape(c.PhoneNumberID) + "/messages"
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("new request: %w: %w", ErrNotSent, err)
 	}
 	if c.RapidAPIHost != "" {
 		hreq.Header.Set("X-RapidAPI-Key", c.token)
@@ -252,18 +308,17 @@ func (c *Client) send(ctx context.Context, op string, req *sendRequest, opts []S
 	hreq.Header.Set("Accept", "application/json")
 	resp, err := c.HTTP.Do(hreq)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
+		if !connected.Load() {
+			return 0, nil, fmt.Errorf("%w: %w", ErrNotSent, err)
+		}
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return "", fmt.Errorf("%s: read response: %w", op, err)
+		return 0, nil, fmt.Errorf("read response: %w", err)
 	}
-	id, err := parseSendResponse(resp.StatusCode, body)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
-	}
-	return id, nil
+	return resp.StatusCode, b, nil
 }
 
 // String describes the client without its token.

@@ -190,26 +190,31 @@ func TestSendErrors(t *testing.T) {
 		return fmt.Sprintf(`{"error":{"message":"(#%d) Recipient 447700900123 and token %s","type":"OAuthException","code":%d,"error_subcode":%d,"error_data":{"messaging_product":"whatsapp","details":"to 447700900123"},"fbtrace_id":"AbCdEf123"}}`, code, testToken, code, sub)
 	}
 	tests := []struct {
-		name                            string
-		status                          int
-		body                            string
-		want                            *APIError
-		throttled, retryable, permanent bool
+		name      string
+		status    int
+		body      string
+		want      *APIError
+		throttled bool
+		outcome   Outcome
 	}{
-		{"throughput", 429, graphErr(130429, 0), &APIError{429, 130429, 0, "AbCdEf123"}, true, true, false},
-		{"pair rate limit as 400", 400, graphErr(131056, 0), &APIError{400, 131056, 0, "AbCdEf123"}, true, true, false},
-		{"graph app rate limit", 400, graphErr(4, 0), &APIError{400, 4, 0, "AbCdEf123"}, true, true, false},
-		{"something went wrong", 500, graphErr(131000, 0), &APIError{500, 131000, 0, "AbCdEf123"}, false, true, false},
-		{"service unavailable", 503, graphErr(2, 0), &APIError{503, 2, 0, "AbCdEf123"}, false, true, false},
-		{"temporary code on 400", 400, graphErr(131016, 0), &APIError{400, 131016, 0, "AbCdEf123"}, false, true, false},
-		{"bad gateway without body", 502, "<html>bad gateway</html>", &APIError{502, 0, 0, ""}, false, true, false},
-		{"429 without body", 429, "", &APIError{429, 0, 0, ""}, true, true, false},
-		{"expired token", 401, graphErr(190, 463), &APIError{401, 190, 463, "AbCdEf123"}, false, false, true},
-		{"undeliverable", 400, graphErr(131026, 0), &APIError{400, 131026, 0, "AbCdEf123"}, false, false, true},
-		{"re-engagement", 400, graphErr(131047, 0), &APIError{400, 131047, 0, "AbCdEf123"}, false, false, true},
-		{"template missing", 404, graphErr(132001, 0), &APIError{404, 132001, 0, "AbCdEf123"}, false, false, true},
-		{"unknown phone number id", 400, graphErr(100, 33), &APIError{400, 100, 33, "AbCdEf123"}, false, false, true},
-		{"odd trace id dropped", 400, `{"error":{"code":100,"fbtrace_id":"has space"}}`, &APIError{400, 100, 0, ""}, false, false, true},
+		{"throughput", 429, graphErr(130429, 0), &APIError{429, 130429, 0, "AbCdEf123"}, true, OutcomeRefusedRetryable},
+		{"pair rate limit as 400", 400, graphErr(131056, 0), &APIError{400, 131056, 0, "AbCdEf123"}, true, OutcomeRefusedRetryable},
+		{"graph app rate limit", 400, graphErr(4, 0), &APIError{400, 4, 0, "AbCdEf123"}, true, OutcomeRefusedRetryable},
+		{"something went wrong", 500, graphErr(131000, 0), &APIError{500, 131000, 0, "AbCdEf123"}, false, OutcomeRefusedRetryable},
+		{"service unavailable", 503, graphErr(2, 0), &APIError{503, 2, 0, "AbCdEf123"}, false, OutcomeRefusedRetryable},
+		{"temporary code on 400", 400, graphErr(131016, 0), &APIError{400, 131016, 0, "AbCdEf123"}, false, OutcomeRefusedRetryable},
+		{"bad gateway with an HTML page", 502, "<html>bad gateway</html>", &APIError{502, 0, 0, ""}, false, OutcomeUnknown},
+		{"bad gateway without body", 502, "", &APIError{502, 0, 0, ""}, false, OutcomeUnknown},
+		{"gateway timeout", 504, "<html><h1>504 Gateway Time-out</h1></html>", &APIError{504, 0, 0, ""}, false, OutcomeUnknown},
+		{"server error, code that proves nothing", 500, graphErr(1, 0), &APIError{500, 1, 0, "AbCdEf123"}, false, OutcomeUnknown},
+		{"429 without body", 429, "", &APIError{429, 0, 0, ""}, true, OutcomeRefusedRetryable},
+		{"gateway refuses the key", 403, `{"message":"You are not subscribed to this API."}`, &APIError{403, 0, 0, ""}, false, OutcomeRefusedPermanent},
+		{"expired token", 401, graphErr(190, 463), &APIError{401, 190, 463, "AbCdEf123"}, false, OutcomeRefusedPermanent},
+		{"undeliverable", 400, graphErr(131026, 0), &APIError{400, 131026, 0, "AbCdEf123"}, false, OutcomeRefusedPermanent},
+		{"re-engagement", 400, graphErr(131047, 0), &APIError{400, 131047, 0, "AbCdEf123"}, false, OutcomeRefusedPermanent},
+		{"template missing", 404, graphErr(132001, 0), &APIError{404, 132001, 0, "AbCdEf123"}, false, OutcomeRefusedPermanent},
+		{"unknown phone number id", 400, graphErr(100, 33), &APIError{400, 100, 33, "AbCdEf123"}, false, OutcomeRefusedPermanent},
+		{"odd trace id dropped", 400, `{"error":{"code":100,"fbtrace_id":"has space"}}`, &APIError{400, 100, 0, ""}, false, OutcomeRefusedPermanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,9 +227,8 @@ func TestSendErrors(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("SendText() APIError mismatch (-want +got):\n%s", diff)
 			}
-			if got.Throttled() != tt.throttled || got.Retryable() != tt.retryable || got.Permanent() != tt.permanent {
-				t.Errorf("%v: throttled, retryable, permanent = %v, %v, %v; want %v, %v, %v", got,
-					got.Throttled(), got.Retryable(), got.Permanent(), tt.throttled, tt.retryable, tt.permanent)
+			if got.Throttled() != tt.throttled || Classify(err) != tt.outcome {
+				t.Errorf("%v: throttled %v, Classify() = %v; want %v, %v", got, got.Throttled(), Classify(err), tt.throttled, tt.outcome)
 			}
 			assertNoSecrets(t, err)
 		})
@@ -339,5 +343,30 @@ func TestNewHTTPClient(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "protocol version") {
 		t.Errorf("GET from a TLS 1.1 server err = %v, want a protocol version failure", err)
+	}
+}
+
+func TestMarkRead(t *testing.T) {
+	g := &graphStub{status: 200, body: `{"success":true}`}
+	c := newStubClient(t, g)
+	if err := c.MarkRead(t.Context(), inWAMID); err != nil {
+		t.Fatalf("MarkRead() err = %v, want nil", err)
+	}
+	want := map[string]any{"messaging_product": "whatsapp", "status": "read", "message_id": inWAMID}
+	if len(g.reqs) != 1 || g.reqs[0].Auth != "Bearer "+testToken || g.reqs[0].Path != "/"+DefaultVersion+"/"+testPNID+"/messages" {
+		t.Fatalf("MarkRead() requests = %+v, want one authenticated POST to the messages endpoint", g.reqs)
+	}
+	if diff := cmp.Diff(want, g.reqs[0].Body); diff != "" {
+		t.Errorf("MarkRead() body mismatch (-want +got):\n%s", diff)
+	}
+	if err := c.MarkRead(t.Context(), "has space"); !errors.Is(err, ErrInvalidMessage) || len(g.reqs) != 1 {
+		t.Errorf("MarkRead(malformed id) err = %v after %d requests, want ErrInvalidMessage and no request", err, len(g.reqs))
+	}
+	refused := newStubClient(t, &graphStub{status: 401, body: `{"error":{"code":190,"fbtrace_id":"AbC"}}`})
+	var api *APIError
+	if err := refused.MarkRead(t.Context(), inWAMID); !errors.As(err, &api) || api.Status != 401 || api.Code != 190 {
+		t.Errorf("MarkRead() with a refused token err = %v, want a 401 code 190 APIError", err)
+	} else {
+		assertNoSecrets(t, err)
 	}
 }

@@ -26,9 +26,16 @@
 // # Outbound
 //
 // A [Client] sends text and template messages with
-// POST {base}/{version}/{phone-number-id}/messages and a bearer token.
-// Graph errors come back as [*APIError], classified as throttled,
-// retryable or permanent.
+// POST {base}/{version}/{phone-number-id}/messages and a bearer token
+// (or a RapidAPI-style proxy's key headers). Graph errors come back as
+// [*APIError]. [Classify] is the one table of what an answer proves
+// about the message: sent, refused (retryable or permanent), or unknown.
+// Only a refusal proves the message was not accepted: a documented Meta
+// code such as 130429, a 4xx, or a connection that failed before the
+// request was written ([ErrNotSent]). A 5xx without Meta's error body (a
+// gateway's 502 or 504), a timeout or a connection lost after writing
+// leaves the outcome unknown, and sending again could deliver the
+// message twice.
 //
 // # Security properties
 //

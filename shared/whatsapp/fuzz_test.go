@@ -132,7 +132,8 @@ func FuzzParseSendResponse(f *testing.F) {
 			}
 		case !errors.As(err, &apiErr) || apiErr.Status != status || id != "":
 			t.Fatalf("parseSendResponse(%d) = %q, %v; want an *APIError with that status", status, id, err)
-		case apiErr.Permanent() == apiErr.Retryable() || apiErr.Throttled() && !apiErr.Retryable():
+		case apiErr.Permanent() && apiErr.Retryable() || apiErr.Throttled() && !apiErr.Retryable() ||
+			Classify(err) != apiErr.Outcome() || apiErr.Outcome() == OutcomeSent:
 			t.Fatalf("%v: inconsistent classification", apiErr)
 		case strings.Contains(err.Error(), "message"):
 			t.Fatalf("error %q carries Meta's message", err)
