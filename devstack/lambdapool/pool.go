@@ -35,6 +35,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/waguard/waguard/devstack/freeport"
 )
 
 // Function describes one function the pool can run.
@@ -293,33 +295,7 @@ func IsFunctionError(err error) bool {
 	return errors.As(err, &fe)
 }
 
-// handedOut holds the ports freePort returned in this process: the kernel
-// may offer a port again as soon as its probe listener closes, and two
-// instances started at once must never share one (the second RIE fails to
-// bind, and both instances then reach the first one's emulator).
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
-
-func freePort() (int, error) {
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		handedOut.Lock()
-		taken := handedOut.ports[port]
-		handedOut.ports[port] = true
-		handedOut.Unlock()
-		if !taken {
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port not already handed out")
-}
+func freePort() (int, error) { return freeport.Get() }
 
 func waitListening(addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)

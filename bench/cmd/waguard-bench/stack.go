@@ -22,6 +22,7 @@ import (
 
 	"github.com/waguard/waguard/bench/awscount"
 	"github.com/waguard/waguard/bench/proccpu"
+	"github.com/waguard/waguard/devstack/freeport"
 )
 
 // stack is the local stack under test, with the counting proxies the
@@ -49,13 +50,12 @@ func pickPorts(base int) (ports, error) {
 		return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7}, nil
 	}
 	var ps [8]int
-	for i := range ps {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range ps { // below the ephemeral range, none twice (devstack/freeport)
+		p, err := freeport.Get()
 		if err != nil {
 			return ports{}, err
 		}
-		defer l.Close() // held until all are picked, so none repeats
-		ps[i] = l.Addr().(*net.TCPAddr).Port
+		ps[i] = p
 	}
 	return ports{ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7]}, nil
 }

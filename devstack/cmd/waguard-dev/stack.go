@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/waguard/waguard/devstack/freeport"
 	"github.com/waguard/waguard/devstack/gateway"
 	"github.com/waguard/waguard/devstack/iamguard"
 	"github.com/waguard/waguard/devstack/lambdapool"
@@ -211,15 +212,9 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 	return s.serve("dynamodb", s.c.DynamoDBPort, s.iam)
 }
 
-// freePort returns a loopback port nobody listens on now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a loopback port nobody listens on now, below the
+// ephemeral range (devstack/freeport).
+func freePort() (int, error) { return freeport.Get() }
 
 func (s *stack) startKMS(ctx context.Context) error {
 	dir, err := s.dataDir("kms")
