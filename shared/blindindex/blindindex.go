@@ -8,14 +8,18 @@
 // Every identifier is base64url without padding (43 characters) of
 // HMAC-SHA256 over a fixed domain-separation label and the input:
 //
-//	Index(n)        = HMAC(index key,     "waguard/v1/blind-index\x00" ‖ E.164)
-//	Pseudonym(n)    = HMAC(pseudonym key, "waguard/v1/audit-pseudonym\x00" ‖ E.164)
-//	Lookup(kind, id) = HMAC(index key,    "waguard/v1/lookup\x00" ‖ uvarint(len(kind)) ‖ kind ‖ id)
+//	Index(n)         = HMAC(index key,     "waguard/v1/blind-index\x00" ‖ E.164)
+//	Pseudonym(n)     = HMAC(pseudonym key, "waguard/v1/audit-pseudonym\x00" ‖ E.164)
+//	UserIndex(u)     = HMAC(index key,     "waguard/v1/blind-index-bsuid\x00" ‖ BSUID)
+//	UserPseudonym(u) = HMAC(pseudonym key, "waguard/v1/audit-pseudonym-bsuid\x00" ‖ BSUID)
+//	Lookup(kind, id) = HMAC(index key,     "waguard/v1/lookup\x00" ‖ uvarint(len(kind)) ‖ kind ‖ id)
 //
 // The labels end in a NUL byte, which no label contains, and the lookup kind
 // is length-prefixed, so no two different inputs hash the same bytes. The
 // test vectors in testdata pin the construction: changing it orphans every
-// partition in the data table.
+// partition in the data table. A phone number and a business-scoped user
+// id (BSUID, WhatsApp's other identifier of a person) have labels of their
+// own, so neither can collide with the other.
 //
 // # Security properties
 //
@@ -62,15 +66,17 @@ const KindWAMID = "wamid"
 
 // Domain-separation labels. Changing one orphans every stored identifier.
 const (
-	indexLabel     = "waguard/v1/blind-index\x00"
-	pseudonymLabel = "waguard/v1/audit-pseudonym\x00"
+	indexLabel         = "waguard/v1/blind-index\x00"
+	pseudonymLabel     = "waguard/v1/audit-pseudonym\x00"
+	userIndexLabel     = "waguard/v1/blind-index-bsuid\x00"
+	userPseudonymLabel = "waguard/v1/audit-pseudonym-bsuid\x00"
 	lookupLabel    = "waguard/v1/lookup\x00"
 )
 
 var (
 	errShortKey = errors.New("new blind index keys: key shorter than 32 bytes")
 	errSameKeys = errors.New("new blind index keys: index and pseudonym keys are identical")
-	errZero     = errors.New("blind index: zero phone number")
+	errZero     = errors.New("blind index: empty identifier")
 )
 
 // Keys derives blind indexes, pseudonyms and lookups. Create it with
@@ -111,6 +117,25 @@ func (k *Keys) Pseudonym(n phone.Number) (string, error) {
 		return "", errZero
 	}
 	return k.pseudonym.sum(pseudonymLabel, "", n.E164()), nil
+}
+
+// UserIndex returns the blind index of a business-scoped user id (a
+// BSUID or parent BSUID, validated by the caller with shared/bsuid). It
+// returns an error only for an empty id.
+func (k *Keys) UserIndex(bsuid string) (string, error) {
+	if bsuid == "" {
+		return "", errZero
+	}
+	return k.index.sum(userIndexLabel, "", bsuid), nil
+}
+
+// UserPseudonym returns the audit-trail pseudonym of a person first known
+// by a business-scoped user id. It returns an error only for an empty id.
+func (k *Keys) UserPseudonym(bsuid string) (string, error) {
+	if bsuid == "" {
+		return "", errZero
+	}
+	return k.pseudonym.sum(userPseudonymLabel, "", bsuid), nil
 }
 
 // Lookup returns the keyed hash of a provider identifier id of the given

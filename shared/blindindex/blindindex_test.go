@@ -24,6 +24,11 @@ type vectors struct {
 		Index     string `json:"index"`
 		Pseudonym string `json:"pseudonym"`
 	} `json:"numbers"`
+	Users []struct {
+		BSUID     string `json:"bsuid"`
+		Index     string `json:"index"`
+		Pseudonym string `json:"pseudonym"`
+	} `json:"users"`
 	Lookups []struct {
 		Kind   string `json:"kind"`
 		ID     string `json:"id"`
@@ -75,6 +80,19 @@ func TestVectors(t *testing.T) {
 				t.Errorf("Pseudonym() = %q, %v; want %q, nil", got, err, tc.Pseudonym)
 			}
 		})
+	}
+	for _, tc := range v.Users {
+		t.Run(tc.BSUID, func(t *testing.T) {
+			if got, err := k.UserIndex(tc.BSUID); err != nil || got != tc.Index {
+				t.Errorf("UserIndex() = %q, %v; want %q, nil", got, err, tc.Index)
+			}
+			if got, err := k.UserPseudonym(tc.BSUID); err != nil || got != tc.Pseudonym {
+				t.Errorf("UserPseudonym() = %q, %v; want %q, nil", got, err, tc.Pseudonym)
+			}
+		})
+	}
+	if _, err := k.UserIndex(""); err == nil {
+		t.Errorf("UserIndex(\"\") err = nil, want an error")
 	}
 	for i, tc := range v.Lookups {
 		t.Run(fmt.Sprintf("lookup%d", i), func(t *testing.T) {

@@ -129,14 +129,48 @@ func (p Profile) Consented(purpose string) bool {
 }
 
 // Profile reads a subject's consent ledger, suppressions, erasure state
-// and service window. Evidence is not decrypted.
+// and service window, across its partitions ([Store.Partitions]): a
+// consent or suppression recorded under any identifier of the person
+// counts. Evidence is not decrypted.
 func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 	p := Profile{Suppressed: map[string]string{}}
 	now := s.now()
-	pk := SubjectPK(subject)
-	ledger, err := s.queryRange(ctx, pk, "consent#", "consent$")
-	if err != nil {
-		return Profile{}, err
+	var ledger []map[string]types.AttributeValue
+	parts := []string{subject}
+	for i := 0; i < len(parts); i++ {
+		pk := SubjectPK(parts[i])
+		head, err := s.queryRange(ctx, pk, "consent#", "member$") // ledger, identifiers, members
+		if err != nil {
+			return Profile{}, err
+		}
+		for _, it := range head {
+			switch sk := str(it, "sk"); {
+			case strings.HasPrefix(sk, "consent#"):
+				ledger = append(ledger, it)
+			case i == 0 && strings.HasPrefix(sk, "member#"):
+				parts = append(parts, strings.TrimPrefix(sk, "member#"))
+			}
+		}
+		rest, err := s.queryRange(ctx, pk, "supp#", "window~")
+		if err != nil {
+			return Profile{}, err
+		}
+		for _, it := range rest {
+			switch sk := str(it, "sk"); {
+			case !live(it, now):
+			case strings.HasPrefix(sk, "supp#"):
+				p.Suppressed[strings.TrimPrefix(sk, "supp#")] = str(it, "reason")
+			case sk == "window":
+				if t := time.Unix(numAttr(it, "last_inbound_at"), 0).UTC(); t.After(p.LastInbound) {
+					p.LastInbound = t
+				}
+			}
+		}
+		erased, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(parts[i]), "erased"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return Profile{}, fmt.Errorf("get erasure state: %w", err)
+		}
+		p.Erased = p.Erased || (len(erased.Item) > 0 && erased.Item["lifted_at"] == nil)
 	}
 	slices.SortFunc(ledger, ledgerOrder)
 	for _, it := range ledger {
@@ -146,24 +180,6 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 				Actor: str(it, "actor"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
 		}
 	}
-	rest, err := s.queryRange(ctx, pk, "supp#", "window~")
-	if err != nil {
-		return Profile{}, err
-	}
-	for _, it := range rest {
-		switch sk := str(it, "sk"); {
-		case !live(it, now):
-		case strings.HasPrefix(sk, "supp#"):
-			p.Suppressed[strings.TrimPrefix(sk, "supp#")] = str(it, "reason")
-		case sk == "window":
-			p.LastInbound = time.Unix(numAttr(it, "last_inbound_at"), 0).UTC()
-		}
-	}
-	erased, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(subject), "erased"), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return Profile{}, fmt.Errorf("get erasure state: %w", err)
-	}
-	p.Erased = len(erased.Item) > 0 && erased.Item["lifted_at"] == nil
 	return p, nil
 }
 

@@ -33,6 +33,16 @@ type Inbound struct {
 	At time.Time
 	// Class is the retention class (support by default).
 	Class retention.Class
+	// Also lists the keys of the event's other identifiers ([identity.ID.Key]):
+	// the message is refused if any of them was erased too.
+	Also []string
+	// Attach is the identity change the event brings ([Store.PrepareAttach]),
+	// committed with the message or not at all.
+	Attach Attachment
+	// Username is the sender's WhatsApp username, display data (sealed).
+	Username string
+	// UserID is the sender's BSUID, when Meta sent one (sealed).
+	UserID string
 }
 
 // PutInbound stores m and moves the subject's service window forward, in
@@ -51,8 +61,8 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 	if err := s.expiring(item, m.Class, now); err != nil {
 		return err
 	}
-	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID,
-		ProfileName: m.ProfileName, Body: m.Body}); err != nil {
+	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, UserID: m.UserID, Username: m.Username,
+		ProviderID: m.ProviderID, ProfileName: m.ProfileName, Body: m.Body}); err != nil {
 		return err
 	}
 	at := window.Bound(m.At, now)
@@ -60,14 +70,31 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 	if err != nil {
 		return err
 	}
-	items := append([]types.TransactWriteItem{s.notErasedSince(m.Subject, at), put(s.name, item, "attribute_not_exists(pk)"), win}, extra...)
-	err = s.transact(ctx, items, 1, 0)
-	if !errors.Is(err, ErrDuplicate) && !errors.Is(err, ErrErased) && conditionFailedAt(err, 2) {
-		// The window is already later: store the message alone.
-		err = s.transact(ctx, slices.Delete(items, 2, 3), 1, 0)
+	checks := []types.TransactWriteItem{s.notErasedSince(m.Subject, at)}
+	for _, k := range m.Also {
+		if k != m.Subject {
+			checks = append(checks, s.notErasedSince(k, at))
+		}
+	}
+	write := func(withWindow bool) error {
+		items := append(slices.Clone(checks), put(s.name, item, "attribute_not_exists(pk)"))
+		if withWindow {
+			items = append(items, win)
+		}
+		from := len(items)
+		items = append(append(items, m.Attach.items...), extra...)
+		return s.commit(ctx, items, span{0, len(checks), ErrErased}, span{len(checks), len(checks) + 1, ErrDuplicate},
+			span{from, from + len(m.Attach.items), ErrConflict}, span{len(checks) + 1, len(checks) + 2, errWindowLater})
+	}
+	err = write(true)
+	if errors.Is(err, errWindowLater) { // the window is already later: store the message alone
+		err = write(false)
 	}
 	return err
 }
+
+// errWindowLater: the service window's condition failed (it is later).
+var errWindowLater = errors.New("store: service window already later")
 
 // windowForward moves the service window to at unless it is already
 // later (the condition fails then, and the caller writes without it).
@@ -84,12 +111,6 @@ func (s *Store) windowForward(pk string, at, now time.Time) (types.TransactWrite
 			":w": num(now.Unix()), ":e": num(exp.Unix()), ":b": sAttr(retention.Bucket(pk, exp))}}}, nil
 }
 
-// conditionFailedAt reports whether a transaction was cancelled by the
-// condition of its item i.
-func conditionFailedAt(err error, i int) bool {
-	var tc *types.TransactionCanceledException
-	return errors.As(err, &tc) && i < len(tc.CancellationReasons) && aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
-}
 
 // Outbound is a message waguard sent to a data subject.
 type Outbound struct {
@@ -325,7 +346,11 @@ func withErrorCode(v map[string]types.AttributeValue, st Status) map[string]type
 // message rather than one per field, and 100 bytes of overhead instead of
 // 400. It never prints its values.
 type Content struct {
-	Phone       string `json:"phone"`
+	Phone string `json:"phone"`
+	// UserID is the person's business-scoped user id, when Meta sent one;
+	// Username their WhatsApp username (display data, never a key).
+	UserID      string `json:"user_id,omitempty"`
+	Username    string `json:"username,omitempty"`
 	ProviderID  string `json:"pmid"`
 	ProfileName string `json:"profile_name,omitempty"`
 	Body        []byte `json:"body,omitempty"`

@@ -176,6 +176,21 @@ func live(item map[string]types.AttributeValue, now time.Time) bool {
 // SDK's error stays wrapped, so an audit.Pending in the same transaction
 // can tell which items were refused.
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, dupAt, erasedAt int) error {
+	return s.commit(ctx, items, span{erasedAt, erasedAt + 1, ErrErased}, span{dupAt, dupAt + 1, ErrDuplicate})
+}
+
+// span gives the items from..to-1 of a transaction a meaning: when one of
+// their conditions cancels it, the error wraps err.
+type span struct {
+	from, to int
+	err      error
+}
+
+// commit runs items as one transaction. When a condition cancels it, the
+// error wraps the err of the first span (in item order) holding a failed
+// item, and the SDK's error too, so an audit.Pending in the same
+// transaction can tell which items were refused.
+func (s *Store) commit(ctx context.Context, items []types.TransactWriteItem, spans ...span) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tc *types.TransactionCanceledException
 	if errors.As(err, &tc) {
@@ -183,11 +198,10 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, d
 			if aws.ToString(r.Code) != "ConditionalCheckFailed" {
 				continue
 			}
-			switch i {
-			case erasedAt:
-				return fmt.Errorf("%w: %w", ErrErased, err)
-			case dupAt:
-				return fmt.Errorf("%w: %w", ErrDuplicate, err)
+			for _, sp := range spans {
+				if i >= sp.from && i < sp.to && sp.from >= 0 {
+					return fmt.Errorf("%w: %w", sp.err, err)
+				}
 			}
 		}
 	}

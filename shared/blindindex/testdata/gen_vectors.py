@@ -25,6 +25,7 @@ def uvarint(n):
 
 
 numbers = ["+442079460123", "+12025550123", "+33199001234", "+61491570156"]
+users = ["US.13491208655302741918", "US.ENT.11815799212886844830", "BR.a1B2c3D4e5"]
 lookups = [("wamid", "wamid.HBgMNDQyMDc5NDYwMTIzFQIAEhggQTFCMkMzRDRFNUY2QTdCOEM5RDBFMUYyQTNCNEM1RDYA"),
            ("wamid", ""), ("", "wamid"), ("idem", "client-1#order-42"),
            ("k" * 200, "long kind, two-byte length prefix")]
@@ -36,6 +37,11 @@ print(json.dumps({
         "index": mac(INDEX_KEY, b"waguard/v1/blind-index\x00" + n.encode()),
         "pseudonym": mac(PSEUDONYM_KEY, b"waguard/v1/audit-pseudonym\x00" + n.encode()),
     } for n in numbers],
+    "users": [{
+        "bsuid": u,
+        "index": mac(INDEX_KEY, b"waguard/v1/blind-index-bsuid\x00" + u.encode()),
+        "pseudonym": mac(PSEUDONYM_KEY, b"waguard/v1/audit-pseudonym-bsuid\x00" + u.encode()),
+    } for u in users],
     "lookups": [{
         "kind": k, "id": i,
         "lookup": mac(INDEX_KEY, b"waguard/v1/lookup\x00" + uvarint(len(k)) + k.encode() + i.encode()),
