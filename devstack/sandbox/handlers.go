@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,8 +25,9 @@ type sendResponse struct {
 }
 
 type sendContact struct {
-	Input string `json:"input"`
-	WAID  string `json:"wa_id"`
+	Input  string `json:"input"`
+	WAID   string `json:"wa_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
 }
 
 type sendMessage struct {
@@ -55,7 +57,7 @@ func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := Record{Time: s.opts.Now(), Version: version, PhoneNumberID: phoneID,
 		TokenFingerprint: fp, Request: json.RawMessage(body)}
-	f, faulted := s.store.takeFault(req.To)
+	f, faulted := s.store.takeFault(req.Addressee())
 	if faulted && !delay(r, f) {
 		return // the client is gone
 	}
@@ -124,7 +126,7 @@ func (s *Sandbox) accept(w http.ResponseWriter, req *SendRequest, rec Record) {
 	}
 	writeJSON(w, http.StatusOK, sendResponse{
 		MessagingProduct: "whatsapp",
-		Contacts:         []sendContact{{Input: req.To, WAID: rec.WAID}},
+		Contacts:         []sendContact{{Input: req.Addressee(), WAID: rec.WAID, UserID: rec.UserID}},
 		Messages:         []sendMessage{{ID: rec.WAMID}},
 	})
 }
@@ -136,8 +138,8 @@ func (s *Sandbox) record(req *SendRequest, rec Record) Record {
 		return s.store.add(rec)
 	}
 	rec.Kind = kindMessage
-	rec.WAID, rec.CallbackData = req.WAID(), req.CallbackData
-	rec.WAMID = NewWAMID(rec.WAID, true)
+	rec.WAID, rec.UserID, rec.CallbackData = req.WAID(), req.UserID(), req.CallbackData
+	rec.WAMID = NewWAMID(cmp.Or(rec.WAID, rec.UserID), true)
 	return s.store.add(rec)
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/waguard/waguard/shared/bsuid"
 )
 
 // MaxTextBody is the longest text.body the Cloud API accepts, in characters.
@@ -29,14 +31,17 @@ const typeList = "{AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, " +
 // SendRequest is the parsed body of POST /{version}/{phone-number-id}/messages.
 // Objects of other message types stay in the raw body.
 type SendRequest struct {
-	MessagingProduct string           `json:"messaging_product"`
-	RecipientType    string           `json:"recipient_type,omitempty"`
-	To               string           `json:"to,omitempty"`
-	Type             string           `json:"type,omitempty"`
-	Text             *TextObject      `json:"text,omitempty"`
-	Template         *TemplateObject  `json:"template,omitempty"`
-	Interactive      *json.RawMessage `json:"interactive,omitempty"`
-	Reaction         *ReactionObject  `json:"reaction,omitempty"`
+	MessagingProduct string `json:"messaging_product"`
+	RecipientType    string `json:"recipient_type,omitempty"`
+	To               string `json:"to,omitempty"`
+	// Recipient is a business-scoped user id, Meta's alternative to To
+	// for people known without a phone number; To wins when both are set.
+	Recipient   string           `json:"recipient,omitempty"`
+	Type        string           `json:"type,omitempty"`
+	Text        *TextObject      `json:"text,omitempty"`
+	Template    *TemplateObject  `json:"template,omitempty"`
+	Interactive *json.RawMessage `json:"interactive,omitempty"`
+	Reaction    *ReactionObject  `json:"reaction,omitempty"`
 	// Status and MessageID are set on a mark-as-read request instead of a send.
 	Status    string `json:"status,omitempty"`
 	MessageID string `json:"message_id,omitempty"`
@@ -75,10 +80,27 @@ type ReactionObject struct {
 func (r *SendRequest) IsMarkRead() bool { return r.Status != "" }
 
 // WAID returns the digits of To, which is what Meta answers as wa_id and
-// embeds in the wamid. The sandbox does not apply Meta's per-country
-// number rewriting.
+// embeds in the wamid; "" for a send to a business-scoped user id. The
+// sandbox does not apply Meta's per-country number rewriting.
 func (r *SendRequest) WAID() string {
 	return digitsOf(r.To)
+}
+
+// UserID returns the business-scoped user id a send is addressed to: ""
+// when To (which wins) is set.
+func (r *SendRequest) UserID() string {
+	if r.To != "" {
+		return ""
+	}
+	return r.Recipient
+}
+
+// Addressee is the recipient as the sender wrote it: To, or Recipient.
+func (r *SendRequest) Addressee() string {
+	if r.To != "" {
+		return r.To
+	}
+	return r.Recipient
 }
 
 // ParseSendRequest decodes and validates a send or mark-as-read body the
@@ -151,7 +173,11 @@ func (r *SendRequest) validateMessage(fields map[string]json.RawMessage) error {
 	if r.RecipientType != "" && r.RecipientType != "individual" {
 		return paramError("Param recipient_type must be one of {INDIVIDUAL}.")
 	}
-	if err := validateRecipient(r.To); err != nil {
+	if r.To == "" && r.Recipient != "" {
+		if _, err := bsuid.Parse(r.Recipient); err != nil {
+			return NewAPIError(0, CodeParameterNotValid, "Invalid WhatsApp recipient.")
+		}
+	} else if err := validateRecipient(r.To); err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(r.CallbackData) > 512 {

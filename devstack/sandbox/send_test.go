@@ -321,3 +321,36 @@ func TestRapidAPIMode(t *testing.T) {
 		})
 	}
 }
+
+// TestSendToBSUID checks a send addressed by business-scoped user id
+// (Meta's "recipient") is accepted and answered as Meta documents it:
+// contacts [{input, user_id}] without wa_id. "to" wins over "recipient";
+// a malformed user id is refused without echoing it.
+func TestSendToBSUID(t *testing.T) {
+	sb, srv := newTestSandbox(t, Options{})
+	const user = "US.13491208655302741918"
+	body := []byte(`{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"` + user + `","type":"text","text":{"body":"hi"}}`)
+	r := do(t, http.MethodPost, sendURL(srv), testToken, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("send to a BSUID = %d %s, want 200", r.status, r.body)
+	}
+	var got struct {
+		Contacts []map[string]string `json:"contacts"`
+	}
+	decodeInto(t, r.body, &got)
+	if want := []map[string]string{{"input": user, "user_id": user}}; !cmp.Equal(got.Contacts, want) {
+		t.Errorf("contacts = %v, want %v", got.Contacts, want)
+	}
+	recs := sb.Messages()
+	if rec := recs[len(recs)-1]; rec.UserID != user || rec.WAID != "" || rec.WAMID == "" {
+		t.Errorf("record = user %q wa_id %q wamid %q, want the BSUID, no wa_id, a wamid", rec.UserID, rec.WAID, rec.WAMID)
+	}
+	both := []byte(`{"messaging_product":"whatsapp","to":"15550100123","recipient":"` + user + `","type":"text","text":{"body":"hi"}}`)
+	if r := do(t, http.MethodPost, sendURL(srv), testToken, both); r.status != http.StatusOK || !strings.Contains(string(r.body), `"wa_id":"15550100123"`) {
+		t.Errorf("to and recipient = %d %s, want 200 answered for the phone number", r.status, r.body)
+	}
+	bad := []byte(`{"messaging_product":"whatsapp","recipient":"us.123","type":"text","text":{"body":"hi"}}`)
+	if r := do(t, http.MethodPost, sendURL(srv), testToken, bad); r.status != http.StatusBadRequest || strings.Contains(string(r.body), "us.123") {
+		t.Errorf("malformed recipient = %d %s, want 400 without the value", r.status, r.body)
+	}
+}

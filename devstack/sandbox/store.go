@@ -34,8 +34,10 @@ type Record struct {
 	TokenFingerprint string `json:"token_fingerprint"`
 	// WAMID is the message id issued; empty for mark-as-read calls.
 	WAMID string `json:"wamid,omitempty"`
-	// WAID is the recipient's wa_id; empty for mark-as-read calls.
-	WAID string `json:"wa_id,omitempty"`
+	// WAID is the recipient's wa_id; empty for mark-as-read calls and
+	// sends to a business-scoped user id, which set UserID instead.
+	WAID   string `json:"wa_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
 	// CallbackData is the send's biz_opaque_callback_data, echoed in the
 	// statuses the sandbox delivers about it.
 	CallbackData string `json:"callback_data,omitempty"`

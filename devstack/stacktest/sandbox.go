@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -22,7 +23,8 @@ func (s Stack) SandboxSends(t testing.TB, to string) int {
 	defer resp.Body.Close()
 	var recs []struct {
 		Request struct {
-			To string `json:"to"`
+			To        string `json:"to"`
+			Recipient string `json:"recipient"`
 		} `json:"request"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
@@ -30,7 +32,7 @@ func (s Stack) SandboxSends(t testing.TB, to string) int {
 	}
 	n := 0
 	for _, r := range recs {
-		if strings.TrimPrefix(r.Request.To, "+") == strings.TrimPrefix(to, "+") {
+		if a := cmp.Or(r.Request.To, r.Request.Recipient); strings.TrimPrefix(a, "+") == strings.TrimPrefix(to, "+") {
 			n++
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/bsuid"
+	"github.com/waguard/waguard/shared/identity"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/store"
@@ -32,7 +34,7 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 	if c == nil || c.Sender == nil || (c.Text == "" && c.Template == "") || r.Step != "" {
 		return true, nil
 	}
-	n, ok := h.knownNumber(ctx, r.Subject)
+	n, ok := h.knownRecipient(ctx, r.Subject)
 	if !ok {
 		return true, nil // no number known (or unreadable): skip the courtesy message
 	}
@@ -62,19 +64,32 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 	return true, h.Store.SetErasureStep(ctx, r.ID, "confirmed", h.now())
 }
 
-// knownNumber finds the subject's number in their live stored messages,
-// page by page: a page may hold only expired items (TTL deletes late), so
-// the first page alone can come back empty while later ones hold one.
-func (h *Handler) knownNumber(ctx context.Context, subject string) (phone.Number, bool) {
+// knownRecipient finds where to write to the subject: a phone number or
+// business-scoped user id attached to them, else the number or user id in
+// their live stored messages, page by page (a page may hold only expired
+// items, since TTL deletes late, while later ones hold one).
+func (h *Handler) knownRecipient(ctx context.Context, subject string) (provider.Recipient, bool) {
+	if ids, err := h.Store.Identifiers(ctx, subject); err == nil {
+		for _, kind := range []identity.Kind{identity.KindPhone, identity.KindUser} {
+			for _, id := range ids {
+				if r, ok := recipientOf(kind, id.Value); ok && id.Kind == kind {
+					return r, true
+				}
+			}
+		}
+	}
 	cursor := ""
 	for range 40 { // at most 1,000 items read for a courtesy message
 		msgs, next, err := h.Store.Messages(ctx, subject, cursor, 25)
 		if err != nil {
-			return phone.Number{}, false
+			return provider.Recipient{}, false
 		}
 		for _, m := range msgs {
-			if n, err := phone.Parse(m.Content.Phone); err == nil {
-				return n, true
+			if r, ok := recipientOf(identity.KindPhone, m.Content.Phone); ok {
+				return r, true
+			}
+			if r, ok := recipientOf(identity.KindUser, m.Content.UserID); ok {
+				return r, true
 			}
 		}
 		if next == "" {
@@ -82,5 +97,18 @@ func (h *Handler) knownNumber(ctx context.Context, subject string) (phone.Number
 		}
 		cursor = next
 	}
-	return phone.Number{}, false
+	return provider.Recipient{}, false
+}
+
+// recipientOf parses a stored identifier of kind.
+func recipientOf(kind identity.Kind, v string) (provider.Recipient, bool) {
+	switch kind {
+	case identity.KindPhone:
+		n, err := phone.Parse(v)
+		return provider.ToPhone(n), err == nil
+	case identity.KindUser:
+		id, err := bsuid.Parse(v)
+		return provider.ToUser(id), err == nil
+	}
+	return provider.Recipient{}, false
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/httpapi"
-	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -43,7 +42,9 @@ type exportMessage struct {
 	ErrorCode         int            `json:"error_code,omitempty"`
 	Statuses          []exportStatus `json:"statuses,omitempty"`
 	Time              time.Time      `json:"time"`
-	Phone             string         `json:"phone"`
+	Phone             string         `json:"phone,omitempty"`
+	UserID            string         `json:"user_id,omitempty"`
+	Username          string         `json:"username,omitempty"`
 	ProviderMessageID string         `json:"provider_message_id"`
 	ProfileName       string         `json:"profile_name,omitempty"`
 	Body              string         `json:"body,omitempty"`
@@ -65,6 +66,13 @@ type exportConsent struct {
 	Actor         string    `json:"actor"`
 }
 
+// exportIdentifier is one identifier of the person: kind phone, user_id,
+// parent_user_id or username.
+type exportIdentifier struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
 type exportErasure struct {
 	ID          string    `json:"id"`
 	Status      string    `json:"status"`
@@ -82,7 +90,10 @@ type exportDoc struct {
 		Erased   bool     `json:"erased"`
 	} `json:"suppression"`
 	ErasureRequests []exportErasure `json:"erasure_requests"`
-	NextCursor      string          `json:"next_cursor,omitempty"`
+	// Identifiers lists every identifier held for the person (first page
+	// only).
+	Identifiers []exportIdentifier `json:"identifiers,omitempty"`
+	NextCursor  string             `json:"next_cursor,omitempty"`
 }
 
 // postExport answers everything waguard holds about a number, decrypted.
@@ -90,25 +101,33 @@ type exportDoc struct {
 // answer does not reveal whether it was known.
 func (h *Handler) postExport(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var in struct {
-		Phone  string `json:"phone"`
+		Phone  string `json:"phone,omitempty"`
+		UserID string `json:"user_id,omitempty"`
 		Cursor string `json:"cursor,omitempty"`
 	}
-	if strict(body, &in) != nil || (in.Cursor != "" && !strings.HasPrefix(in.Cursor, "msg#")) {
+	if strict(body, &in) != nil {
 		return httpapi.Response{}, errInvalidRequest
 	}
-	n, err := phone.Parse(in.Phone)
+	cur, err := parseCursor(in.Cursor)
 	if err != nil {
-		return httpapi.Response{}, errInvalidPhone
+		return httpapi.Response{}, errInvalidRequest
 	}
-	subject, _ := h.Keys.Index(n)
-	pseudonym, _ := h.Keys.Pseudonym(n)
+	sub, err := h.find(ctx, in.Phone, in.UserID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subject, pseudonym := sub.Key, sub.Pseudonym
 	doc := exportDoc{Format: ExportFormat, GeneratedAt: h.now().UTC(), Messages: []exportMessage{}, Consents: []exportConsent{},
 		ErasureRequests: []exportErasure{}}
 	doc.Suppression.Purposes = []string{}
-	if err := h.exportMessages(ctx, subject, in.Cursor, &doc); err != nil {
+	if err := h.exportMessages(ctx, subject, cur, &doc); err != nil {
 		return httpapi.Response{}, err
 	}
 	if in.Cursor == "" {
+		doc.Identifiers = []exportIdentifier{}
+		if err := h.exportIdentifiers(ctx, subject, &doc); err != nil {
+			return httpapi.Response{}, err
+		}
 		if err := h.exportState(ctx, subject, &doc); err != nil {
 			return httpapi.Response{}, err
 		}
@@ -120,39 +139,98 @@ func (h *Handler) postExport(ctx context.Context, req events.APIGatewayV2HTTPReq
 	return httpapi.JSON(http.StatusOK, doc), nil
 }
 
-// exportMessages adds the subject's messages after cursor to doc, until
-// exportPage messages or exportBudget bytes on the wire, and sets
-// next_cursor when more may follow. A page holds at least one message.
-func (h *Handler) exportMessages(ctx context.Context, subject, cursor string, doc *exportDoc) error {
+// cursor is where an export page goes on: a partition of the subject
+// (0 its own, then its members in order) and the last message key read
+// there. On the wire it is "msg#…" for the subject's own partition (as
+// before subjects had members) and "<partition>|msg#…" for the others.
+type cursor struct {
+	part int
+	sk   string
+}
+
+func parseCursor(s string) (cursor, error) {
+	if s == "" || strings.HasPrefix(s, "msg#") {
+		return cursor{sk: s}, nil
+	}
+	p, sk, ok := strings.Cut(s, "|")
+	n, err := strconv.Atoi(p)
+	if !ok || err != nil || n < 1 || n > 99 || !strings.HasPrefix(sk, "msg#") {
+		return cursor{}, errors.New("malformed cursor")
+	}
+	return cursor{part: n, sk: sk}, nil
+}
+
+func (c cursor) String() string {
+	if c.part == 0 {
+		return c.sk
+	}
+	return strconv.Itoa(c.part) + "|" + c.sk
+}
+
+// exportMessages adds the subject's messages after cur to doc, partition
+// by partition, until exportPage messages or exportBudget bytes on the
+// wire, and sets next_cursor when more may follow. A page holds at least
+// one message.
+func (h *Handler) exportMessages(ctx context.Context, subject string, cur cursor, doc *exportDoc) error {
+	parts, err := h.Store.Partitions(ctx, subject)
+	if err != nil {
+		return err
+	}
 	used := 0
-	for {
-		msgs, next, err := h.Store.Messages(ctx, subject, cursor, exportRead)
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			em, err := h.exportMessage(ctx, subject, m)
+	for ; cur.part < len(parts); cur = (cursor{part: cur.part + 1}) {
+		part := parts[cur.part]
+		for {
+			msgs, next, err := h.Store.Messages(ctx, part, cur.sk, exportRead)
 			if err != nil {
 				return err
 			}
-			size := wireSize(em)
-			if len(doc.Messages) == exportPage || (len(doc.Messages) > 0 && used+size > exportBudget) {
-				doc.NextCursor = cursor
-				return nil
+			for _, m := range msgs {
+				em, err := h.exportMessage(ctx, part, m)
+				if err != nil {
+					return err
+				}
+				size := wireSize(em)
+				if len(doc.Messages) == exportPage || (len(doc.Messages) > 0 && used+size > exportBudget) {
+					doc.NextCursor = cur.String()
+					return nil
+				}
+				doc.Messages, used, cur.sk = append(doc.Messages, em), used+size, m.SK
 			}
-			doc.Messages, used, cursor = append(doc.Messages, em), used+size, m.SK
+			if next == "" {
+				break
+			}
+			cur.sk = next
 		}
-		if next == "" {
-			return nil
-		}
-		cursor = next
 	}
+	return nil
+}
+
+// exportIdentifiers adds every identifier held for the subject,
+// decrypted: the phone numbers and business-scoped user ids attached to
+// it, and the latest WhatsApp username (display data) of each partition.
+func (h *Handler) exportIdentifiers(ctx context.Context, subject string, doc *exportDoc) error {
+	ids, err := h.Store.Identifiers(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		doc.Identifiers = append(doc.Identifiers, exportIdentifier{Kind: string(id.Kind), Value: id.Value})
+	}
+	names, err := h.Store.Usernames(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, u := range names {
+		doc.Identifiers = append(doc.Identifiers, exportIdentifier{Kind: "username", Value: u})
+	}
+	return nil
 }
 
 // exportMessage is one message as exported, with its status history.
 func (h *Handler) exportMessage(ctx context.Context, subject string, m store.Message) (exportMessage, error) {
 	em := exportMessage{ID: m.SK[strings.LastIndex(m.SK, "#")+1:], Direction: m.Direction, Type: m.Type,
 		Purpose: m.Class, Status: m.Status, ErrorCode: m.ErrorCode, Time: m.At, Phone: m.Content.Phone,
+		UserID: m.Content.UserID, Username: m.Content.Username,
 		ProviderMessageID: m.Content.ProviderID, ProfileName: m.Content.ProfileName, Body: string(m.Content.Body)}
 	if m.Lookup == "" {
 		return em, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -28,6 +29,7 @@ import (
 type Handler struct {
 	Gate     *apiauth.Gate
 	Keys     *blindindex.Keys
+	Subjects *subject.Finder
 	Store    *store.Store
 	Envelope *envelope.Envelope
 	Audit    *audit.Writer

@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/waguard/waguard/internal/apispec"
+	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 // callFull is call with the response headers, for the spec's header checks.
@@ -42,6 +44,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	s := apispec.Load(t, "../../docs/openapi.yaml")
 	const erasures, status, export = "POST /v1/erasure-requests", "GET /v1/erasure-requests/{id}", "POST /v1/exports"
 	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	user := newUserID(t)
 	withHistory := func(num string) {
 		subject := e.subject(t, num)
 		l := hex.EncodeToString(randBytes(10))
@@ -84,6 +87,13 @@ func TestOpenAPIResponses(t *testing.T) {
 			body: func(string) string { return "" }, status: 404, code: "not_found"},
 		{name: "export", route: export, setup: func(num string) { e.seed(t, num, 2); withHistory(num) },
 			body: func(num string) string { return js(map[string]string{"phone": num}) }, status: 200},
+		{name: "export by user id", route: export, setup: func(num string) {
+			n, _ := phone.Parse(num)
+			e.inbound(t, subject.Who{Phone: n, User: user}, "grace.h", "hello")
+		}, body: func(string) string { return js(map[string]string{"user_id": user.Reveal()}) }, status: 200},
+		{name: "export with both identifiers", route: export, body: func(num string) string {
+			return js(map[string]string{"phone": num, "user_id": user.Reveal()})
+		}, status: 400, code: "invalid_request"},
 		{name: "export unknown number", route: export, body: func(num string) string { return js(map[string]string{"phone": num}) }, status: 200},
 		{name: "export bad cursor", route: export, body: func(num string) string { return js(map[string]string{"phone": num, "cursor": "x"}) },
 			status: 400, code: "invalid_request"},

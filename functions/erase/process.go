@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/waguard/waguard/shared/audit"
@@ -45,40 +46,67 @@ func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest,
 	return h.Store.ErasureRequest(ctx, id)
 }
 
+// suppress fixes the erasure's scope (every partition and identifier of
+// the person) and writes the erasure suppression for each, so that no
+// identifier of theirs can store or send anything again, then drops the
+// identifiers' aliases.
 func (h *Handler) suppress(ctx context.Context, r *store.ErasureRequest) (bool, error) {
-	if err := h.Store.MarkErased(ctx, r.Subject, r.ID, h.now()); err != nil {
+	scope, err := h.Store.ScopeErasure(ctx, *r)
+	if err != nil {
+		return false, err
+	}
+	r.Scope = &scope
+	for _, k := range append(slices.Clone(scope.Partitions), scope.Identifiers...) {
+		if err := h.Store.MarkErased(ctx, k, r.ID, h.now()); err != nil {
+			return false, err
+		}
+	}
+	if err := h.Store.DropAliases(ctx, scope.Identifiers); err != nil {
 		return false, err
 	}
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepSuppressed, h.now())
 }
 
-// deleteItems pages through the partition while time is left; a large
+// partitions is the erasure's scope: fixed by suppress, or the subject
+// alone for a request suppressed before scopes existed.
+func partitions(r *store.ErasureRequest) []string {
+	if r.Scope != nil {
+		return r.Scope.Partitions
+	}
+	return []string{r.Subject}
+}
+
+// deleteItems pages through every partition while time is left; a large
 // subject continues in the next invocation.
 func (h *Handler) deleteItems(ctx context.Context, r *store.ErasureRequest) (bool, error) {
-	for {
-		if !h.timeLeft(ctx) {
-			return false, nil
+	for _, part := range partitions(r) {
+		for {
+			if !h.timeLeft(ctx) {
+				return false, nil
+			}
+			_, more, err := h.Store.ErasePage(ctx, r.ID, part)
+			if err != nil {
+				return false, err
+			}
+			if !more {
+				break
+			}
+			if h.stopAfter == "page" {
+				return false, nil
+			}
 		}
-		_, more, err := h.Store.ErasePage(ctx, r.ID, r.Subject)
-		if err != nil {
+		if _, err := h.Store.EraseRecords(ctx, r.ID, rateRecords(part)); err != nil {
 			return false, err
 		}
-		if !more {
-			break
-		}
-		if h.stopAfter == "page" {
-			return false, nil
-		}
-	}
-	if _, err := h.Store.EraseRecords(ctx, r.ID, rateRecords(r.Subject)); err != nil {
-		return false, err
 	}
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepDeleted, h.now())
 }
 
 func (h *Handler) deleteKey(ctx context.Context, r *store.ErasureRequest) (bool, error) {
-	if err := h.Envelope.DeleteSubjectKey(ctx, r.Subject); err != nil {
-		return false, fmt.Errorf("delete subject key: %w", err)
+	for _, part := range partitions(r) {
+		if err := h.Envelope.DeleteSubjectKey(ctx, part); err != nil {
+			return false, fmt.Errorf("delete subject key: %w", err)
+		}
 	}
 	if err := h.Store.MarkKeyDeleted(ctx, r.ID); err != nil {
 		return false, err

@@ -15,8 +15,8 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/httpapi"
-	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 var reasons = map[string]bool{"user_request": true, "whatsapp_keyword": true, "contract_end": true, "other": true}
@@ -26,18 +26,18 @@ var reasons = map[string]bool{"user_request": true, "whatsapp_keyword": true, "c
 // rest. It answers 202 with the request's state.
 func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var in struct {
-		Phone  string `json:"phone"`
+		Phone  string `json:"phone,omitempty"`
+		UserID string `json:"user_id,omitempty"`
 		Reason string `json:"reason"`
 	}
 	if strict(body, &in) != nil || !reasons[in.Reason] {
 		return httpapi.Response{}, errInvalidRequest
 	}
-	n, err := phone.Parse(in.Phone)
+	sub, err := h.find(ctx, in.Phone, in.UserID)
 	if err != nil {
-		return httpapi.Response{}, errInvalidPhone
+		return httpapi.Response{}, err
 	}
-	subject, _ := h.Keys.Index(n)
-	pseudonym, _ := h.Keys.Pseudonym(n)
+	subject, pseudonym := sub.Key, sub.Pseudonym
 	id := newID("er_")
 	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventErasureRequested, Subject: pseudonym,
 		Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
@@ -75,6 +75,21 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 		out["audit_event"] = r.AuditEvent
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+// find returns the subject a request names by exactly one of phone and
+// userID (400 invalid_phone or invalid_request otherwise). A person
+// nothing is stored about gets the key a first write would create, so
+// that an erasure still suppresses them and an export answers empty lists.
+func (h *Handler) find(ctx context.Context, phoneNumber, userID string) (subject.Subject, error) {
+	who, err := subject.Parse(phoneNumber, userID)
+	switch {
+	case errors.Is(err, subject.ErrInvalidPhone):
+		return subject.Subject{}, errInvalidPhone
+	case err != nil:
+		return subject.Subject{}, errInvalidRequest
+	}
+	return h.Subjects.Find(ctx, who)
 }
 
 func strict(b []byte, v any) error {

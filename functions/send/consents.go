@@ -12,7 +12,6 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/httpapi"
-	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -20,7 +19,9 @@ var errSubjectErased = &httpapi.Problem{Status: 409, Code: "subject_erased", Mes
 
 // consentRequest is the body of POST /v1/consents.
 type consentRequest struct {
-	Phone         string `json:"phone"`
+	// Phone or UserID (a business-scoped user id): exactly one.
+	Phone         string `json:"phone,omitempty"`
+	UserID        string `json:"user_id,omitempty"`
 	Purpose       string `json:"purpose"`
 	Action        string `json:"action"`
 	Method        string `json:"method"`
@@ -38,12 +39,15 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 		!token(r.Method, 64) || !token(r.PolicyVersion, 64) || len(r.Evidence) > 4096 {
 		return httpapi.Response{}, errInvalidRequest
 	}
-	n, err := phone.Parse(r.Phone)
+	who, err := parseWho(r.Phone, r.UserID)
 	if err != nil {
-		return httpapi.Response{}, errInvalidPhone
+		return httpapi.Response{}, err
 	}
-	subject, _ := h.Keys.Index(n)
-	pseudonym, _ := h.Keys.Pseudonym(n)
+	sub, err := h.Subjects.Find(ctx, who)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subject, pseudonym := sub.Key, sub.Pseudonym
 	id, err := newID("cev_")
 	if err != nil {
 		return httpapi.Response{}, err
@@ -82,17 +86,21 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 // queryConsents answers the current state per purpose and the ledger.
 func (h *Handler) queryConsents(ctx context.Context, _ events.APIGatewayV2HTTPRequest, _ apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var r struct {
-		Phone string `json:"phone"`
+		Phone  string `json:"phone,omitempty"`
+		UserID string `json:"user_id,omitempty"`
 	}
 	if err := strictJSON(body, &r); err != nil {
 		return httpapi.Response{}, errInvalidRequest
 	}
-	n, err := phone.Parse(r.Phone)
+	who, err := parseWho(r.Phone, r.UserID)
 	if err != nil {
-		return httpapi.Response{}, errInvalidPhone
+		return httpapi.Response{}, err
 	}
-	subject, _ := h.Keys.Index(n)
-	prof, err := h.Store.Profile(ctx, subject)
+	sub, err := h.Subjects.Find(ctx, who)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	prof, err := h.Store.Profile(ctx, sub.Key)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -28,6 +29,7 @@ type Handler struct {
 	Gate        *apiauth.Gate
 	Keys        *blindindex.Keys
 	Store       *store.Store
+	Subjects    *subject.Finder
 	Audit       *audit.Writer
 	Idempotency *idempotency.Store
 	Limits      *ratelimit.Limiter

@@ -20,7 +20,6 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/retention"
@@ -60,7 +59,7 @@ var (
 // order: validation, suppression, consent, service window, rate limits,
 // provider. With an Idempotency-Key the whole decision runs once.
 func (h *Handler) postMessage(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
-	r, n, canonical, err := parseMessage(body)
+	r, n, canonical, err := parseMessage(body) // n: the recipient
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -125,7 +124,7 @@ func storable(r httpapi.Response) idempotency.Response {
 
 // replay answers with a stored outcome, restoring the provider message
 // id of an accepted message from the (encrypted) message.
-func (h *Handler) replay(ctx context.Context, n phone.Number, r idempotency.Response) (httpapi.Response, error) {
+func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Response) (httpapi.Response, error) {
 	resp := httpapi.Response{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
 	if r.Status != http.StatusAccepted {
 		return resp, nil
@@ -134,11 +133,11 @@ func (h *Handler) replay(ctx context.Context, n phone.Number, r idempotency.Resp
 	if err := json.Unmarshal(r.Body, &s); err != nil {
 		return resp, err
 	}
-	subject, err := h.Keys.Index(n)
+	sub, err := h.Subjects.Find(ctx, n.who)
 	if err != nil {
 		return resp, err
 	}
-	c, err := h.Store.OutboundContent(ctx, subject, s.ID)
+	c, err := h.Store.OutboundContent(ctx, sub.Key, s.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Erased, or past its retention: the ids alone.
@@ -159,16 +158,13 @@ func (h *Handler) replay(ctx context.Context, n phone.Number, r idempotency.Resp
 // sent, provider id) or withdraws it (nothing was sent). With a lease, the
 // intent marks the key's point of no return and the confirmation
 // completes it.
-func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n phone.Number, lease *idempotency.Lease) (httpapi.Response, error) {
-	subject, err := h.Keys.Index(n)
+func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n recipient, lease *idempotency.Lease) (httpapi.Response, error) {
+	sub, err := h.Subjects.Find(ctx, n.who)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	pseudonym, err := h.Keys.Pseudonym(n)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	ev := audit.Event{Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID}
+	subject := sub.Key
+	ev := audit.Event{Subject: sub.Pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID}
 	if err := h.admissible(ctx, subject, r); err != nil {
 		var ae *httpapi.Problem
 		if errors.As(err, &ae) && (ae == errSuppressed || ae == errConsentRequired) {
@@ -191,7 +187,7 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	m := store.Outbound{Subject: subject, ID: id, Phone: n.E164(), Body: r.content(), Purpose: retention.Class(r.Purpose),
+	m := store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(), Body: r.content(), Purpose: retention.Class(r.Purpose),
 		Status: store.StatusSending, ClientID: p.ClientID, At: h.now()}
 	if lease != nil {
 		m.IdempotencyRef = lease.Ref() // lets Meta's status webhook complete the key
@@ -203,7 +199,7 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	} else if err != nil {
 		return httpapi.Response{}, err
 	}
-	res, err := h.deliver(ctx, r, n, whatsapp.WithCallbackData(id))
+	res, err := h.deliver(ctx, r, n.to, whatsapp.WithCallbackData(id))
 	if err != nil {
 		return httpapi.Response{}, h.refused(ctx, ev, m, r, err)
 	}
@@ -389,7 +385,7 @@ func limitName(key string) string {
 // Meta documents as "not processed", a connection that failed before the
 // request was written). An unknown outcome is never retried: the message
 // may have gone out.
-func (h *Handler) deliver(ctx context.Context, r messageRequest, n phone.Number, opts ...whatsapp.SendOption) (provider.Result, error) {
+func (h *Handler) deliver(ctx context.Context, r messageRequest, n provider.Recipient, opts ...whatsapp.SendOption) (provider.Result, error) {
 	wait := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		var res provider.Result

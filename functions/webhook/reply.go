@@ -7,6 +7,7 @@ import (
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
@@ -40,7 +41,7 @@ func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	}
 	// The id goes to Meta as callback data, so a status that arrives
 	// before the reply is stored is retried rather than ignored.
-	res, err := h.Provider.SendText(ctx, sub.number, text, whatsapp.WithCallbackData(id))
+	res, err := h.Provider.SendText(ctx, provider.ToPhone(sub.number), text, whatsapp.WithCallbackData(id))
 	if err != nil {
 		return err
 	}

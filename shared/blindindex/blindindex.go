@@ -70,7 +70,7 @@ const (
 	pseudonymLabel     = "waguard/v1/audit-pseudonym\x00"
 	userIndexLabel     = "waguard/v1/blind-index-bsuid\x00"
 	userPseudonymLabel = "waguard/v1/audit-pseudonym-bsuid\x00"
-	lookupLabel    = "waguard/v1/lookup\x00"
+	lookupLabel        = "waguard/v1/lookup\x00"
 )
 
 var (

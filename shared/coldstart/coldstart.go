@@ -37,6 +37,7 @@ import (
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 // Clients are the SDK clients, built from one aws.Config in main.
@@ -52,6 +53,9 @@ type Core struct {
 	Keys     *blindindex.Keys
 	Envelope *envelope.Envelope
 	Store    *store.Store
+	// Subjects finds the person a request or event is about, by phone
+	// number or business-scoped user id.
+	Subjects *subject.Finder
 	Audit    *audit.Writer
 	Flood    *floodguard.Guard
 	Metrics  *metrics.Recorder
@@ -93,10 +97,12 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 		return nil, err
 	}
 	rec.BeforeFlush(cryptoMetrics(env))
+	st := store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy})
 	return &Core{
 		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
 		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
-		Store:          store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy}),
+		Store:          st,
+		Subjects:       subject.New(keys, st),
 		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
 	}, nil
 }

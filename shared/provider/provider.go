@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/waguard/waguard/shared/bsuid"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/whatsapp"
@@ -62,16 +63,41 @@ type Result struct {
 	UsedFallback bool
 }
 
-// SendText sends a free-form text to n. Errors from Meta are
-// *whatsapp.APIError (wrapped); a Secrets Manager failure wraps
-// [ErrCredentials].
-func (s *Sender) SendText(ctx context.Context, n phone.Number, text string, opts ...whatsapp.SendOption) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, n.Digits(), text, opts...) })
+// Recipient is who a message goes to: a phone number, or a person known
+// only by their business-scoped user id. The zero Recipient is invalid.
+type Recipient struct {
+	n    phone.Number
+	user bsuid.ID
 }
 
-// SendTemplate sends a template message to n.
-func (s *Sender) SendTemplate(ctx context.Context, n phone.Number, t whatsapp.Template, opts ...whatsapp.SendOption) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, n.Digits(), t, opts...) })
+// ToPhone addresses a message to n.
+func ToPhone(n phone.Number) Recipient { return Recipient{n: n} }
+
+// ToUser addresses a message to a business-scoped user id; Meta takes
+// it when the phone number is unknown (usernames).
+func ToUser(id bsuid.ID) Recipient { return Recipient{user: id} }
+
+// IsZero reports whether r addresses nobody.
+func (r Recipient) IsZero() bool { return r.n.IsZero() && r.user.IsZero() }
+
+// wire is the recipient as the client takes it.
+func (r Recipient) wire() string {
+	if !r.user.IsZero() {
+		return r.user.Reveal()
+	}
+	return r.n.Digits()
+}
+
+// SendText sends a free-form text to r. Errors from Meta are
+// *whatsapp.APIError (wrapped); a Secrets Manager failure wraps
+// [ErrCredentials].
+func (s *Sender) SendText(ctx context.Context, r Recipient, text string, opts ...whatsapp.SendOption) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, r.wire(), text, opts...) })
+}
+
+// SendTemplate sends a template message to r.
+func (s *Sender) SendTemplate(ctx context.Context, r Recipient, t whatsapp.Template, opts ...whatsapp.SendOption) (Result, error) {
+	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, r.wire(), t, opts...) })
 }
 
 func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, error)) (Result, error) {

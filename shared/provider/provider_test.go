@@ -83,7 +83,7 @@ func TestSendersAndFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := s.SendText(context.Background(), n, "hello")
+			res, err := s.SendText(context.Background(), ToPhone(n), "hello")
 			if err != nil || res.ProviderID != "wamid.TEST" || res.UsedFallback != tc.wantFallback {
 				t.Fatalf("SendText() = %+v, %v; want wamid.TEST, fallback %v", res, err, tc.wantFallback)
 			}
@@ -127,7 +127,7 @@ func TestRotatedAndRevokedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SendText(context.Background(), n, "hello"); err != nil {
+	if _, err := s.SendText(context.Background(), ToPhone(n), "hello"); err != nil {
 		t.Fatalf("before the rotation: %v", err)
 	}
 	// The rotation finishes and the operator revokes the old token; the
@@ -138,7 +138,7 @@ func TestRotatedAndRevokedTokens(t *testing.T) {
 	fp.mu.Lock()
 	fp.token, fp.seen = "new", nil
 	fp.mu.Unlock()
-	res, err := s.SendText(context.Background(), n, "hello")
+	res, err := s.SendText(context.Background(), ToPhone(n), "hello")
 	if err != nil || res.ProviderID != "wamid.TEST" {
 		t.Fatalf("after rotation and revocation = %+v, %v; want sent with the new primary", res, err)
 	}
@@ -149,7 +149,7 @@ func TestRotatedAndRevokedTokens(t *testing.T) {
 	fp.mu.Lock()
 	fp.token, fp.seen = "other", nil
 	fp.mu.Unlock()
-	if _, err := s.SendText(context.Background(), n, "hello"); !refused(err) {
+	if _, err := s.SendText(context.Background(), ToPhone(n), "hello"); !refused(err) {
 		t.Fatalf("with every token revoked err = %v, want the provider's 401", err)
 	}
 	if len(fp.seen) != 2 {
@@ -178,7 +178,7 @@ func TestNoSecondTokenAfterAnAmbiguousAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := s.SendText(context.Background(), n, "hello")
+		res, err := s.SendText(context.Background(), ToPhone(n), "hello")
 		srv.Close()
 		if got := whatsapp.Classify(err); got != whatsapp.OutcomeUnknown || res.UsedFallback {
 			t.Errorf("rapidapi %q: SendText() = %+v, %v (%v); want an unknown outcome", rapidHost, res, err, got)

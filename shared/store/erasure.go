@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,16 @@ type ErasureRequest struct {
 	Counts     Counts
 	KeyDeleted bool
 	AuditEvent string
+	// Scope is what the erasure covers, fixed when it starts
+	// ([Store.ScopeErasure]): nil until then.
+	Scope *ErasureScope
+}
+
+// ErasureScope is everything of one person an erasure covers: every
+// partition of the subject (its own and those merged into it) and the
+// blind index of every identifier attached to it. Keyed hashes only.
+type ErasureScope struct {
+	Partitions, Identifiers []string
 }
 
 // pendingLookup marks open requests in the sparse by-lookup index, so the
@@ -98,6 +109,12 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 		Counts: Counts{Messages: int(numAttr(it, "n_messages")), Statuses: int(numAttr(it, "n_statuses")),
 			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other")), RateRecords: int(numAttr(it, "n_rate"))},
 		KeyDeleted: str(it, "key_deleted") == "true", AuditEvent: str(it, "audit_event")}
+	if parts, ok := it["scope_parts"].(*types.AttributeValueMemberSS); ok {
+		r.Scope = &ErasureScope{Partitions: slices.Sorted(slices.Values(parts.Value))}
+		if ids, ok := it["scope_ids"].(*types.AttributeValueMemberSS); ok {
+			r.Scope.Identifiers = slices.Sorted(slices.Values(ids.Value))
+		}
+	}
 	if c := numAttr(it, "completed_at"); c > 0 {
 		r.CompletedAt = time.Unix(c, 0).UTC()
 	}
@@ -118,6 +135,69 @@ func (s *Store) PendingErasures(ctx context.Context, limit int32) ([]string, err
 		ids = append(ids, strings.TrimPrefix(str(it, "pk"), "erq#"))
 	}
 	return ids, nil
+}
+
+// ScopeErasure fixes what request r covers, once: the subject's
+// partitions and its identifiers' keys as they are now. A resumed or
+// concurrent run reads the scope the first run fixed, so the merges and
+// aliases the erasure deletes cannot shrink it. It returns the scope in
+// force.
+func (s *Store) ScopeErasure(ctx context.Context, r ErasureRequest) (ErasureScope, error) {
+	if r.Scope != nil {
+		return *r.Scope, nil
+	}
+	parts, err := s.Partitions(ctx, r.Subject)
+	if err != nil {
+		return ErasureScope{}, err
+	}
+	var ids []string
+	for _, p := range parts {
+		items, err := s.queryRange(ctx, SubjectPK(p), "ident#", "ident$")
+		if err != nil {
+			return ErasureScope{}, err
+		}
+		for _, it := range items {
+			k := str(it, "sk")
+			ids = append(ids, k[strings.LastIndex(k, "#")+1:])
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	vals := map[string]types.AttributeValue{":p": &types.AttributeValueMemberSS{Value: parts}}
+	expr := "SET scope_parts = :p"
+	if len(ids) > 0 {
+		expr, vals[":i"] = expr+", scope_ids = :i", &types.AttributeValueMemberSS{Value: ids}
+	}
+	upd := s.erasureUpdate(r.ID, expr, vals)
+	upd.Update.ConditionExpression = aws.String(*upd.Update.ConditionExpression + " AND attribute_not_exists(scope_parts)")
+	err = s.transact(ctx, []types.TransactWriteItem{upd}, 0, -1)
+	if errors.Is(err, ErrDuplicate) { // fixed by another run meanwhile
+		cur, err := s.ErasureRequest(ctx, r.ID)
+		if err != nil || cur.Scope == nil {
+			return ErasureScope{}, fmt.Errorf("erasure scope: %w", err)
+		}
+		return *cur.Scope, nil
+	}
+	if err != nil {
+		return ErasureScope{}, err
+	}
+	return ErasureScope{Partitions: slices.Sorted(slices.Values(parts)), Identifiers: ids}, nil
+}
+
+// DropAliases deletes the alias items of the given identifier keys, so
+// that an identifier of an erased person no longer leads to a subject: it
+// then resolves to its own key, whose erasure suppression refuses it.
+func (s *Store) DropAliases(ctx context.Context, keys []string) error {
+	for start := 0; start < len(keys); start += 25 {
+		var items []types.TransactWriteItem
+		for _, k := range keys[start:min(start+25, len(keys))] {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(AliasPK(k), "alias")}})
+		}
+		if err := s.transact(ctx, items, -1, -1); err != nil {
+			return fmt.Errorf("drop aliases: %w", err)
+		}
+	}
+	return nil
 }
 
 // SetErasureStep records a step of request id (status in_progress).

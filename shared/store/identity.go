@@ -220,7 +220,37 @@ func (s *Store) Identifiers(ctx context.Context, subject string) ([]Identifier, 
 				return nil, err
 			}
 			sk := str(it, "sk")
-			out = append(out, Identifier{ID: identity.ID{Kind: identity.Kind(str(it, "kind")), Key: sk[strings.LastIndex(sk, "#")+1:]}, Value: string(v)})
+			id := Identifier{ID: identity.ID{Kind: identity.Kind(str(it, "kind")), Key: sk[strings.LastIndex(sk, "#")+1:]}, Value: string(v)}
+			if !slices.ContainsFunc(out, func(o Identifier) bool { return o.Key == id.Key }) { // attached in two partitions by a merge
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Usernames returns the latest WhatsApp username recorded in each of
+// subject's partitions, decrypted (display data, never a key).
+func (s *Store) Usernames(ctx context.Context, subject string) ([]string, error) {
+	parts, err := s.Partitions(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range parts {
+		got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(SubjectPK(p), "username"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("get username: %w", err)
+		}
+		if len(got.Item) == 0 {
+			continue
+		}
+		v, err := s.open(ctx, p, got.Item, "value")
+		if err != nil {
+			return nil, err
+		}
+		if u := string(v); !slices.Contains(out, u) {
+			out = append(out, u)
 		}
 	}
 	return out, nil

@@ -70,6 +70,14 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 	if err != nil {
 		return err
 	}
+	var profile []types.TransactWriteItem
+	if m.Username != "" { // the latest username, display data: sealed, never a key
+		u := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("username"), "at": num(now.Unix())}
+		if err := s.sealFields(ctx, m.Subject, pk, "username", u, field{"value", []byte(m.Username)}); err != nil {
+			return err
+		}
+		profile = append(profile, put(s.name, u, ""))
+	}
 	checks := []types.TransactWriteItem{s.notErasedSince(m.Subject, at)}
 	for _, k := range m.Also {
 		if k != m.Subject {
@@ -82,7 +90,7 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 			items = append(items, win)
 		}
 		from := len(items)
-		items = append(append(items, m.Attach.items...), extra...)
+		items = append(append(append(items, m.Attach.items...), profile...), extra...)
 		return s.commit(ctx, items, span{0, len(checks), ErrErased}, span{len(checks), len(checks) + 1, ErrDuplicate},
 			span{from, from + len(m.Attach.items), ErrConflict}, span{len(checks) + 1, len(checks) + 2, errWindowLater})
 	}
@@ -111,15 +119,15 @@ func (s *Store) windowForward(pk string, at, now time.Time) (types.TransactWrite
 			":w": num(now.Unix()), ":e": num(exp.Unix()), ":b": sAttr(retention.Bucket(pk, exp))}}}, nil
 }
 
-
 // Outbound is a message waguard sent to a data subject.
 type Outbound struct {
 	// Subject is the recipient's blind index; ID waguard's message id (msg_…);
 	// Lookup the keyed hash of the provider message id.
 	Subject, ID, Lookup string
-	// Phone, ProviderID and Body (the text or template) are stored encrypted.
-	Phone, ProviderID string
-	Body              []byte
+	// Phone (or UserID, a business-scoped user id, for a message sent to
+	// one), ProviderID and Body (the text or template) are stored encrypted.
+	Phone, UserID, ProviderID string
+	Body                      []byte
 	// Purpose is the retention class; Status the provider's first status.
 	Purpose retention.Class
 	Status  string
@@ -245,7 +253,7 @@ func (s *Store) outboundItem(ctx context.Context, m Outbound) (map[string]types.
 	if err := s.expiring(item, m.Purpose, m.At); err != nil {
 		return nil, err
 	}
-	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, ProviderID: m.ProviderID, Body: m.Body}); err != nil {
+	if err := s.sealContent(ctx, m.Subject, pk, sk, item, Content{Phone: m.Phone, UserID: m.UserID, ProviderID: m.ProviderID, Body: m.Body}); err != nil {
 		return nil, err
 	}
 	return item, nil

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/waguard/waguard/shared/bsuid"
 )
 
 // Graph API defaults for [NewClient].
@@ -115,7 +117,8 @@ type (
 	sendRequest struct {
 		MessagingProduct string          `json:"messaging_product"`
 		RecipientType    string          `json:"recipient_type"`
-		To               string          `json:"to"`
+		To               string          `json:"to,omitempty"`
+		Recipient        string          `json:"recipient,omitempty"`
 		Type             string          `json:"type"`
 		Text             *textObject     `json:"text,omitempty"`
 		Template         *templateObject `json:"template,omitempty"`
@@ -152,7 +155,8 @@ func WithCallbackData(s string) SendOption {
 }
 
 // SendText sends a text message (link previews off) to the WhatsApp user
-// to, in E.164 with or without the "+", and returns its message id. It
+// to, in E.164 with or without the "+" or a business-scoped user id
+// (shared/bsuid), and returns its message id. It
 // returns an error wrapping [ErrInvalidMessage] for a bad recipient or a
 // body that is empty, not UTF-8 or over 4096 characters; [*APIError]
 // for a Graph error; [ErrBadResponse] for a 2xx without an id; or a
@@ -212,14 +216,19 @@ func nameChars(s string, upper bool) bool {
 }
 
 // newSendRequest starts a request to a recipient in E.164, with or
-// without the "+".
+// without the "+", or to a business-scoped user id, which Meta takes in
+// "recipient" instead of "to" (Business-scoped user IDs: "Send message
+// requests").
 func newSendRequest(to, typ string) (*sendRequest, error) {
+	if id, err := bsuid.Parse(to); err == nil {
+		return &sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", Recipient: id.Reveal(), Type: typ}, nil
+	}
 	d := to
 	if len(d) > 0 && d[0] == '+' {
 		d = d[1:]
 	}
 	if len(d) < 7 || len(d) > 15 || d[0] == '0' || !digits(d) {
-		return nil, fmt.Errorf("recipient must be E.164: %w", ErrInvalidMessage)
+		return nil, fmt.Errorf("recipient must be E.164 or a business-scoped user id: %w", ErrInvalidMessage)
 	}
 	return &sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: d, Type: typ}, nil
 }

@@ -370,3 +370,22 @@ func TestMarkRead(t *testing.T) {
 		assertNoSecrets(t, err)
 	}
 }
+
+// TestSendToBSUID checks a business-scoped user id goes to Meta as
+// "recipient", with no "to" (Meta: "Send message requests").
+func TestSendToBSUID(t *testing.T) {
+	g := &graphStub{status: 200, body: okBody}
+	c := newStubClient(t, g)
+	if _, err := c.SendText(t.Context(), "US.13491208655302741918", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	b := g.reqs[0].Body
+	if b["recipient"] != "US.13491208655302741918" || b["to"] != nil || b["recipient_type"] != "individual" {
+		t.Errorf("request = %v, want recipient set, no to", b)
+	}
+	for _, bad := range []string{"us.1", "US.", "US.ENT.", "U.1"} {
+		if _, err := c.SendText(t.Context(), bad, "hi"); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("SendText(%q) err = %v, want ErrInvalidMessage", bad, err)
+		}
+	}
+}
