@@ -98,6 +98,10 @@ func valid(s string) bool {
 // or send it to Meta, never log it.
 func (id ID) Reveal() string { return id.v }
 
+// Equal reports whether id and other hold the same BSUID, as == does; it
+// lets go-cmp compare values that hold IDs.
+func (id ID) Equal(other ID) bool { return id == other }
+
 // IsZero reports whether id is the zero ID, which holds no BSUID.
 func (id ID) IsZero() bool { return id.v == "" }
 

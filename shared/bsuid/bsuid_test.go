@@ -104,7 +104,7 @@ func TestEqual(t *testing.T) {
 	a, _ := Parse("US.aB3")
 	b, _ := Parse("US.aB3")
 	c, _ := Parse("US.ab3")
-	if a != b || a == c {
+	if a != b || a == c || !a.Equal(b) || a.Equal(c) {
 		t.Errorf("Parse(US.aB3) == Parse(US.aB3) is %v, == Parse(US.ab3) is %v; want true, false (case counts)", a == b, a == c)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 )
 
 // ErrMalformed is returned, wrapped with the position of the problem, for
@@ -20,8 +19,19 @@ var ErrMalformed = errors.New("whatsapp: malformed payload")
 // Object is the "object" of every WhatsApp Business Account webhook.
 const Object = "whatsapp_business_account"
 
-// FieldMessages is the change field that carries messages and statuses.
-const FieldMessages = "messages"
+// Change fields this package reads; changes of other fields are ignored.
+const (
+	// FieldMessages carries messages (system messages included) and
+	// statuses.
+	FieldMessages = "messages"
+	// FieldUserPreferences carries a user's stop or resume of marketing
+	// messages: see [Preference].
+	FieldUserPreferences = "user_preferences"
+	// FieldUserIDUpdate carried a user's new BSUID. Meta documented it in
+	// 2026 and retracted it on 11 August 2026 (BSUID changes arrive as
+	// system messages); it is parsed in case a delivery still carries it.
+	FieldUserIDUpdate = "user_id_update"
+)
 
 // Default limits; Meta documents webhook payloads of up to 3 MB.
 const (
@@ -39,8 +49,9 @@ type Limits struct {
 	MaxEntries int
 	// MaxChanges is the most changes[] elements in one entry.
 	MaxChanges int
-	// MaxEvents is the most messages, statuses and errors in an
-	// envelope, together; it also bounds each contacts[] list.
+	// MaxEvents is the most messages, statuses, errors, preferences and
+	// BSUID updates in an envelope, together; it also bounds each
+	// contacts[] list.
 	MaxEvents int
 }
 
@@ -61,113 +72,9 @@ func (l Limits) withDefaults() Limits {
 // Envelope is a parsed webhook. Read it with [Events]; it prints and
 // logs as counts only.
 type Envelope struct {
-	entries []entry
-	ignored int // changes of fields other than "messages"
-}
-
-// entry is one entry[] element; values of other fields are not kept.
-type entry struct {
-	values []*wireValue
-}
-
-// Wire shapes of the parts of the "messages" webhook this package reads.
-// encoding/json ignores every other field.
-type (
-	wireEnvelope struct {
-		Object *string `json:"object"`
-		Entry  []struct {
-			ID      string `json:"id"`
-			Changes []struct {
-				Field string          `json:"field"`
-				Value json.RawMessage `json:"value"`
-			} `json:"changes"`
-		} `json:"entry"`
-	}
-	wireValue struct {
-		MessagingProduct string `json:"messaging_product"`
-		Metadata         struct {
-			PhoneNumberID string `json:"phone_number_id"`
-		} `json:"metadata"`
-		Contacts []wireContact `json:"contacts"`
-		Messages []wireMessage `json:"messages"`
-		Statuses []wireStatus  `json:"statuses"`
-		Errors   []wireError   `json:"errors"`
-	}
-	wireContact struct {
-		Profile struct {
-			Name string `json:"name"`
-		} `json:"profile"`
-		WAID string `json:"wa_id"`
-	}
-	wireMessage struct {
-		From      string   `json:"from"`
-		ID        string   `json:"id"`
-		Timestamp unixTime `json:"timestamp"`
-		Type      string   `json:"type"`
-		Text      *struct {
-			Body string `json:"body"`
-		} `json:"text"`
-		Interactive *struct {
-			Type        string     `json:"type"`
-			ButtonReply *wireReply `json:"button_reply"`
-			ListReply   *wireReply `json:"list_reply"`
-		} `json:"interactive"`
-		Button *struct {
-			Payload string `json:"payload"`
-			Text    string `json:"text"`
-		} `json:"button"`
-	}
-	wireReply struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-	}
-	wireStatus struct {
-		ID          string      `json:"id"`
-		Status      string      `json:"status"`
-		Timestamp   unixTime    `json:"timestamp"`
-		RecipientID string      `json:"recipient_id"`
-		Errors      []wireError `json:"errors"`
-		// CallbackData is what the send set as biz_opaque_callback_data.
-		CallbackData string `json:"biz_opaque_callback_data"`
-	}
-	wireError struct {
-		Code int `json:"code"`
-	}
-)
-
-// unixTime is a webhook timestamp: Unix seconds, which Meta sends as a
-// decimal string. A JSON number is accepted too.
-type unixTime struct{ t time.Time }
-
-// maxUnixSeconds is 9999-12-31; later timestamps are nonsense.
-const maxUnixSeconds = 253402300799
-
-// UnmarshalJSON decodes "1767225600" or 1767225600.
-func (u *unixTime) UnmarshalJSON(b []byte) error {
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		b = b[1 : len(b)-1]
-	}
-	n, ok := parseDigits(b)
-	if !ok || n <= 0 || n > maxUnixSeconds {
-		return ErrMalformed
-	}
-	u.t = time.Unix(n, 0).UTC()
-	return nil
-}
-
-// parseDigits parses 1 to 18 ASCII digits, with no sign or space.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	entries int
+	events  []Event
+	ignored int // changes of fields this package does not read
 }
 
 // Parse parses a webhook body with the default [Limits]. See
@@ -179,9 +86,16 @@ func Parse(body []byte) (*Envelope, error) {
 // Parse parses a webhook body. It returns an error wrapping
 // [ErrMalformed] when the body is too large, is not one JSON object, its
 // object is not [Object], an array exceeds the limits, or a "messages"
-// change lacks messaging_product "whatsapp", a phone_number_id, or a
-// message's id, from, type or timestamp, or a status's id, status or
-// timestamp. Unknown fields are ignored.
+// change lacks messaging_product "whatsapp", a phone_number_id, a
+// message's id, type or timestamp, or a status's id, status or timestamp.
+//
+// A message's sender (from, from_user_id) and a status's recipient
+// (recipient_id, recipient_user_id) are optional: a message from nobody
+// this package can name still yields its event, for the caller to count
+// as ignored, so that one such message never costs the others of its
+// delivery. A "user_preferences" or "user_id_update" item that does not
+// decode is skipped alone. Changes of other fields and unknown JSON fields
+// are ignored.
 func (l Limits) Parse(body []byte) (*Envelope, error) {
 	env, err := l.parse(body)
 	if err != nil {
@@ -206,27 +120,42 @@ func (l Limits) parse(body []byte) (*Envelope, error) {
 	if len(w.Entry) > l.MaxEntries {
 		return nil, malformed("%d entries exceed %d", len(w.Entry), l.MaxEntries)
 	}
-	env := &Envelope{entries: make([]entry, 0, len(w.Entry))}
-	budget := l.MaxEvents
+	p := parser{limits: l, budget: l.MaxEvents, env: &Envelope{entries: len(w.Entry)}}
 	for i, e := range w.Entry {
 		if len(e.Changes) > l.MaxChanges {
 			return nil, malformed("entry %d: %d changes exceed %d", i, len(e.Changes), l.MaxChanges)
 		}
-		var ent entry
 		for j, c := range e.Changes {
-			if c.Field != FieldMessages {
-				env.ignored++
-				continue
-			}
-			v, err := parseValue(c.Value, &budget, l.MaxEvents)
-			if err != nil {
+			if err := p.change(c.Field, c.Value); err != nil {
 				return nil, fmt.Errorf("entry %d change %d: %w", i, j, err)
 			}
-			ent.values = append(ent.values, v)
 		}
-		env.entries = append(env.entries, ent)
 	}
-	return env, nil
+	return p.env, nil
+}
+
+// parser accumulates the events of one envelope within its limits.
+type parser struct {
+	limits Limits
+	budget int // events still allowed
+	env    *Envelope
+}
+
+// change parses one change by its field.
+func (p *parser) change(field string, raw json.RawMessage) error {
+	switch field {
+	case FieldMessages:
+		v, err := parseValue(raw, &p.budget, p.limits.MaxEvents)
+		if err != nil {
+			return err
+		}
+		p.env.events = v.appendEvents(p.env.events)
+	case FieldUserPreferences, FieldUserIDUpdate:
+		return p.sideChange(field, raw)
+	default:
+		p.env.ignored++
+	}
+	return nil
 }
 
 // parseValue decodes and checks the value of a "messages" change,
@@ -244,8 +173,8 @@ func parseValue(raw json.RawMessage, budget *int, maxEvents int) (*wireValue, er
 		return nil, malformed("more than %d events", maxEvents)
 	}
 	for i, m := range v.Messages {
-		if m.ID == "" || m.From == "" || m.Type == "" || m.Timestamp.t.IsZero() {
-			return nil, malformed("message %d: missing id, from, type or timestamp", i)
+		if m.ID == "" || m.Type == "" || m.Timestamp.t.IsZero() {
+			return nil, malformed("message %d: missing id, type or timestamp", i)
 		}
 	}
 	for i, s := range v.Statuses {
@@ -301,16 +230,13 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, ErrMalformed)...)
 }
 
-// counts tallies an envelope for printing.
-func (e *Envelope) counts() (entries, messages, statuses, errs int) {
-	for _, ent := range e.entries {
-		for _, v := range ent.values {
-			messages += len(v.Messages)
-			statuses += len(v.Statuses)
-			errs += len(v.Errors)
-		}
+// counts tallies an envelope's events by kind for printing.
+func (e *Envelope) counts() map[Kind]int {
+	n := make(map[Kind]int, 5)
+	for _, ev := range e.events {
+		n[ev.Kind]++
 	}
-	return len(e.entries), messages, statuses, errs
+	return n
 }
 
 // String reports counts only.
@@ -318,8 +244,9 @@ func (e *Envelope) String() string {
 	if e == nil {
 		return "whatsapp.Envelope(nil)"
 	}
-	n, m, s, x := e.counts()
-	return fmt.Sprintf("whatsapp.Envelope{entries=%d messages=%d statuses=%d errors=%d ignored_changes=%d}", n, m, s, x, e.ignored)
+	n := e.counts()
+	return fmt.Sprintf("whatsapp.Envelope{entries=%d messages=%d statuses=%d errors=%d systems=%d preferences=%d ignored_changes=%d}",
+		e.entries, n[KindMessage], n[KindStatus], n[KindError], n[KindSystem], n[KindPreference], e.ignored)
 }
 
 // Format writes [Envelope.String] for every verb.
@@ -330,7 +257,8 @@ func (e *Envelope) LogValue() slog.Value {
 	if e == nil {
 		return slog.StringValue("nil")
 	}
-	n, m, s, x := e.counts()
-	return slog.GroupValue(slog.Int("entries", n), slog.Int("messages", m), slog.Int("statuses", s),
-		slog.Int("errors", x), slog.Int("ignored_changes", e.ignored))
+	n := e.counts()
+	return slog.GroupValue(slog.Int("entries", e.entries), slog.Int("messages", n[KindMessage]),
+		slog.Int("statuses", n[KindStatus]), slog.Int("errors", n[KindError]), slog.Int("systems", n[KindSystem]),
+		slog.Int("preferences", n[KindPreference]), slog.Int("ignored_changes", e.ignored))
 }

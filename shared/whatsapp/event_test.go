@@ -46,7 +46,7 @@ func TestPrintingRevealsNoPersonalData(t *testing.T) {
 		out.WriteString(fmt.Sprint(v))
 	}
 	s := out.String()
-	for _, leak := range []string{"447700900", "1555010", "wamid", "HBg", "Patient", "STOP", "Yes please", "Zoë", "Zo\\u00eb", "Réponse", "msg_2Yq8", "100000000000001"} {
+	for _, leak := range append([]string{"447700900", "1555010", "wamid", "HBg", "Patient", "STOP", "Yes please", "Zoë", "Zo\\u00eb", "Réponse", "msg_2Yq8", "100000000000001"}, bsuidLeaks...) {
 		if strings.Contains(s, leak) {
 			t.Errorf("printed events contain %q", leak)
 		}
@@ -61,10 +61,17 @@ func TestPrintingRevealsNoPersonalData(t *testing.T) {
 // TestPrintingDependsOnLengthsOnly replaces every personal field by
 // another value of the same length and expects identical output.
 func TestPrintingDependsOnLengthsOnly(t *testing.T) {
-	a := msgEvent(testPNID, Message{ID: inWAMID, From: testWAID, ProfileName: "Test", Time: unix(1767225600), Type: "text", Text: "hello", ReplyID: "r1", ReplyTitle: "t"})
-	b := msgEvent("999999999999999", Message{ID: strings.Repeat("x", len(inWAMID)), From: "449999999999", ProfileName: "Abcd", Time: unix(1767225600), Type: "text", Text: "HELLO", ReplyID: "zz", ReplyTitle: "q"})
-	if sprintAll(a) != sprintAll(b) || logged(a) != logged(b) {
-		t.Errorf("printing depends on field content:\n%s\n%s", sprintAll(a), sprintAll(b))
+	a := msgEvent(testPNID, Message{ID: inWAMID, From: testWAID, FromUserID: id(t, userBSUID), FromParentUserID: id(t, parentBSUID),
+		ProfileName: "Test", Username: "test.user", Time: unix(1767225600), Type: "text", Text: "hello", ReplyID: "r1", ReplyTitle: "t"})
+	for _, ev := range []Event{a, statusEvent(testPNID, Status{ID: outWAMID, Status: "read", RecipientID: testWAID,
+		RecipientUserID: id(t, userBSUID), RecipientParentUserID: id(t, parentBSUID), Username: "test.user", Time: unix(1767225600)}),
+		sysEvent(testPNID, System{ID: inWAMID, Type: SystemUserChangedNumber, From: testWAID, FromUserID: id(t, userBSUID), WAID: secondWAID,
+			UserID: id(t, newBSUID), PreviousUserID: id(t, userBSUID), ParentUserID: id(t, parentBSUID), PreviousParentUserID: id(t, parentBSUID)}),
+		prefEvent(testPNID, Preference{WAID: testWAID, UserID: id(t, userBSUID), ParentUserID: id(t, parentBSUID), Category: "marketing_messages", Value: "stop"}),
+	} {
+		if b := masked(ev); sprintAll(ev) != sprintAll(b) || logged(ev) != logged(b) {
+			t.Errorf("printing depends on field content:\n%s\n%s", sprintAll(ev), sprintAll(b))
+		}
 	}
 }
 
@@ -79,7 +86,8 @@ func TestPrintingOddTypes(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{KindUnknown: "unknown", KindMessage: "message", KindStatus: "status", KindError: "error", 42: "unknown"} {
+	for k, want := range map[Kind]string{KindUnknown: "unknown", KindMessage: "message", KindStatus: "status", KindError: "error",
+		KindSystem: "system", KindPreference: "preference", 42: "unknown"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
 		}

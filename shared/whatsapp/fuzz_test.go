@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/waguard/waguard/shared/bsuid"
 )
 
 // addSeeds adds every testdata file matching pattern to the corpus.
@@ -28,6 +30,7 @@ func addSeeds(f *testing.F, pattern string) {
 // ParseAny, stays within the limits and prints by lengths only.
 func FuzzParse(f *testing.F) {
 	addSeeds(f, "webhook/*.json")
+	addSeeds(f, "bsuid/*.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		env, err := Parse(body)
 		if err != nil {
@@ -57,14 +60,18 @@ func checkEvent(t *testing.T, i int, ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		m := ev.Message
-		if m.ID == "" || m.From == "" || m.Type == "" || m.Time.IsZero() || ev.PhoneNumberID == "" {
+		if m.ID == "" || m.Type == "" || m.Type == "system" || m.Time.IsZero() || ev.PhoneNumberID == "" {
 			t.Fatalf("event %d: message %v lacks a required field", i, ev)
 		}
 	case KindStatus:
 		if ev.Status.ID == "" || ev.Status.Status == "" || ev.Status.Time.IsZero() {
 			t.Fatalf("event %d: status %v lacks a required field", i, ev)
 		}
-	case KindError:
+	case KindSystem:
+		if ev.System.ID != "" && ev.System.Time.IsZero() {
+			t.Fatalf("event %d: system message %v has no time", i, ev)
+		}
+	case KindError, KindPreference:
 	default:
 		t.Fatalf("event %d has kind %v", i, ev.Kind)
 	}
@@ -73,14 +80,35 @@ func checkEvent(t *testing.T, i int, ev Event) {
 	}
 }
 
-// masked replaces every personal field of ev by 'x's of the same length.
+// masked replaces every personal field of ev by 'x's of the same length,
+// and every BSUID by another of the same length.
 func masked(ev Event) Event {
 	x := func(s string) string { return strings.Repeat("x", len(s)) }
-	m, s := &ev.Message, &ev.Status
+	m, s, sys, p := &ev.Message, &ev.Status, &ev.System, &ev.Preference
 	ev.PhoneNumberID = x(ev.PhoneNumberID)
-	m.ID, m.From, m.ProfileName, m.Text, m.ReplyID, m.ReplyTitle = x(m.ID), x(m.From), x(m.ProfileName), x(m.Text), x(m.ReplyID), x(m.ReplyTitle)
-	s.ID, s.RecipientID = x(s.ID), x(s.RecipientID)
+	m.ID, m.From, m.ProfileName, m.Username, m.Text, m.ReplyID, m.ReplyTitle = x(m.ID), x(m.From), x(m.ProfileName), x(m.Username), x(m.Text), x(m.ReplyID), x(m.ReplyTitle)
+	m.FromUserID, m.FromParentUserID = maskID(m.FromUserID), maskID(m.FromParentUserID)
+	s.ID, s.RecipientID, s.Username, s.CallbackData = x(s.ID), x(s.RecipientID), x(s.Username), x(s.CallbackData)
+	s.RecipientUserID, s.RecipientParentUserID = maskID(s.RecipientUserID), maskID(s.RecipientParentUserID)
+	sys.ID, sys.From, sys.WAID = x(sys.ID), x(sys.From), x(sys.WAID)
+	sys.FromUserID, sys.UserID, sys.ParentUserID = maskID(sys.FromUserID), maskID(sys.UserID), maskID(sys.ParentUserID)
+	sys.PreviousUserID, sys.PreviousParentUserID = maskID(sys.PreviousUserID), maskID(sys.PreviousParentUserID)
+	p.WAID, p.UserID, p.ParentUserID = x(p.WAID), maskID(p.UserID), maskID(p.ParentUserID)
 	return ev
+}
+
+// maskID returns a BSUID of another country and content, as long as id
+// and as much a parent.
+func maskID(id bsuid.ID) bsuid.ID {
+	if id.IsZero() {
+		return id
+	}
+	prefix := "ZZ."
+	if id.IsParent() {
+		prefix = "ZZ.ENT."
+	}
+	out, _ := bsuid.Parse(prefix + strings.Repeat("0", len(id.Reveal())-len(prefix)))
+	return out
 }
 
 // FuzzParseNormalized checks that ParseNormalized never panics, and that
@@ -97,6 +125,9 @@ func FuzzParseNormalized(f *testing.F) {
 			return
 		}
 		checkEvent(t, 0, ev)
+		if ev.Message.From == "" && ev.Message.FromUserID.IsZero() {
+			t.Fatalf("ParseNormalized() = %v, a message from nobody", ev)
+		}
 		b1, err := MarshalNormalized(ev)
 		if err != nil {
 			t.Fatalf("MarshalNormalized(parsed event) err = %v, want nil", err)

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -18,12 +19,14 @@ const (
 // see [ParseNormalized].
 type normalized struct {
 	ID              string           `json:"id"`
-	From            string           `json:"from"`
+	From            string           `json:"from,omitempty"`
+	FromUserID      string           `json:"from_user_id,omitempty"`
 	Timestamp       int64            `json:"timestamp"`
 	Type            string           `json:"type"`
 	Text            string           `json:"text,omitempty"`
 	Reply           *normalizedReply `json:"reply,omitempty"`
 	Name            string           `json:"name,omitempty"`
+	Username        string           `json:"username,omitempty"`
 	ToPhoneNumberID string           `json:"to_phone_number_id"`
 }
 
@@ -44,15 +47,21 @@ type normalizedReply struct {
 //
 //   - id (required): the provider's message id, 1 to 256 printable
 //     ASCII characters; it becomes [Message.ID].
-//   - from (required): the sender in E.164, "+" and 7 to 15 digits; the
-//     digits become [Message.From], as a wa_id would.
+//   - from: the sender in E.164, "+" and 7 to 15 digits; the digits
+//     become [Message.From], as a wa_id would.
+//   - from_user_id: the sender's BSUID, such as
+//     "US.13491208655302741918" (see package bsuid); it becomes
+//     [Message.FromUserID]. At least one of from and from_user_id is
+//     required.
 //   - timestamp (required): when it was sent, as a JSON integer of Unix
 //     seconds (milliseconds are rejected).
-//   - type (required): 1 to 32 of a-z and '_', Meta's type names.
+//   - type (required): 1 to 32 of a-z and '_', Meta's type names,
+//     except "system" (identifier changes come only in Meta's envelope).
 //   - text: the body, required for type "text" and forbidden otherwise.
 //   - reply: {"id","title"} of the chosen button or row, only for types
 //     "interactive" and "button".
 //   - name: the sender's profile name, optional.
+//   - username: the sender's WhatsApp username, optional.
 //   - to_phone_number_id (required): the business phone number id,
 //     digits.
 //
@@ -85,8 +94,8 @@ func (l Limits) parseNormalized(body []byte) (Event, error) {
 		return Event{}, err
 	}
 	m := Message{
-		ID: n.ID, From: n.From[1:], ProfileName: n.Name, Time: time.Unix(n.Timestamp, 0).UTC(),
-		Type: n.Type, Text: n.Text,
+		ID: n.ID, From: strings.TrimPrefix(n.From, "+"), FromUserID: optionalID(n.FromUserID),
+		ProfileName: n.Name, Username: n.Username, Time: time.Unix(n.Timestamp, 0).UTC(), Type: n.Type, Text: n.Text,
 	}
 	if n.Reply != nil {
 		m.ReplyID, m.ReplyTitle = n.Reply.ID, n.Reply.Title
@@ -99,12 +108,16 @@ func (n *normalized) validate() error {
 	switch {
 	case !printableASCII(n.ID, maxIDLen):
 		return malformed("id must be 1 to %d printable ASCII characters", maxIDLen)
-	case len(n.From) < 8 || len(n.From) > 16 || n.From[0] != '+' || n.From[1] == '0' || !digits(n.From[1:]):
+	case n.From == "" && n.FromUserID == "":
+		return malformed("from or from_user_id is required")
+	case n.From != "" && (len(n.From) < 8 || len(n.From) > 16 || n.From[0] != '+' || n.From[1] == '0' || !digits(n.From[1:])):
 		return malformed("from must be E.164")
+	case n.FromUserID != "" && optionalID(n.FromUserID).IsZero():
+		return malformed("from_user_id must be a business-scoped user id")
 	case n.Timestamp <= 0 || n.Timestamp > maxUnixSeconds:
 		return malformed("timestamp must be Unix seconds")
-	case !isToken(n.Type):
-		return malformed("type must be 1 to 32 of a-z and _")
+	case !isToken(n.Type) || n.Type == "system":
+		return malformed("type must be 1 to 32 of a-z and _, not system")
 	case (n.Type == "text") != (n.Text != ""), len(n.Text) > maxTextLen, !utf8.ValidString(n.Text):
 		return malformed("text is required for type text only, at most %d bytes", maxTextLen)
 	case n.Reply != nil && (n.Type != "interactive" && n.Type != "button" ||
@@ -114,6 +127,8 @@ func (n *normalized) validate() error {
 		return malformed("reply title must be UTF-8")
 	case len(n.Name) > maxNameLen || !utf8.ValidString(n.Name):
 		return malformed("name must be UTF-8 of at most %d bytes", maxNameLen)
+	case len(n.Username) > maxNameLen || !utf8.ValidString(n.Username):
+		return malformed("username must be UTF-8 of at most %d bytes", maxNameLen)
 	case n.ToPhoneNumberID == "" || len(n.ToPhoneNumberID) > 32 || !digits(n.ToPhoneNumberID):
 		return malformed("to_phone_number_id must be digits")
 	}
@@ -124,14 +139,18 @@ func (n *normalized) validate() error {
 // the inverse of [ParseNormalized]; tests and the sandbox use it to post
 // to /webhooks/signed. It returns an error wrapping [ErrMalformed] for
 // an event that is not a message or that [ParseNormalized] would refuse.
+// The normalised shape has no parent BSUID: FromParentUserID is dropped.
 func MarshalNormalized(ev Event) ([]byte, error) {
 	if ev.Kind != KindMessage {
 		return nil, fmt.Errorf("marshal normalized: %w", malformed("event is not a message"))
 	}
 	m := ev.Message
 	n := normalized{
-		ID: m.ID, From: "+" + m.From, Timestamp: m.Time.Unix(), Type: m.Type, Text: m.Text,
-		Name: m.ProfileName, ToPhoneNumberID: ev.PhoneNumberID,
+		ID: m.ID, FromUserID: m.FromUserID.Reveal(), Timestamp: m.Time.Unix(), Type: m.Type, Text: m.Text,
+		Name: m.ProfileName, Username: m.Username, ToPhoneNumberID: ev.PhoneNumberID,
+	}
+	if m.From != "" {
+		n.From = "+" + m.From
 	}
 	if m.ReplyID != "" || m.ReplyTitle != "" {
 		n.Reply = &normalizedReply{ID: m.ReplyID, Title: m.ReplyTitle}

@@ -27,6 +27,10 @@ func TestParseNormalized(t *testing.T) {
 		})},
 		{"interactive.json", with(func(m *Message) { m.Type, m.Text, m.ReplyID, m.ReplyTitle = "interactive", "", "consent-yes", "Yes" })},
 		{"image.json", with(func(m *Message) { m.Type, m.Text = "image", "" })},
+		{"bsuid_only.json", with(func(m *Message) {
+			m.From, m.FromUserID, m.Username, m.ProfileName = "", id(t, userBSUID), "test.user", "Test User"
+		})},
+		{"phone_and_bsuid.json", with(func(m *Message) { m.FromUserID = id(t, userBSUID) })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -98,6 +102,9 @@ func TestMarshalNormalizedRejects(t *testing.T) {
 		{"zero", Event{}},
 		{"no phone number id", func() Event { e := ok; e.PhoneNumberID = ""; return e }()},
 		{"from with plus", func() Event { e := ok; e.Message.From = "+" + testWAID; return e }()},
+		{"no sender", func() Event { e := ok; e.Message.From = ""; return e }()},
+		{"system", func() Event { e := ok; e.Message.Type, e.Message.Text = "system", ""; return e }()},
+		{"invalid UTF-8 username", func() Event { e := ok; e.Message.Username = "\xff"; return e }()},
 		{"zero time", func() Event { e := ok; e.Message.Time = unix(0); return e }()},
 		{"invalid UTF-8 name", func() Event { e := ok; e.Message.ProfileName = "\xff"; return e }()},
 	}
