@@ -17,11 +17,13 @@ var denied = map[string]bool{
 	"phone": true, "to": true, "from": true, "body": true, "text": true,
 	"token": true, "msisdn": true, "waid": true, "name": true,
 	"profilename": true, "authorization": true, "secret": true, "key": true,
-	"password": true, "email": true,
+	"password": true, "email": true, "bsuid": true,
 }
 
-// deniedSuffixes deny every key that ends in one of them, after normKey.
-var deniedSuffixes = []string{"token", "secret", "key", "password", "phone"}
+// deniedSuffixes deny every key that ends in one of them, after normKey:
+// credentials, and the identifiers of a WhatsApp user (phone number,
+// business-scoped user id, username).
+var deniedSuffixes = []string{"token", "secret", "key", "password", "phone", "userid", "username"}
 
 // isDenied reports whether the value of key must never be logged.
 func isDenied(key string) bool {

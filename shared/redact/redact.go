@@ -10,10 +10,11 @@
 // (so "wa_id", "waId" and "WA-ID" are one key):
 //
 //	phone to from body text token msisdn wa_id name profile_name
-//	authorization secret key password email
+//	authorization secret key password email bsuid
 //
-// as does any key ending in token, secret, key, password or phone
-// ("access_token", "apiKey", "idempotency_key"). A denylisted value that
+// as does any key ending in token, secret, key, password, phone, user_id
+// or username ("access_token", "apiKey", "idempotency_key",
+// "from_user_id", "profile_username"). A denylisted value that
 // implements [slog.LogValuer], such as a phone.Number, is trusted to redact
 // itself and is logged as its LogValue (still scanned, as below).
 //
@@ -30,6 +31,11 @@
 //   - runs of 7 or more digits, optionally with '+', spaces, '-', '.' and
 //     parentheses, by "[phone]" (this also masks long numeric ids and AWS
 //     account ids outside ARNs);
+//   - WhatsApp business-scoped user ids, which identify a person as a
+//     phone number does, by "[bsuid]": two upper-case letters, '.', an
+//     optional "ENT." and letters and digits including a digit, not
+//     preceded by a letter or digit ("US.13491208655302741918",
+//     "US.ENT.11815799212886844830", "IN.aB3x9"; not "OK.Done");
 //   - "wamid." and the base64 that follows by "[wamid]";
 //   - the credentials after "Bearer ", and JSON Web Tokens, by "[token]";
 //   - the value after keys such as access_token=, "secret":,
@@ -75,8 +81,9 @@
 //
 // # Non-goals
 //
-// Detection is heuristic. It does not find names, addresses or free text
-// logged under a key that is not on the denylist, numbers written in words
+// Detection is heuristic. It does not find names, WhatsApp usernames
+// (which have no shape of their own), addresses or free text logged under
+// a key that is not on the denylist, BSUIDs made of letters only, numbers written in words
 // or with non-ASCII digits, IPv6 addresses, or personal data in integer
 // values. A type with a String method is trusted as far as its text goes:
 // give types that hold personal data a LogValue method. The denylist is the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/waguard/waguard/shared/bsuid"
 	"github.com/waguard/waguard/shared/phone"
 )
 
@@ -94,6 +95,7 @@ func deep(n int) *node {
 func logEverything(log *slog.Logger) {
 	n, _ := phone.Parse("+447700900123") // invalid: the zero Number
 	n, _ = phone.Parse("+442079460123")
+	uid, _ := bsuid.Parse("US.13491208655302741918")
 	reqID := "c0a8e1f2-3b4c-4d5e-8f90-123456789012"
 	log = log.With("function", "waguard-dev-send", "from", "+447700900123", "request_id", reqID)
 	log.Info("inbound from +44 7700 900123 id wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSQzQ5RTZBRjQ5QjVGQzc4OTVCAA==",
@@ -115,6 +117,9 @@ func logEverything(log *slog.Logger) {
 		"per_number", map[string]int{"+12025550123": 2},
 		"raw_json", json.RawMessage(`{"to":"447700900123"}`),
 		"deep", deep(12),
+		"user_id", uid, "bsuid", uid, "from_user_id", "US.13491208655302741918", "username", "test.user",
+		"note2", "user IN.aB3xYz09Q and parent US.ENT.11815799212886844830 wrote",
+		"sender", struct{ ParentUserID, Username string }{"US.ENT.11815799212886844830", "test.user"},
 	)
 	log.WithGroup("g").With("msisdn", "447700900123").Error("failed for 07700900123", "inner", slog.GroupValue(slog.String("x", "+33 1 99 00 12 34")))
 }

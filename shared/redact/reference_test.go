@@ -47,6 +47,13 @@ var refRules = []refRule{
 		re:  regexp.MustCompile(`\A(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}`),
 		run: regexp.MustCompile(`[A-Za-z0-9._%+-]`), replace: mask(maskEmail),
 	},
+	{
+		re:  regexp.MustCompile(`\A[A-Z]{2}\.(?:ENT\.)?([A-Za-z0-9]+)`),
+		run: regexp.MustCompile(`[A-Za-z0-9]`),
+		replace: func(match string, g []int) (string, bool) {
+			return maskBSUID, countDigits(match[g[2]:g[3]]) > 0
+		},
+	},
 	{re: regexp.MustCompile(`\A\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`), boundary: true, replace: mask(maskIP)},
 	{
 		re:  regexp.MustCompile(`\A[A-Za-z0-9+/_-]{32,}={0,2}`),

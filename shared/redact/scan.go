@@ -85,6 +85,11 @@ func (sc *scanner) rest(i int, c byte) (n int, repl string, ok bool) {
 			return
 		}
 	}
+	if isUpper(c) {
+		if n, repl, ok = sc.bsuid(i); ok {
+			return
+		}
+	}
 	if isDigit(c) {
 		if n, repl, ok = sc.ipv4(i); ok {
 			return

@@ -10,8 +10,11 @@ const (
 	maskEmail  = "[email]"
 )
 
-// String returns s with phone numbers, provider message ids, credentials,
-// secret-looking runs, e-mail and IPv4 addresses masked. See the package
+// The BSUID mask, maskBSUID, is in bsuid.go with its rule.
+
+// String returns s with phone numbers, WhatsApp business-scoped user ids,
+// provider message ids, credentials, secret-looking runs, e-mail and IPv4
+// addresses masked. See the package
 // documentation for what it recognises.
 func String(s string) string {
 	// A mask can expose a match its neighbour hid (an address glued to an
@@ -29,9 +32,9 @@ func String(s string) string {
 
 // suspicious is a fast pre-check: it reports whether s could contain
 // anything scan masks. A match needs 4 digits (an IPv4 address), an '@', a
-// run of 32 base64 characters, or a keyword.
+// run of 32 base64 characters, a BSUID's "CC." prefix, or a keyword.
 func suspicious(s string) bool {
-	if len(s) < len("a@b.cd") { // the shortest match
+	if len(s) < len("US.1") { // the shortest match, a BSUID
 		return false
 	}
 	digits, run := 0, 0
@@ -42,7 +45,7 @@ func suspicious(s string) bool {
 				return true
 			}
 		}
-		if c == '@' {
+		if c == '@' || mayStartBSUID(s, i) {
 			return true
 		}
 		if run++; !isRunChar(c) {

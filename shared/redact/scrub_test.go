@@ -48,9 +48,12 @@ func TestIsDenied(t *testing.T) {
 		{"Authorization", true}, {"secret", true}, {"key", true},
 		{"access_token", true}, {"apiKey", true}, {"app_secret", true},
 		{"customer_phone", true}, {"password", true}, {"email", true},
+		{"user_id", true}, {"from_user_id", true}, {"recipientUserId", true}, {"parent-user-id", true},
+		{"username", true}, {"profile_username", true}, {"userName", true},
 		{"route", false}, {"status", false}, {"count", false},
 		{"request_id", false}, {"function_name", false}, {"toggle", false},
 		{"error", false}, {"duration_ms", false}, {"", false},
+		{"users", false}, {"user_count", false}, {"userids_len", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
