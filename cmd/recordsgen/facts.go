@@ -84,4 +84,5 @@ var auditMeaning = map[audit.EventType]string{
 	audit.EventRateLimitExceeded:       "a send was refused by a rate limit",
 	audit.EventWebhookValidationFailed: "webhook deliveries failed verification (once per source and minute)",
 	audit.EventAuthFailed:              "API requests failed authentication (once per source and minute)",
+	audit.EventIdentityLinked:          "a phone number and a business-scoped user id (or a user id and its successor) found to be one person",
 }

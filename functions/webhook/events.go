@@ -17,8 +17,8 @@ import (
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
 
@@ -59,6 +59,8 @@ func (h *Handler) process(ctx context.Context, req events.APIGatewayV2HTTPReques
 			err = h.inbound(ctx, req, caller, ev.Message, out)
 		case whatsapp.KindStatus:
 			err = h.status(ctx, req, caller, ev.Status, out)
+		case whatsapp.KindSystem:
+			err = h.system(ctx, req, caller, ev.System, out)
 		default:
 			out.Ignored++
 		}
@@ -69,36 +71,61 @@ func (h *Handler) process(ctx context.Context, req events.APIGatewayV2HTTPReques
 	return nil
 }
 
-// subject is who an event is about, as keyed hashes only.
-type subject struct {
-	index, pseudonym string
-	number           phone.Number
-}
-
-func (h *Handler) subjectOf(waID string) (subject, bool) {
-	n, err := phone.ParseWAID(waID)
-	if err != nil {
-		return subject{}, false
-	}
-	idx, err1 := h.Keys.Index(n)
-	pseu, err2 := h.Keys.Pseudonym(n)
-	return subject{index: idx, pseudonym: pseu, number: n}, err1 == nil && err2 == nil
-}
-
 // inbound stores one inbound message encrypted, with its audit event and
 // any keyword's consent change in the same transaction.
 func (h *Handler) inbound(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, m whatsapp.Message, out *outcome) error {
-	sub, ok := h.subjectOf(m.From)
-	if !ok {
+	who := whoOf(m.From, m.FromUserID, m.FromParentUserID)
+	if who.Empty() { // neither a number nor a BSUID: nobody to attribute it to
 		out.Ignored++
 		return nil
+	}
+	var sub person
+	var err error
+	for attempt := 0; attempt < 2; attempt++ { // once more after a concurrent identity change
+		if sub, err = h.storeInbound(ctx, req, caller, who, m, out); !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
+	dup := errors.Is(err, store.ErrDuplicate)
+	if dup {
+		err = nil
+	}
+	if err != nil || sub.index == "" {
+		return err
+	}
+	kw := KeywordNone
+	if m.Type == "text" {
+		kw = h.Config.Keywords.Match(m.Text)
+	}
+	if kw == KeywordErase { // idempotent per subject, so also re-run on a redelivery
+		if err := h.openErasure(ctx, req, caller, sub); err != nil {
+			return err
+		}
+	}
+	if kw != KeywordNone && !dup {
+		h.reply(ctx, req, sub, kw, out)
+	}
+	return nil
+}
+
+// storeInbound stores m under the subject its sender's identifiers lead
+// to, with its audit events, any keyword's consent change and the
+// identity change the message brings, in one transaction. It counts the
+// outcome; an erased sender's or a stale message stores nothing (an empty
+// person is returned and no error), a redelivery returns the person and
+// [store.ErrDuplicate]. [store.ErrConflict] means a concurrent event
+// changed the sender's identifiers: find them again.
+func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, who subject.Who, m whatsapp.Message, out *outcome) (person, error) {
+	sub, _, err := h.personOf(ctx, who)
+	if err != nil {
+		return person{}, err
 	}
 	actor := audit.Actor{Caller: caller}
 	if h.now().Sub(m.Time) > h.Config.Horizon {
 		out.Ignored++
 		_, err := h.Audit.Append(ctx, audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
 			RequestID: req.RequestContext.RequestID, Details: map[string]string{"outcome": "dropped_stale", "type": m.Type}})
-		return err
+		return person{}, err
 	}
 	lookup := h.Keys.Lookup("wamid", m.ID)
 	received := audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
@@ -109,43 +136,39 @@ func (h *Handler) inbound(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	extra, auditEvents, err := h.keywordWrites(ctx, sub, lookup, m, kw, received)
 	if err != nil {
-		return err
+		return person{}, err
+	}
+	if link, ok := sub.linkEvent(req, caller, "message"); ok {
+		auditEvents = append(auditEvents, link)
 	}
 	pending, err := h.Audit.Prepare(ctx, auditEvents[0], auditEvents[1:]...)
 	if err != nil {
-		return err
+		return person{}, err
 	}
-	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: sub.number.E164(),
-		ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
-		Class: h.Config.InboundClass}, append(extra, pending.TransactItems()...)...)
+	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: who.Phone.E164(), UserID: who.User.Reveal(),
+		Username: m.Username, ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
+		Class: h.Config.InboundClass, Also: sub.keys, Attach: sub.attach}, append(extra, pending.TransactItems()...)...)
 	pending.Commit(err)
 	switch {
 	case errors.Is(err, store.ErrErased):
 		out.Ignored++
-		return nil
+		return person{}, nil
 	case errors.Is(err, store.ErrDuplicate):
 		out.Duplicates++
+		sub.attach = store.Attachment{} // a redelivery: the reply and erasure below know it
+		return sub, store.ErrDuplicate
 	case err != nil:
-		return err
-	default:
-		out.Received++
-		h.Metrics.Add(metrics.MessagesReceived, 1)
+		return person{}, err
 	}
-	if kw == KeywordErase { // idempotent per subject, so also re-run on a redelivery
-		if err := h.openErasure(ctx, req, caller, sub); err != nil {
-			return err
-		}
-	}
-	if kw != KeywordNone && !errors.Is(err, store.ErrDuplicate) {
-		h.reply(ctx, req, sub, kw, out)
-	}
-	return nil
+	out.Received++
+	h.Metrics.Add(metrics.MessagesReceived, 1)
+	return sub, nil
 }
 
 // keywordWrites returns the consent writes and audit events a keyword
 // adds to the message's transaction. Consent event ids derive from the
 // message, so a redelivery can never record a second change.
-func (h *Handler) keywordWrites(ctx context.Context, sub subject, lookup string, m whatsapp.Message, kw Keyword, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
+func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, m whatsapp.Message, kw Keyword, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
 	var action, evType = "", audit.EventUnknown
 	change := store.SuppressionKeep
 	switch kw {
@@ -170,7 +193,7 @@ func (h *Handler) keywordWrites(ctx context.Context, sub subject, lookup string,
 
 // openErasure opens (or finds) the subject's erasure request: the signed
 // webhook from their own number is the proof of identity.
-func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, sub subject) error {
+func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, sub person) error {
 	id, err := newID("er_")
 	if err != nil {
 		return err
@@ -196,10 +219,16 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		out.Ignored++
 		return nil
 	}
+	// The recipient's identifiers: a status of a message sent by number
+	// also shows the person's BSUID, which links the two.
+	p, known, err := h.personOf(ctx, whoOf(s.RecipientID, s.RecipientUserID, s.RecipientParentUserID))
+	if err != nil {
+		return err
+	}
 	lookup := h.Keys.Lookup("wamid", s.ID)
 	subjectIndex, sk, err := h.Store.FindOutbound(ctx, lookup)
-	if errors.Is(err, store.ErrNotFound) {
-		subjectIndex, sk, err = h.confirmLost(ctx, s, lookup)
+	if errors.Is(err, store.ErrNotFound) && known {
+		subjectIndex, sk, err = h.confirmLost(ctx, p, s, lookup)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && retryUnknownStatus(s.CallbackData, h.now().Sub(s.Time)):
@@ -214,16 +243,18 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if s.ErrorCode != 0 {
 		details["error_code"] = strconv.Itoa(s.ErrorCode)
 	}
-	ev := audit.Event{Type: audit.EventMessageStatus, Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID, Details: details}
-	if sub, ok := h.subjectOf(s.RecipientID); ok {
-		ev.Subject = sub.pseudonym
+	ev := audit.Event{Type: audit.EventMessageStatus, Subject: p.pseudonym, Actor: audit.Actor{Caller: caller},
+		RequestID: req.RequestContext.RequestID, Details: details}
+	evs := []audit.Event{ev}
+	if link, ok := p.linkEvent(req, caller, "status"); ok {
+		evs = append(evs, link)
 	}
-	pending, err := h.Audit.Prepare(ctx, ev)
+	pending, err := h.Audit.Prepare(ctx, evs[0], evs[1:]...)
 	if err != nil {
 		return err
 	}
 	err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time},
-		pending.TransactItems()...)
+		append(p.attach.TransactItems(), pending.TransactItems()...)...)
 	pending.Commit(err)
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -245,9 +276,8 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // now completes it, with the send's idempotency key when it had one (so a
 // retry with the key replays the 202). It returns the message's key, or
 // store.ErrNotFound.
-func (h *Handler) confirmLost(ctx context.Context, s whatsapp.Status, lookup string) (string, string, error) {
-	sub, ok := h.subjectOf(s.RecipientID)
-	if !ok || !messageID(s.CallbackData) {
+func (h *Handler) confirmLost(ctx context.Context, sub person, s whatsapp.Status, lookup string) (string, string, error) {
+	if !messageID(s.CallbackData) {
 		return "", "", store.ErrNotFound
 	}
 	m, err := h.Store.SendingOutbound(ctx, sub.index, s.CallbackData)

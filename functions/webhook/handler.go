@@ -19,6 +19,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -29,9 +30,11 @@ type Handler struct {
 	Flood   *floodguard.Guard
 	Keys    *blindindex.Keys
 	Store   *store.Store
-	Audit   *audit.Writer
-	Log     *slog.Logger
-	Metrics *metrics.Recorder
+	// Subjects finds the person an event is about, by number or BSUID.
+	Subjects *subject.Finder
+	Audit    *audit.Writer
+	Log      *slog.Logger
+	Metrics  *metrics.Recorder
 	// Provider sends keyword confirmations; nil when none is configured.
 	Provider *provider.Sender
 	// Idempotency completes the key of a send whose outcome only Meta's

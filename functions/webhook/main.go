@@ -42,7 +42,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store,
+	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store, Subjects: core.Subjects,
 		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	// The same keyed store as send's, to complete the key of a send whose
 	// outcome only Meta's status told.

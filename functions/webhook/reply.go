@@ -7,7 +7,6 @@ import (
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
@@ -19,7 +18,7 @@ import (
 // is counted and logged (without content) but does not fail the delivery,
 // which would only make Meta redeliver a duplicate. A sent reply is
 // stored encrypted and audited like any outbound message.
-func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub subject, kw Keyword, out *outcome) {
+func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub person, kw Keyword, out *outcome) {
 	text, ok := h.Config.Replies[kw]
 	if !ok || h.Provider == nil {
 		return
@@ -34,14 +33,14 @@ func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	h.Metrics.Add(metrics.MessagesSent, 1)
 }
 
-func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub subject, text string) error {
+func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub person, text string) error {
 	id, err := newID("msg_")
 	if err != nil {
 		return err
 	}
 	// The id goes to Meta as callback data, so a status that arrives
 	// before the reply is stored is retried rather than ignored.
-	res, err := h.Provider.SendText(ctx, provider.ToPhone(sub.number), text, whatsapp.WithCallbackData(id))
+	res, err := h.Provider.SendText(ctx, sub.recipient(), text, whatsapp.WithCallbackData(id))
 	if err != nil {
 		return err
 	}
@@ -57,7 +56,7 @@ func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		return err
 	}
 	err = h.Store.PutOutbound(ctx, store.Outbound{Subject: sub.index, ID: id, Lookup: h.Keys.Lookup("wamid", res.ProviderID),
-		Phone: sub.number.E164(), ProviderID: res.ProviderID, Body: []byte(text), Purpose: retention.ClassSupport,
+		Phone: sub.who.Phone.E164(), UserID: sub.who.User.Reveal(), ProviderID: res.ProviderID, Body: []byte(text), Purpose: retention.ClassSupport,
 		Status: "accepted", ClientID: "webhook", At: h.now()}, pending.TransactItems()...)
 	pending.Commit(err)
 	return err

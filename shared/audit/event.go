@@ -29,6 +29,10 @@ const (
 	EventRateLimitExceeded       EventType = "rate_limit_exceeded"
 	EventWebhookValidationFailed EventType = "webhook_validation_failed"
 	EventAuthFailed              EventType = "auth_failed"
+	// EventIdentityLinked: WhatsApp showed identifiers of one person
+	// together (a phone number and a business-scoped user id, or a user
+	// id and the one it replaced), and they now lead to one subject.
+	EventIdentityLinked EventType = "identity_linked"
 )
 
 // Valid reports whether t is one of the event types above.
@@ -38,7 +42,7 @@ func (t EventType) Valid() bool {
 		EventConsentGranted, EventConsentRevoked, EventDataDeletion,
 		EventDataExport, EventErasureRequested, EventRetentionSweep,
 		EventAPIKeyRotated, EventAPIKeyFallbackUsed, EventRateLimitExceeded,
-		EventWebhookValidationFailed, EventAuthFailed:
+		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked:
 		return true
 	}
 	return false

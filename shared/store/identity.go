@@ -79,11 +79,21 @@ type Identifier struct {
 // keyed hashes and ciphertext only; commit it inside the transaction of
 // the write that needed it ([Inbound.Attach], [Store.AttachNow]).
 type Attachment struct {
-	items []types.TransactWriteItem
+	items  []types.TransactWriteItem
+	links  bool
+	merges int
 }
 
 // Empty reports whether the attachment writes nothing.
 func (a Attachment) Empty() bool { return len(a.items) == 0 }
+
+// Links reports whether the attachment ties identifiers of one person
+// together (several identifiers, something new attached, or subjects
+// merged): an identity_linked audit event records it.
+func (a Attachment) Links() bool { return a.links }
+
+// Merges is how many other subjects the attachment merges in.
+func (a Attachment) Merges() int { return a.merges }
 
 // PrepareAttach turns decision d (from [identity.Decide] over known, as
 // [Store.Identify] returned it) into writes: an alias item per attached
@@ -92,7 +102,7 @@ func (a Attachment) Empty() bool { return len(a.items) == 0 }
 // identifier item of the subject's partition, and for each merged
 // subject a member item and its identifiers' aliases re-pointed.
 func (s *Store) PrepareAttach(ctx context.Context, d identity.Decision, known map[string]identity.Known, ids []Identifier) (Attachment, error) {
-	var a Attachment
+	a := Attachment{merges: len(d.Merge), links: len(d.Merge) > 0 || (len(d.Attach) > 0 && len(ids) > 1)}
 	now := s.now()
 	pk := SubjectPK(d.Subject)
 	for _, id := range d.Attach {
@@ -170,18 +180,25 @@ func (s *Store) mergeWrites(ctx context.Context, d identity.Decision, m string, 
 	return items, nil
 }
 
-// AttachNow commits a on its own (for a request that writes nothing else
-// about the subject). It returns [ErrConflict] when an attachment changed
-// meanwhile.
-func (s *Store) AttachNow(ctx context.Context, a Attachment) error {
+// AttachNow commits a on its own (for an event that stores nothing
+// else, such as a change of identifiers), with extra (the audit event,
+// last). It returns [ErrConflict] when an attachment changed meanwhile.
+func (s *Store) AttachNow(ctx context.Context, a Attachment, extra ...types.TransactWriteItem) error {
 	if a.Empty() {
 		return nil
 	}
-	err := s.transact(ctx, a.items, -1, -1)
-	if conditionFailedIn(err, 0, len(a.items)) {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
-	}
-	return err
+	return s.commit(ctx, append(slices.Clone(a.items), extra...), span{0, len(a.items), ErrConflict})
+}
+
+// TransactItems returns a's writes, for a caller that commits them in its
+// own transaction (before any audit items). A conflict then cancels that
+// transaction; [IsConflict] tells.
+func (a Attachment) TransactItems() []types.TransactWriteItem { return slices.Clone(a.items) }
+
+// IsConflict reports whether err cancelled a transaction holding a's
+// writes from position from because an attachment changed meanwhile.
+func (a Attachment) IsConflict(err error, from int) bool {
+	return conditionFailedIn(err, from, from+len(a.items))
 }
 
 // Partitions returns the partitions holding subject's data: its own,

@@ -50,6 +50,9 @@ func New(k keys, s identities) *Finder { return &Finder{keys: k, store: s} }
 type Who struct {
 	Phone        phone.Number
 	User, Parent bsuid.ID
+	// Also lists further BSUIDs of the same person: the ones that replaced
+	// User, from a change notice. User's subject is preferred.
+	Also []bsuid.ID
 }
 
 // Errors of [Parse]; they never include the input.
@@ -83,7 +86,9 @@ func Parse(phoneNumber, userID string) (Who, error) {
 }
 
 // Empty reports whether w holds no identifier.
-func (w Who) Empty() bool { return w.Phone.IsZero() && w.User.IsZero() && w.Parent.IsZero() }
+func (w Who) Empty() bool {
+	return w.Phone.IsZero() && w.User.IsZero() && w.Parent.IsZero() && len(w.Also) == 0
+}
 
 // Subject is the data subject found.
 type Subject struct {
@@ -113,10 +118,19 @@ func (f *Finder) Identifiers(w Who) ([]store.Identifier, error) {
 		}
 		out = append(out, store.Identifier{ID: identity.ID{Kind: identity.KindPhone, Key: k, Pseudonym: p}, Value: w.Phone.E164()})
 	}
-	for _, u := range []struct {
+	type user struct {
 		id   bsuid.ID
 		kind identity.Kind
-	}{{w.User, identity.KindUser}, {w.Parent, identity.KindParentUser}} {
+	}
+	users := []user{{w.User, identity.KindUser}, {w.Parent, identity.KindParentUser}}
+	for _, a := range w.Also {
+		kind := identity.KindUser
+		if a.IsParent() {
+			kind = identity.KindParentUser
+		}
+		users = append(users, user{a, kind})
+	}
+	for _, u := range users {
 		if u.id.IsZero() {
 			continue
 		}
