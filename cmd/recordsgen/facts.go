@@ -57,14 +57,14 @@ type route struct{ Caller, Data string }
 // routeUse is keyed by "METHOD /path" as template.yaml declares it.
 var routeUse = map[string]route{
 	"GET /webhooks/meta":            {"Meta (subscription handshake)", "none"},
-	"POST /webhooks/meta":           {"Meta's WhatsApp Cloud API", "inbound messages (number, profile name, text or reply), delivery statuses"},
-	"POST /webhooks/signed":         {"a signing provider or internal sender", "inbound messages (number, profile name, text or reply), delivery statuses"},
-	"POST /v1/messages":             {"the controller's systems (API key, scope `messages:send`)", "recipient number, message text or template parameters"},
-	"POST /v1/consents":             {"the controller's systems (`consents:write`)", "number, consent event, optional evidence"},
-	"POST /v1/consents/query":       {"the controller's systems (`consents:read`)", "number (answer: consent state and ledger)"},
-	"POST /v1/erasure-requests":     {"the controller's systems (`subjects:erase`)", "number, reason"},
+	"POST /webhooks/meta":           {"Meta's WhatsApp Cloud API", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
+	"POST /webhooks/signed":         {"a signing provider or internal sender", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
+	"POST /v1/messages":             {"the controller's systems (API key, scope `messages:send`)", "recipient number or WhatsApp user id, message text or template parameters"},
+	"POST /v1/consents":             {"the controller's systems (`consents:write`)", "number or WhatsApp user id, consent event, optional evidence"},
+	"POST /v1/consents/query":       {"the controller's systems (`consents:read`)", "number or WhatsApp user id (answer: consent state and ledger)"},
+	"POST /v1/erasure-requests":     {"the controller's systems (`subjects:erase`)", "number or WhatsApp user id, reason"},
 	"GET /v1/erasure-requests/{id}": {"the controller's systems (`subjects:erase`)", "none (answer: status and counts, no number)"},
-	"POST /v1/exports":              {"the controller's systems (`subjects:export`)", "number (answer: the person's decrypted data)"},
+	"POST /v1/exports":              {"the controller's systems (`subjects:export`)", "number or WhatsApp user id (answer: the person's decrypted data and identifiers)"},
 }
 
 // auditMeaning says what each audit event type records. TestAuditEventTypes
