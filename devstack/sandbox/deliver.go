@@ -131,7 +131,8 @@ type DeliverRequest struct {
 	Preference string `json:"preference,omitempty"`
 	// WAMID, Status, Recipient and ErrorCode describe a status (kind
 	// "status"). Without WAMID the newest recorded send is used; without
-	// Recipient the send's recipient, or the number inside the wamid.
+	// Recipient the send's recipient, or the number inside the wamid; a
+	// send to a BSUID gives the status its user_id and no number.
 	WAMID     string `json:"wamid,omitempty"`
 	Status    string `json:"status,omitempty"`
 	Recipient string `json:"recipient,omitempty"`
@@ -236,8 +237,8 @@ func (s *Sandbox) buildText(dr DeliverRequest) ([]byte, string, error) {
 	return b, wamid, nil
 }
 
-// buildStatus builds a status event, filling the wamid and recipient
-// from the recorded sends when they are omitted.
+// buildStatus builds a status event, filling the wamid, recipient and
+// BSUID from the recorded sends when they are omitted.
 func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 	wamid := dr.WAMID
 	rec, found := s.store.find(wamid)
@@ -246,6 +247,9 @@ func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 			return nil, "", errors.New("deliver: status needs a wamid (no recorded send)")
 		}
 		wamid = rec.WAMID
+	}
+	if dr.UserID == "" && found {
+		dr.UserID = rec.UserID // a send to a BSUID
 	}
 	recipient, err := statusRecipient(dr, rec, found, wamid)
 	if err != nil {
@@ -264,7 +268,8 @@ func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 }
 
 // statusRecipient is the recipient_id of a status: none when withheld,
-// else the request's, the recorded send's, or the number in the wamid. A
+// else the request's, the recorded send's (none for a send to a BSUID, as
+// the sandbox knows no number for it), or the number in the wamid. A
 // status with a user_id needs none.
 func statusRecipient(dr DeliverRequest, rec Record, found bool, wamid string) (string, error) {
 	switch {
@@ -272,7 +277,7 @@ func statusRecipient(dr DeliverRequest, rec Record, found bool, wamid string) (s
 		return "", nil
 	case dr.Recipient != "":
 		return digitsOf(dr.Recipient), nil
-	case found && rec.WAID != "":
+	case found && (rec.WAID != "" || rec.UserID != ""):
 		return rec.WAID, nil
 	}
 	if w, err := ParseWAMID(wamid); err == nil {

@@ -424,3 +424,33 @@ func wantPreference(value, waID, userID string) func(*testing.T, changeValue) {
 		}
 	}
 }
+
+// TestDeliverStatusOfASendToABSUID: a status for a message sent to a BSUID
+// (Meta's "recipient") names the recipient by that BSUID, without a
+// number, as Meta's status_bsuid_only example does.
+func TestDeliverStatusOfASendToABSUID(t *testing.T) {
+	const user = "US.13491208655302741918"
+	rc := &receiver{}
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	_, srv := newTestSandbox(t, Options{WebhookURL: hook.URL})
+	send := []byte(`{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"` + user + `","type":"text","text":{"body":"hi"}}`)
+	if r := do(t, http.MethodPost, sendURL(srv), testToken, send); r.status != http.StatusOK {
+		t.Fatalf("send to a BSUID = %d %s, want 200", r.status, r.body)
+	}
+	r := do(t, http.MethodPost, srv.URL+"/_sandbox/deliver", "", readTestdata(t, "deliver/status_send_to_bsuid.json"))
+	if r.status != http.StatusOK {
+		t.Fatalf("POST /_sandbox/deliver = %d %s, want 200", r.status, r.body)
+	}
+	body := rc.bodies[len(rc.bodies)-1]
+	var v webhookValue
+	decodeInto(t, body, &v)
+	wantRecipient("", user, "", "test.user")(t, v.Entry[0].Changes[0].Value)
+	want, err := os.ReadFile(researchFixtures + "status_bsuid_only.json")
+	if err != nil {
+		t.Fatalf("read research fixture: %v", err)
+	}
+	if diff := cmp.Diff(jsonPaths(t, want), jsonPaths(t, body)); diff != "" {
+		t.Errorf("webhook fields differ from status_bsuid_only.json (-fixture +sandbox):\n%s", diff)
+	}
+}
