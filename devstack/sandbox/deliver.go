@@ -92,16 +92,47 @@ func jsonOrString(b []byte) json.RawMessage {
 }
 
 // DeliverRequest is the body of POST /_sandbox/deliver.
+//
+// A WhatsApp user is named as Meta names them: by a phone number (From,
+// or Recipient for a status), a business-scoped user id (UserID, such as
+// "US.13491208655302741918"), or both, plus an optional ParentUserID
+// ("US.ENT.…") and Username. With WithholdPhone the number is left out,
+// as Meta does for a user with a username it may not reveal.
 type DeliverRequest struct {
-	// Kind is "text", "status" or "raw".
+	// Kind is "text", "status", "system", "preference", "user_id_update"
+	// or "raw".
 	Kind string `json:"kind"`
-	// From, Text and Name describe an inbound text (kind "text").
+	// From, Text and Name describe an inbound text (kind "text"); From is
+	// optional when UserID is set. Name also fills the profile of the
+	// other kinds' contacts and the body of a system message.
 	From string `json:"from,omitempty"`
 	Text string `json:"text,omitempty"`
 	Name string `json:"name,omitempty"`
+	// UserID, ParentUserID and Username identify the user by BSUID for
+	// kinds text, status and preference; UserID is the new BSUID of kinds
+	// system and user_id_update.
+	UserID       string `json:"user_id,omitempty"`
+	ParentUserID string `json:"parent_user_id,omitempty"`
+	Username     string `json:"username,omitempty"`
+	// WithholdPhone leaves the number out of a text (from, wa_id) or a
+	// status (recipient_id, wa_id); it needs UserID.
+	WithholdPhone bool `json:"withhold_phone,omitempty"`
+	// SystemType is the type of kind "system": "user_changed_user_id"
+	// (the default; needs PreviousUserID and UserID) or
+	// "user_changed_number" (needs From, the old number, and NewFrom).
+	SystemType string `json:"system_type,omitempty"`
+	// PreviousUserID and PreviousParentUserID are the BSUIDs before the
+	// change (kinds system and user_id_update).
+	PreviousUserID       string `json:"previous_user_id,omitempty"`
+	PreviousParentUserID string `json:"previous_parent_user_id,omitempty"`
+	// NewFrom is the new number of a user_changed_number system message.
+	NewFrom string `json:"new_from,omitempty"`
+	// Preference is "stop" or "resume" (kind "preference").
+	Preference string `json:"preference,omitempty"`
 	// WAMID, Status, Recipient and ErrorCode describe a status (kind
 	// "status"). Without WAMID the newest recorded send is used; without
-	// Recipient the send's recipient, or the number inside the wamid.
+	// Recipient the send's recipient, or the number inside the wamid; a
+	// send to a BSUID gives the status its user_id and no number.
 	WAMID     string `json:"wamid,omitempty"`
 	Status    string `json:"status,omitempty"`
 	Recipient string `json:"recipient,omitempty"`
@@ -153,33 +184,52 @@ func (s *Sandbox) buildPayload(dr DeliverRequest) ([]byte, string, error) {
 	if dr.Repeat < 0 || dr.Repeat > maxRepeat {
 		return nil, "", fmt.Errorf("deliver: repeat must be 0 to %d", maxRepeat)
 	}
+	if dr.WithholdPhone && (dr.UserID == "" || dr.Kind != "text" && dr.Kind != "status") {
+		return nil, "", errors.New("deliver: withhold_phone needs kind text or status and a user_id")
+	}
+	for _, number := range []string{dr.From, dr.NewFrom} {
+		if number != "" && validateRecipient(number) != nil {
+			return nil, "", errors.New("deliver: from and new_from must be phone numbers")
+		}
+	}
+	if dr.Name == "" {
+		dr.Name = defaultName
+	}
 	switch dr.Kind {
 	case "text":
 		return s.buildText(dr)
 	case "status":
 		return s.buildStatus(dr)
+	case "system":
+		return s.buildSystem(dr)
+	case "preference":
+		return s.buildPreference(dr)
+	case "user_id_update":
+		return s.buildUserIDUpdate(dr)
 	case "raw":
 		if len(dr.Payload) == 0 || string(dr.Payload) == "null" {
 			return nil, "", errors.New("deliver: raw needs a payload")
 		}
 		return dr.Payload, "", nil
 	default:
-		return nil, "", errors.New(`deliver: kind must be "text", "status" or "raw"`)
+		return nil, "", errors.New(`deliver: kind must be "text", "status", "system", "preference", "user_id_update" or "raw"`)
 	}
 }
 
-// buildText builds an inbound text event with a fresh inbound wamid.
+// buildText builds an inbound text event with a fresh inbound wamid. The
+// wamid of a message without a number embeds the number 0.
 func (s *Sandbox) buildText(dr DeliverRequest) ([]byte, string, error) {
 	from := digitsOf(dr.From)
-	if validateRecipient(dr.From) != nil || dr.Text == "" {
-		return nil, "", errors.New("deliver: text needs a valid from and a text")
+	if (dr.From != "" || dr.UserID == "") && validateRecipient(dr.From) != nil || dr.Text == "" {
+		return nil, "", errors.New("deliver: text needs a valid from or user_id, and a text")
 	}
-	if dr.Name == "" {
-		dr.Name = defaultName
+	wamid := NewWAMID(or(from, "0"), false)
+	if dr.WithholdPhone {
+		from = ""
 	}
-	wamid := NewWAMID(from, false)
 	b, err := BuildTextEvent(s.Business(), TextEvent{
 		From: from, Name: dr.Name, Body: dr.Text, WAMID: wamid, Time: s.opts.Now(),
+		UserID: dr.UserID, ParentUserID: dr.ParentUserID, Username: dr.Username,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("deliver: %w", err)
@@ -187,10 +237,10 @@ func (s *Sandbox) buildText(dr DeliverRequest) ([]byte, string, error) {
 	return b, wamid, nil
 }
 
-// buildStatus builds a status event, filling the wamid and recipient
-// from the recorded sends when they are omitted.
+// buildStatus builds a status event, filling the wamid, recipient and
+// BSUID from the recorded sends when they are omitted.
 func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
-	wamid, recipient := dr.WAMID, digitsOf(dr.Recipient)
+	wamid := dr.WAMID
 	rec, found := s.store.find(wamid)
 	if wamid == "" {
 		if !found {
@@ -198,17 +248,15 @@ func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 		}
 		wamid = rec.WAMID
 	}
-	if recipient == "" && found {
-		recipient = rec.WAID
+	if dr.UserID == "" && found {
+		dr.UserID = rec.UserID // a send to a BSUID
 	}
-	if recipient == "" {
-		w, err := ParseWAMID(wamid)
-		if err != nil {
-			return nil, "", errors.New("deliver: status needs a recipient (wamid has none)")
-		}
-		recipient = w.Number
+	recipient, err := statusRecipient(dr, rec, found, wamid)
+	if err != nil {
+		return nil, "", err
 	}
-	ev := StatusEvent{WAMID: wamid, Status: dr.Status, RecipientID: recipient, Time: s.opts.Now(), ErrorCode: dr.ErrorCode}
+	ev := StatusEvent{WAMID: wamid, Status: dr.Status, RecipientID: recipient, Time: s.opts.Now(), ErrorCode: dr.ErrorCode,
+		UserID: dr.UserID, ParentUserID: dr.ParentUserID, Name: dr.Name, Username: dr.Username}
 	if found {
 		ev.CallbackData = rec.CallbackData
 	}
@@ -217,4 +265,26 @@ func (s *Sandbox) buildStatus(dr DeliverRequest) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("deliver: %w", err)
 	}
 	return b, wamid, nil
+}
+
+// statusRecipient is the recipient_id of a status: none when withheld,
+// else the request's, the recorded send's (none for a send to a BSUID, as
+// the sandbox knows no number for it), or the number in the wamid. A
+// status with a user_id needs none.
+func statusRecipient(dr DeliverRequest, rec Record, found bool, wamid string) (string, error) {
+	switch {
+	case dr.WithholdPhone:
+		return "", nil
+	case dr.Recipient != "":
+		return digitsOf(dr.Recipient), nil
+	case found && (rec.WAID != "" || rec.UserID != ""):
+		return rec.WAID, nil
+	}
+	if w, err := ParseWAMID(wamid); err == nil {
+		return w.Number, nil
+	}
+	if dr.UserID != "" {
+		return "", nil
+	}
+	return "", errors.New("deliver: status needs a recipient (wamid has none)")
 }

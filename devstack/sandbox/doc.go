@@ -29,6 +29,17 @@
 //   - POST /_sandbox/deliver builds, signs and posts a webhook; see
 //     [DeliverRequest]. It answers
 //     {"status":...,"body":...,"wamid":...,"signature":...,"attempts":[...],"payload":...}.
+//     Kinds: "text" (an inbound text), "status", "system" (a user's BSUID
+//     or number changed), "preference" (user_preferences stop or resume),
+//     "user_id_update" (the field Meta retracted in August 2026) and "raw".
+//     A user is named by a number ("from", or "recipient" for a status),
+//     a business-scoped user id ("user_id", with optional
+//     "parent_user_id" and "username"), or both; "withhold_phone" leaves
+//     the number out as Meta does for a user with a username, for example
+//     {"kind":"text","user_id":"US.13491208655302741918","username":"test.user","text":"hi"}
+//     or {"kind":"status","status":"delivered","user_id":"US.13491208655302741918","withhold_phone":true}
+//     or {"kind":"system","previous_user_id":"US.13491208655302741918","user_id":"US.27381940563712094455"}
+//     or {"kind":"preference","preference":"stop","user_id":"US.13491208655302741918"}.
 //   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"..."}
 //     replaces either value in a running sandbox (for secret rotation).
 //
@@ -39,7 +50,9 @@
 // The same controls exist in Go: [Sandbox.SetTokens],
 // [Sandbox.SetAppSecret], [Sandbox.Messages], [Sandbox.InjectFault],
 // [Sandbox.Deliver], and the builders [BuildTextEvent],
-// [BuildStatusEvent] and [Sign] for tests that post webhooks themselves.
+// [BuildStatusEvent], [BuildSystemEvent], [BuildPreferenceEvent],
+// [BuildUserIDUpdateEvent] and [Sign] for tests that post webhooks
+// themselves.
 //
 // # Faithful to Meta
 //
@@ -60,13 +73,23 @@
 //     action, media needs an id or a link.
 //   - The success body is
 //     {"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],"messages":[{"id"}]}.
+//   - Users are named as Meta names them since 2026: a business-scoped
+//     user id (user_id, from_user_id, recipient_user_id; a parent BSUID
+//     "CC.ENT.…" in the parent_ fields) next to or instead of the number
+//     (wa_id, from, recipient_id), and a profile.username. Statuses that
+//     name a BSUID carry a contacts[] entry, except failed ones, and sent
+//     ones without the username; system messages carry none. BSUIDs must
+//     have Meta's syntax (package bsuid). The shapes follow the research
+//     fixtures in shared/whatsapp/testdata/bsuid, which the tests compare
+//     field by field.
 //   - Message ids have the structure of real wamids: "wamid." and the
 //     base64 of a Thrift compact struct embedding the user's number, a
 //     sent/received flag and a random hex key. Like Meta's, they are
 //     therefore personal data; [ParseWAMID] recovers the number.
 //   - Webhooks use the "messages" field envelope (object
 //     whatsapp_business_account, entry[].changes[].value with metadata,
-//     contacts and messages, or statuses with pricing or errors), carry
+//     contacts and messages, or statuses with pricing or errors), or the
+//     "user_preferences" and "user_id_update" fields, and carry
 //     X-Hub-Signature-256 (HMAC-SHA256 of the exact body under the app
 //     secret) and the legacy X-Hub-Signature (SHA-1), and escape "/" and
 //     non-ASCII characters as Meta does, so a receiver must verify the raw
@@ -88,6 +111,9 @@
 //     reality 131026, 131047, 131049 and 131050 usually arrive in a
 //     failed-status webhook, not the send response; use
 //     {"kind":"status","status":"failed","error_code":...} for that path.
+//   - Which users Meta sends a number for (the 30-day and contact-book
+//     rules) is not modelled: a delivery has the identifiers it is given.
+//     A text without a number gets a wamid embedding the number 0.
 //   - Status webhooks carry a fixed pricing object (PMP, utility) and no
 //     conversation object; there is no GET verification handshake, no
 //     automatic sent/delivered/read progression and no retry schedule:

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/waguard/waguard/shared/bsuid"
 )
 
 // addSendSeeds adds every testdata/send payload to the corpus.
@@ -111,4 +114,45 @@ func toValidUTF8(s string) string {
 	var out string
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// FuzzBuildIdentity checks that the sender of a text and the recipient of a
+// status are accepted exactly when Meta could name them so (digits, a
+// BSUID, or both; a parent BSUID only with a BSUID), and that whatever is
+// accepted arrives intact under Meta's escaping.
+func FuzzBuildIdentity(f *testing.F) {
+	f.Add("447700900123", "", "", "")
+	f.Add("", goldenBSUID, goldenParent, "zoë.test")
+	f.Add("447700900123", goldenBSUID, "", "a/b")
+	f.Add("", goldenParent, "", "")
+	f.Add("", "", goldenParent, "x")
+	f.Fuzz(func(t *testing.T, from, userID, parentUserID, username string) {
+		_, userErr := bsuid.Parse(userID)
+		parent, parentErr := bsuid.Parse(parentUserID)
+		valid := (from != "" || userID != "") && (from == "" || isDigits(from)) &&
+			(userID == "" || userErr == nil && !strings.HasPrefix(userID[3:], "ENT.")) &&
+			(parentUserID == "" || userID != "" && parentErr == nil && parent.IsParent())
+		b, err := BuildTextEvent(goldenBusiness, TextEvent{From: from, UserID: userID, ParentUserID: parentUserID,
+			Username: username, Body: "hi", WAMID: goldenInbound, Time: testNow})
+		if valid != (err == nil) || err != nil && !errors.Is(err, ErrBadEvent) {
+			t.Fatalf("BuildTextEvent(%q, %q, %q) err = %v, want valid %v", from, userID, parentUserID, err, valid)
+		}
+		if _, err := BuildStatusEvent(goldenBusiness, StatusEvent{RecipientID: from, UserID: userID, ParentUserID: parentUserID,
+			Username: username, Status: "read", WAMID: goldenOutbound, Time: testNow}); valid != (err == nil) {
+			t.Fatalf("BuildStatusEvent(%q, %q, %q) err = %v, want valid %v", from, userID, parentUserID, err, valid)
+		}
+		if err != nil {
+			return
+		}
+		var v webhookValue
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("json.Unmarshal(payload) err = %v, want nil", err)
+		}
+		val := v.Entry[0].Changes[0].Value
+		m, c := val.Messages[0], val.Contacts[0]
+		if m.From != from || m.FromUserID != userID || m.FromParentUserID != parentUserID || c.WAID != from ||
+			c.UserID != userID || c.Profile.Username != toValidUTF8(username) {
+			t.Fatalf("decoded sender = %+v %+v, want %q %q %q %q", m, c, from, userID, parentUserID, username)
+		}
+	})
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/waguard/waguard/shared/bsuid"
 )
 
 // Webhook header names Meta signs deliveries with.
@@ -34,25 +36,47 @@ type Business struct {
 }
 
 // TextEvent describes a text message a WhatsApp user sent to the business.
+// The sender is named by From, UserID or both: a user with a username whose
+// number Meta withholds has only a UserID.
 type TextEvent struct {
-	From  string    // sender's wa_id digits
+	From  string    // sender's wa_id digits; "" when Meta withholds the number
 	Name  string    // sender's profile name
 	Body  string    // message text
 	WAMID string    // message id, e.g. from NewWAMID(From, false)
 	Time  time.Time // when the message was sent
+	// UserID is the sender's business-scoped user id (from_user_id and
+	// contacts[].user_id), such as "US.13491208655302741918"; optional.
+	UserID string
+	// ParentUserID is the sender's parent BSUID ("US.ENT.…"), sent only to
+	// businesses Meta enrolled; optional.
+	ParentUserID string
+	// Username is the sender's username (contacts[].profile.username);
+	// optional.
+	Username string
 }
 
 // StatusEvent describes a status update on a message the business sent.
+// The recipient is named by RecipientID, UserID or both.
 type StatusEvent struct {
 	WAMID       string    // id of the message the status is about
 	Status      string    // sent, delivered, read or failed
-	RecipientID string    // recipient's wa_id digits
+	RecipientID string    // recipient's wa_id digits; "" when Meta withholds it
 	Time        time.Time // when the status changed
 	// ErrorCode is the Meta error code of a failed message; zero means
 	// 131000. It must be zero for other statuses.
 	ErrorCode int
 	// CallbackData is the send's biz_opaque_callback_data, if any.
 	CallbackData string
+	// UserID is the recipient's BSUID (recipient_user_id). With it, sent,
+	// delivered and read statuses carry a contacts[] entry, as Meta's do;
+	// optional.
+	UserID string
+	// ParentUserID is the recipient's parent BSUID
+	// (recipient_parent_user_id); optional.
+	ParentUserID string
+	// Name and Username fill the contacts[] entry's profile; Meta omits the
+	// username from sent statuses, and so does the sandbox.
+	Name, Username string
 }
 
 // Wire shapes of the "messages" webhook, in Meta's field order.
@@ -70,11 +94,13 @@ type (
 		Field string      `json:"field"`
 	}
 	changeValue struct {
-		MessagingProduct string          `json:"messaging_product"`
-		Metadata         metadata        `json:"metadata"`
-		Contacts         []contact       `json:"contacts,omitempty"`
-		Messages         []inboundMsg    `json:"messages,omitempty"`
-		Statuses         []messageStatus `json:"statuses,omitempty"`
+		MessagingProduct string             `json:"messaging_product"`
+		Metadata         metadata           `json:"metadata"`
+		Contacts         []contact          `json:"contacts,omitempty"`
+		Messages         []inboundMsg       `json:"messages,omitempty"`
+		Statuses         []messageStatus    `json:"statuses,omitempty"`
+		UserPreferences  []preferenceItem   `json:"user_preferences,omitempty"`
+		UserIDUpdate     []userIDUpdateItem `json:"user_id_update,omitempty"`
 	}
 	metadata struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
@@ -82,22 +108,30 @@ type (
 	}
 	contact struct {
 		Profile struct {
-			Name string `json:"name"`
+			Name     string `json:"name"`
+			Username string `json:"username,omitempty"`
 		} `json:"profile"`
-		WAID string `json:"wa_id"`
+		WAID         string `json:"wa_id,omitempty"`
+		UserID       string `json:"user_id,omitempty"`
+		ParentUserID string `json:"parent_user_id,omitempty"`
 	}
 	inboundMsg struct {
-		From      string      `json:"from"`
-		ID        string      `json:"id"`
-		Timestamp string      `json:"timestamp"`
-		Type      string      `json:"type"`
-		Text      *TextObject `json:"text,omitempty"`
+		From             string         `json:"from,omitempty"`
+		FromUserID       string         `json:"from_user_id,omitempty"`
+		FromParentUserID string         `json:"from_parent_user_id,omitempty"`
+		ID               string         `json:"id"`
+		Timestamp        string         `json:"timestamp"`
+		Type             string         `json:"type"`
+		Text             *TextObject    `json:"text,omitempty"`
+		System           *systemContent `json:"system,omitempty"`
 	}
 	messageStatus struct {
-		ID          string `json:"id"`
-		Status      string `json:"status"`
-		Timestamp   string `json:"timestamp"`
-		RecipientID string `json:"recipient_id"`
+		ID                    string `json:"id"`
+		Status                string `json:"status"`
+		Timestamp             string `json:"timestamp"`
+		RecipientID           string `json:"recipient_id,omitempty"`
+		RecipientUserID       string `json:"recipient_user_id,omitempty"`
+		RecipientParentUserID string `json:"recipient_parent_user_id,omitempty"`
 		// CallbackData follows recipient_id, as in Meta's examples.
 		CallbackData string         `json:"biz_opaque_callback_data,omitempty"`
 		Pricing      *pricing       `json:"pricing,omitempty"`
@@ -122,43 +156,79 @@ type (
 
 // BuildTextEvent returns the webhook body Meta posts when a user sends
 // the business a text message. It returns an error wrapping [ErrBadEvent]
-// when From is not digits or Body or WAMID is empty.
+// when Body or WAMID is empty, or the sender is not named by digits in
+// From, a BSUID in UserID, or both (see validUser).
 func BuildTextEvent(b Business, ev TextEvent) ([]byte, error) {
-	if !isDigits(ev.From) || ev.Body == "" || ev.WAMID == "" {
+	if ev.Body == "" || ev.WAMID == "" || !validUser(ev.From, ev.UserID, ev.ParentUserID) {
 		return nil, fmt.Errorf("build text event: %w", ErrBadEvent)
 	}
-	c := contact{WAID: ev.From}
-	c.Profile.Name = ev.Name
 	v := b.value()
-	v.Contacts = []contact{c}
+	v.Contacts = []contact{newContact(ev.Name, ev.Username, ev.From, ev.UserID, ev.ParentUserID)}
 	v.Messages = []inboundMsg{{
-		From: ev.From, ID: ev.WAMID, Timestamp: unixString(ev.Time),
-		Type: "text", Text: &TextObject{Body: ev.Body},
+		From: ev.From, FromUserID: ev.UserID, FromParentUserID: ev.ParentUserID, ID: ev.WAMID,
+		Timestamp: unixString(ev.Time), Type: "text", Text: &TextObject{Body: ev.Body},
 	}}
 	return b.encode(v)
 }
 
 // BuildStatusEvent returns the webhook body Meta posts when a message the
 // business sent changes status. It returns an error wrapping
-// [ErrBadEvent] for an unknown status, a non-digit recipient, an empty
-// WAMID or an error code on a status other than failed.
+// [ErrBadEvent] for an unknown status, a recipient not named by digits in
+// RecipientID, a BSUID in UserID, or both, an empty WAMID or an error code
+// on a status other than failed.
 func BuildStatusEvent(b Business, ev StatusEvent) ([]byte, error) {
-	if !validStatus(ev.Status) || !isDigits(ev.RecipientID) || ev.WAMID == "" ||
+	if !validStatus(ev.Status) || !validUser(ev.RecipientID, ev.UserID, ev.ParentUserID) || ev.WAMID == "" ||
 		(ev.ErrorCode != 0 && ev.Status != "failed") {
 		return nil, fmt.Errorf("build status event: %w", ErrBadEvent)
 	}
 	st := messageStatus{
-		ID: ev.WAMID, Status: ev.Status, Timestamp: unixString(ev.Time),
-		RecipientID: ev.RecipientID, CallbackData: ev.CallbackData,
+		ID: ev.WAMID, Status: ev.Status, Timestamp: unixString(ev.Time), RecipientID: ev.RecipientID,
+		RecipientUserID: ev.UserID, RecipientParentUserID: ev.ParentUserID, CallbackData: ev.CallbackData,
 	}
+	v := b.value()
 	if ev.Status == "failed" {
 		st.Errors = []webhookError{newWebhookError(ev.ErrorCode)}
 	} else {
 		st.Pricing = &pricing{Billable: true, PricingModel: "PMP", Category: "utility", Type: "regular"}
+		if ev.UserID != "" { // Meta adds contacts to sent, delivered and read statuses
+			username := ev.Username
+			if ev.Status == "sent" {
+				username = ""
+			}
+			v.Contacts = []contact{newContact(ev.Name, username, ev.RecipientID, ev.UserID, ev.ParentUserID)}
+		}
 	}
-	v := b.value()
 	v.Statuses = []messageStatus{st}
 	return b.encode(v)
+}
+
+// newContact is a contacts[] entry.
+func newContact(name, username, waID, userID, parentUserID string) contact {
+	c := contact{WAID: waID, UserID: userID, ParentUserID: parentUserID}
+	c.Profile.Name, c.Profile.Username = name, username
+	return c
+}
+
+// validUser reports whether a WhatsApp user is named as Meta names one in a
+// webhook: by waID (digits), userID (a BSUID such as
+// "US.13491208655302741918"), or both, with parentUserID empty or a parent
+// BSUID ("US.ENT.…") that comes with a userID.
+func validUser(waID, userID, parentUserID string) bool {
+	switch {
+	case waID == "" && userID == "":
+		return false
+	case waID != "" && !isDigits(waID):
+		return false
+	case userID != "" && !isBSUID(userID, false):
+		return false
+	}
+	return parentUserID == "" || userID != "" && isBSUID(parentUserID, true)
+}
+
+// isBSUID reports whether s is a BSUID, or a parent BSUID if parent.
+func isBSUID(s string, parent bool) bool {
+	id, err := bsuid.Parse(s)
+	return err == nil && id.IsParent() == parent
 }
 
 // Sign returns the X-Hub-Signature-256 value for body:
@@ -206,11 +276,15 @@ func (b Business) value() changeValue {
 	}
 }
 
-// encode wraps v in the whatsapp_business_account envelope and encodes it.
-func (b Business) encode(v changeValue) ([]byte, error) {
+// encode wraps v, a "messages" change, in the whatsapp_business_account
+// envelope and encodes it.
+func (b Business) encode(v changeValue) ([]byte, error) { return b.encodeField(v, "messages") }
+
+// encodeField wraps v, a change of field, in the envelope and encodes it.
+func (b Business) encodeField(v changeValue, field string) ([]byte, error) {
 	env := envelope{
 		Object: "whatsapp_business_account",
-		Entry:  []entry{{ID: b.AccountID, Changes: []change{{Value: v, Field: "messages"}}}},
+		Entry:  []entry{{ID: b.AccountID, Changes: []change{{Value: v, Field: field}}}},
 	}
 	return EncodeLikeMeta(env)
 }

@@ -24,6 +24,14 @@ const (
 
 var goldenBusiness = Business{AccountID: DefaultBusinessAccountID, PhoneNumberID: DefaultPhoneNumberID, DisplayPhoneNumber: DefaultDisplayPhoneNumber}
 
+// Synthetic business-scoped user ids: a user's, their next one after a
+// change, and a parent BSUID (Meta's examples).
+const (
+	goldenBSUID     = "US.13491208655302741918"
+	goldenNextBSUID = "US.27381940563712094455"
+	goldenParent    = "US.ENT.11815799212886844830"
+)
+
 func TestBuildEventsGolden(t *testing.T) {
 	tests := []struct {
 		golden string
@@ -40,6 +48,34 @@ func TestBuildEventsGolden(t *testing.T) {
 		{"status_failed.json", func() ([]byte, error) {
 			return BuildStatusEvent(goldenBusiness, StatusEvent{WAMID: goldenOutbound, Status: "failed",
 				RecipientID: "447700900123", Time: testNow.Add(time.Minute), ErrorCode: CodeReengagement})
+		}},
+		{"text_bsuid_only.json", func() ([]byte, error) {
+			return BuildTextEvent(goldenBusiness, TextEvent{UserID: goldenBSUID, ParentUserID: goldenParent, Username: "zoe.test",
+				Name: "Zoë Test", Body: "STOP", WAMID: goldenInbound, Time: testNow})
+		}},
+		{"status_delivered_bsuid_only.json", func() ([]byte, error) {
+			return BuildStatusEvent(goldenBusiness, StatusEvent{WAMID: goldenOutbound, Status: "delivered",
+				UserID: goldenBSUID, Name: "Zoë Test", Username: "zoe.test", Time: testNow})
+		}},
+		{"status_failed_bsuid.json", func() ([]byte, error) {
+			return BuildStatusEvent(goldenBusiness, StatusEvent{WAMID: goldenOutbound, Status: "failed",
+				UserID: goldenBSUID, Name: "Zoë Test", Time: testNow, ErrorCode: CodeUndeliverable})
+		}},
+		{"system_user_changed_user_id.json", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedUserID, WAMID: goldenInbound,
+				Name: "Zoë Test", PreviousUserID: goldenBSUID, UserID: goldenNextBSUID, Time: testNow})
+		}},
+		{"system_user_changed_number.json", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedNumber, WAMID: goldenInbound, Name: "Zoë Test",
+				From: "447700900123", NewNumber: "447700900456", PreviousUserID: goldenBSUID, UserID: goldenNextBSUID, Time: testNow})
+		}},
+		{"preference_stop.json", func() ([]byte, error) {
+			return BuildPreferenceEvent(goldenBusiness, PreferenceEvent{Value: "stop", WAID: "447700900123", UserID: goldenBSUID,
+				Name: "Zoë Test", Time: testNow})
+		}},
+		{"user_id_update.json", func() ([]byte, error) {
+			return BuildUserIDUpdateEvent(goldenBusiness, UserIDUpdateEvent{WAID: "447700900123", Name: "Zoë Test",
+				PreviousUserID: goldenBSUID, UserID: goldenNextBSUID, Time: testNow})
 		}},
 	}
 	for _, tt := range tests {
@@ -84,6 +120,46 @@ func TestBuildEventErrors(t *testing.T) {
 		{"status code on delivered", func() ([]byte, error) {
 			return BuildStatusEvent(goldenBusiness, StatusEvent{WAMID: goldenOutbound, Status: "delivered",
 				RecipientID: "447700900123", ErrorCode: CodeUndeliverable})
+		}},
+		{"text with a malformed user id", func() ([]byte, error) {
+			return BuildTextEvent(goldenBusiness, TextEvent{UserID: "US 13491208655302741918", Body: "hi", WAMID: goldenInbound})
+		}},
+		{"text with a parent as user id", func() ([]byte, error) {
+			return BuildTextEvent(goldenBusiness, TextEvent{UserID: goldenParent, Body: "hi", WAMID: goldenInbound})
+		}},
+		{"text with a parent only", func() ([]byte, error) {
+			return BuildTextEvent(goldenBusiness, TextEvent{From: "447700900123", ParentUserID: goldenParent, Body: "hi", WAMID: goldenInbound})
+		}},
+		{"status for nobody", func() ([]byte, error) {
+			return BuildStatusEvent(goldenBusiness, StatusEvent{WAMID: goldenOutbound, Status: "read"})
+		}},
+		{"system of unknown type", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: "user_changed_name", WAMID: goldenInbound, PreviousUserID: goldenBSUID, UserID: goldenNextBSUID})
+		}},
+		{"system without previous user id", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedUserID, WAMID: goldenInbound, UserID: goldenNextBSUID})
+		}},
+		{"system user id change with numbers", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedUserID, WAMID: goldenInbound,
+				PreviousUserID: goldenBSUID, UserID: goldenNextBSUID, From: "447700900123", NewNumber: "447700900456"})
+		}},
+		{"number change without the new number", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedNumber, WAMID: goldenInbound, From: "447700900123"})
+		}},
+		{"system without wamid", func() ([]byte, error) {
+			return BuildSystemEvent(goldenBusiness, SystemEvent{Type: SystemUserChangedUserID, PreviousUserID: goldenBSUID, UserID: goldenNextBSUID})
+		}},
+		{"preference of unknown value", func() ([]byte, error) {
+			return BuildPreferenceEvent(goldenBusiness, PreferenceEvent{Value: "pause", UserID: goldenBSUID})
+		}},
+		{"preference for nobody", func() ([]byte, error) {
+			return BuildPreferenceEvent(goldenBusiness, PreferenceEvent{Value: "stop"})
+		}},
+		{"user id update with one id", func() ([]byte, error) {
+			return BuildUserIDUpdateEvent(goldenBusiness, UserIDUpdateEvent{UserID: goldenNextBSUID})
+		}},
+		{"user id update with a bad number", func() ([]byte, error) {
+			return BuildUserIDUpdateEvent(goldenBusiness, UserIDUpdateEvent{WAID: "+447700900123", PreviousUserID: goldenBSUID, UserID: goldenNextBSUID})
 		}},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/waguard/waguard/devstack/sandbox"
 	"github.com/waguard/waguard/shared/bsuid"
 )
 
@@ -217,5 +218,61 @@ func TestBSUIDEventsPrintNoPersonalData(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("printed events lack %q", want)
 		}
+	}
+}
+
+// TestSandboxIdentityShapesParse parses every identifier shape the sandbox
+// builds, so that stack tests that deliver them exercise what this
+// package accepts.
+func TestSandboxIdentityShapesParse(t *testing.T) {
+	user, next, parent := id(t, userBSUID), id(t, newBSUID), id(t, parentBSUID)
+	biz := sandbox.Business{AccountID: "1", PhoneNumberID: testPNID, DisplayPhoneNumber: "447700900001"}
+	at := unix(1767225600)
+	tests := []struct {
+		name  string
+		build func() ([]byte, error)
+		want  Event
+	}{
+		{"text, BSUID only", func() ([]byte, error) {
+			return sandbox.BuildTextEvent(biz, sandbox.TextEvent{UserID: userBSUID, ParentUserID: parentBSUID, Username: "test.user",
+				Name: "Test User", Body: "STOP", WAMID: inWAMID, Time: at})
+		}, msgEvent(testPNID, Message{ID: inWAMID, FromUserID: user, FromParentUserID: parent, ProfileName: "Test User",
+			Username: "test.user", Time: at, Type: "text", Text: "STOP"})},
+		{"text, phone and BSUID", func() ([]byte, error) {
+			return sandbox.BuildTextEvent(biz, sandbox.TextEvent{From: testWAID, UserID: userBSUID, Name: "Test User", Body: "hi", WAMID: inWAMID, Time: at})
+		}, msgEvent(testPNID, Message{ID: inWAMID, From: testWAID, FromUserID: user, ProfileName: "Test User", Time: at, Type: "text", Text: "hi"})},
+		{"status, BSUID only", func() ([]byte, error) {
+			return sandbox.BuildStatusEvent(biz, sandbox.StatusEvent{WAMID: outWAMID, Status: "read", UserID: userBSUID, Username: "test.user", Time: at})
+		}, statusEvent(testPNID, Status{ID: outWAMID, Status: "read", RecipientUserID: user, Username: "test.user", Time: at})},
+		{"system, BSUID changed", func() ([]byte, error) {
+			return sandbox.BuildSystemEvent(biz, sandbox.SystemEvent{Type: sandbox.SystemUserChangedUserID, WAMID: inWAMID, Name: "Test User",
+				PreviousUserID: userBSUID, UserID: newBSUID, Time: at})
+		}, sysEvent(testPNID, System{ID: inWAMID, Time: at, Type: SystemUserChangedUserID, PreviousUserID: user, UserID: next})},
+		{"system, number changed", func() ([]byte, error) {
+			return sandbox.BuildSystemEvent(biz, sandbox.SystemEvent{Type: sandbox.SystemUserChangedNumber, WAMID: inWAMID, Name: "Test User",
+				From: testWAID, NewNumber: secondWAID, PreviousUserID: userBSUID, UserID: newBSUID, Time: at})
+		}, sysEvent(testPNID, System{ID: inWAMID, Time: at, Type: SystemUserChangedNumber, From: testWAID, WAID: secondWAID,
+			PreviousUserID: user, UserID: next})},
+		{"preference, resume", func() ([]byte, error) {
+			return sandbox.BuildPreferenceEvent(biz, sandbox.PreferenceEvent{Value: "resume", UserID: userBSUID, Time: at})
+		}, prefEvent(testPNID, Preference{UserID: user, Category: CategoryMarketingMessages, Value: PreferenceResume, Time: at})},
+		{"user_id_update", func() ([]byte, error) {
+			return sandbox.BuildUserIDUpdateEvent(biz, sandbox.UserIDUpdateEvent{WAID: testWAID, PreviousUserID: userBSUID, UserID: newBSUID, Time: at})
+		}, sysEvent(testPNID, System{Time: at, Type: SystemUserChangedUserID, WAID: testWAID, PreviousUserID: user, UserID: next})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, err := tt.build()
+			if err != nil {
+				t.Fatalf("build err = %v, want nil", err)
+			}
+			env, err := Parse(body)
+			if err != nil {
+				t.Fatalf("Parse(sandbox %s) err = %v, want nil", tt.name, err)
+			}
+			if diff := cmp.Diff([]Event{tt.want}, Events(env)); diff != "" {
+				t.Errorf("Events(Parse(sandbox %s)) mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
 	}
 }
