@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/subject"
+)
+
+// api calls the local gateway with the ops key.
+type api struct {
+	t   *testing.T
+	st  stacktest.Stack
+	key string
+}
+
+func newAPI(t *testing.T, st stacktest.Stack) api {
+	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
+	f, err := secrets.NewStore(secretsmanager.NewFromConfig(st.AWS(t)), time.Minute).Get(context.Background(), "waguard/"+stage+"/clients/ops", secrets.StageCurrent)
+	if err != nil {
+		t.Fatalf("read the ops client secret: %v", err)
+	}
+	return api{t: t, st: st, key: string(apiauth.PresentedKey("ops", f.Get("key")).Reveal())}
+}
+
+func (a api) post(path string, body any) (int, map[string]any) {
+	a.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, a.st.GatewayURL+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("POST %s err = %v", path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestGatewayBSUIDOnlyUser follows a person WhatsApp shows only by their
+// BSUID and username, through the local gateway and the deployed
+// functions: inbound, STOP, a send to the BSUID refused, START, a send
+// allowed (to Meta's "recipient"), a message showing their number too, an
+// export by BSUID with every identifier, and an erasure by BSUID that
+// removes everything, including what was stored under the number, and
+// leaves no identifier in clear in any table.
+func TestGatewayBSUIDOnlyUser(t *testing.T) {
+	h, _, st := newStackHandler(t)
+	a := newAPI(t, st)
+	u, from, username := testUserID(t), testNumber(t), fmt.Sprintf("grace.h%d", time.Now().UnixNano()%1e6)
+	inbound := func(text string, withNumber bool) {
+		t.Helper()
+		req := map[string]any{"kind": "text", "user_id": u, "username": username, "text": text, "withhold_phone": true}
+		if withNumber {
+			req["from"], req["withhold_phone"] = from, false
+		}
+		if at := deliver(t, st, req)[0]; at.Status != 200 || at.Body["received"] != 1.0 {
+			t.Fatalf("deliver(%q) = %d %v, want 200 received 1", text, at.Status, at.Body)
+		}
+	}
+	send := map[string]any{"to_user_id": u, "purpose": "marketing", "template": map[string]any{"name": "order_update", "language": "en_US"}}
+	inbound("hello, no number", false)
+	inbound("STOP", false)
+	if status, out := a.post("/v1/messages", send); status != 403 || out["error"].(map[string]any)["code"] != "recipient_suppressed" {
+		t.Fatalf("send after STOP = %d %v, want 403 recipient_suppressed", status, out)
+	}
+	inbound("START", false)
+	if status, out := a.post("/v1/messages", send); status != 202 {
+		t.Fatalf("send after START = %d %v, want 202", status, out)
+	}
+	if n := st.SandboxSends(t, u); n != 1 {
+		t.Errorf("Meta received %d messages for the BSUID, want 1", n)
+	}
+	inbound("now with my number", true)
+	status, out := a.post("/v1/exports", map[string]string{"user_id": u})
+	msgs, _ := out["messages"].([]any)
+	if status != 200 || len(msgs) != 5 { // four inbound, one outbound
+		t.Fatalf("export by BSUID = %d with %d messages, want 200 with 5", status, len(msgs))
+	}
+	kinds := map[string]string{}
+	for _, id := range out["identifiers"].([]any) {
+		m := id.(map[string]any)
+		kinds[m["kind"].(string)] = m["value"].(string)
+	}
+	if kinds["user_id"] != u || kinds["phone"] != "+"+from || kinds["username"] != username {
+		t.Errorf("exported identifiers = %v, want the BSUID, the number and the username", kinds)
+	}
+	if status, out := a.post("/v1/erasure-requests", map[string]string{"user_id": u, "reason": "user_request"}); status != 202 || out["status"] != "completed" {
+		t.Fatalf("erasure by BSUID = %d %v, want 202 completed", status, out)
+	}
+	_, out = a.post("/v1/exports", map[string]string{"phone": "+" + from})
+	if msgs, _ := out["messages"].([]any); len(msgs) != 0 || out["suppression"].(map[string]any)["erased"] != true {
+		t.Errorf("export by number after the erasure = %v, want nothing and erased", out)
+	}
+	n, _ := phone.ParseWAID(from)
+	for _, who := range []subject.Who{{User: mustUser(t, u)}, {Phone: n}} {
+		sub, err := h.Subjects.Find(context.Background(), who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if items := partition(t, st, sub.Key); len(items) != 0 {
+			t.Errorf("%d items left under an identifier of the erased person", len(items))
+		}
+	}
+	for _, needle := range []string{u, username, from} {
+		if scanFor(t, st, []byte(needle)) {
+			t.Errorf("a table holds an identifier in clear (%d bytes)", len(needle))
+		}
+	}
+}
