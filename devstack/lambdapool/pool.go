@@ -127,6 +127,16 @@ func (p *Pool) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 		return nil, err
 	}
 	out, err := invoke(ctx, inst.addr, payload, s.fn.TimeoutSeconds)
+	if refusedConnection(err) {
+		// Nothing reached the instance: its emulator is not listening (it
+		// died, or lost its port to another process between the probe and
+		// its bind). Start another and send the payload there, once.
+		p.discard(s, inst)
+		if inst, err = p.acquire(ctx, s); err != nil {
+			return nil, err
+		}
+		out, err = invoke(ctx, inst.addr, payload, s.fn.TimeoutSeconds)
+	}
 	if err != nil && !IsFunctionError(err) {
 		// Cut short or crashed: the RIE may still be running the
 		// invocation, and overlapping invocations crash it, so never
@@ -136,6 +146,14 @@ func (p *Pool) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 	}
 	s.idle <- inst
 	return out, err
+}
+
+// refusedConnection reports whether err is a refused connection: the
+// request never reached an emulator, so sending it again cannot run the
+// function twice.
+func refusedConnection(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // discard stops inst and frees its slot.
@@ -246,6 +264,12 @@ func (p *Pool) Close() {
 	}
 }
 
+// invokeClient opens a connection per invocation: a kept-alive connection
+// to an emulator that died meanwhile fails with an EOF that cannot tell
+// whether the request arrived, where a new one is refused before anything
+// is sent (refusedConnection). Loopback connects cost microseconds.
+var invokeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 func invoke(ctx context.Context, addr string, payload []byte, timeoutSeconds int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutSeconds+5)*time.Second)
 	defer cancel()
@@ -254,7 +278,7 @@ func invoke(ctx context.Context, addr string, payload []byte, timeoutSeconds int
 	if err != nil {
 		return nil, fmt.Errorf("invoke: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := invokeClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("invoke: %w", err)
 	}

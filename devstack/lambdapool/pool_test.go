@@ -343,3 +343,26 @@ func TestCutShortInstanceIsNotReused(t *testing.T) {
 		})
 	}
 }
+
+// TestInvokeReplacesARefusingInstance kills an idle instance's emulator,
+// as a lost port or a crash would: the next invoke is refused before
+// anything reached a function, so the pool starts another instance and
+// the invoke succeeds there (make test once failed with "connection
+// refused" from a fourth instance whose port another process had taken).
+func TestInvokeReplacesARefusingInstance(t *testing.T) {
+	p := newTestPool(t, Options{Size: 1})
+	first := invokeEcho(t, p, `{}`)
+	s := p.funcs[testFn]
+	p.mu.Lock()
+	inst := s.all[0]
+	p.mu.Unlock()
+	_ = inst.cmd.Process.Kill()
+	_ = inst.cmd.Wait()
+	second, err := tryEcho(p, `{}`)
+	if err != nil {
+		t.Fatalf("invoke after the instance died: %v, want a new instance to answer", err)
+	}
+	if second.PID == first.PID {
+		t.Errorf("the same pid %d answered, want a new instance", second.PID)
+	}
+}
