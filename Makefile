@@ -79,9 +79,11 @@ invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EV
 
 # ---------------------------------------------------------------- test
 .PHONY: test
-test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, then integration tests on the local stack.
+# The IAM coverage check (devstack/cmd/iamcheck) runs after every test, on
+# the same stack: it fails when template.yaml grants what no test exercised.
+test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, integration tests on the local stack, then the IAM coverage check.
 	go vet ./...
-	devstack/with-stack.sh go test -count=1 ./...
+	devstack/with-stack.sh sh -c 'go test -count=1 ./... && go run ./devstack/cmd/iamcheck'
 
 .PHONY: bench
 bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, AWS calls and cost per message on a private local stack (~1.5 min, loopback only; docs/performance.md).

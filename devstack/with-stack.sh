@@ -20,6 +20,7 @@ fi
 
 if [ -f "$env_file" ] && curl -fsS -o /dev/null "http://127.0.0.1:$gateway/_local/health" 2>/dev/null; then
   echo "with-stack: reusing the running stack ($env_file)"
+  export WAGUARD_STACK_REUSED=1 # its IAM record predates the command (devstack/cmd/iamcheck)
 else
   echo "with-stack: starting an in-memory local stack"
   rm -f "$env_file"

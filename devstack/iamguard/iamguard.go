@@ -28,6 +28,19 @@
 // ([KMSProxy]). Allow statements only, with StringEquals conditions; a
 // Deny statement, another condition operator or a policy form other than
 // inline statements makes [Policies] fail rather than be misread.
+//
+// # What is proven the other way
+//
+// Enforcement proves a role lacks nothing the tests need; the coverage
+// check proves it holds nothing more. [Roles] records every call it allows
+// a function ([Use]), whether the function runs under the RIE behind the
+// gateway or a test calls as the function (stacktest's AsFunction). After
+// the tests, [Check] matches those uses against every [Grant] of the
+// template (one action on one resource of one statement) and reports each
+// grant no use exercised, unless [Exemptions] gives the reason no local
+// emulator can exercise it. waguard-dev serves the record at GET
+// /_local/iam/usage; devstack/cmd/iamcheck runs the check as the last step
+// of `make test`.
 package iamguard
 
 import (
@@ -35,6 +48,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -49,12 +63,25 @@ import (
 
 // AccessKey is the access key id waguard-dev gives the function with the
 // template's logical id.
-func AccessKey(logicalID string) string { return "waguard-role-" + logicalID }
+func AccessKey(logicalID string) string { return accessKeyPrefix + logicalID }
 
-// Statement is one Allow statement: its actions and resources, wildcards
-// (* and ?) kept, and its StringEquals conditions (condition key to the
-// values one of which the request's must equal).
+// FunctionOf returns the logical id of the function whose access key is
+// accessKey ([AccessKey]).
+func FunctionOf(accessKey string) (string, bool) {
+	id, ok := strings.CutPrefix(accessKey, accessKeyPrefix)
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
+}
+
+const accessKeyPrefix = "waguard-role-"
+
+// Statement is one Allow statement: its Sid, its actions and resources,
+// wildcards (* and ?) kept, and its StringEquals conditions (condition key
+// to the values one of which the request's must equal).
 type Statement struct {
+	Sid                string
 	Actions, Resources []string
 	StringEquals       map[string][]string
 }
@@ -134,6 +161,19 @@ func glob(pattern, v string) bool {
 // Policies returns each function's policy, by access key ([AccessKey]),
 // from the resolved template.
 func Policies(t *samtemplate.Template) (map[string]Policy, error) {
+	byFunction, err := functionPolicies(t)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Policy{}
+	for id, p := range byFunction {
+		out[AccessKey(id)] = p
+	}
+	return out, nil
+}
+
+// functionPolicies reads each function's inline statements, by logical id.
+func functionPolicies(t *samtemplate.Template) (map[string]Policy, error) {
 	out := map[string]Policy{}
 	for _, f := range t.Functions() {
 		props, _ := t.Resource(f.LogicalID)["Properties"].(map[string]any)
@@ -150,7 +190,8 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 				if s["Effect"] != "Allow" {
 					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
 				}
-				st := Statement{Actions: samtemplate.Strings(s["Action"]), Resources: samtemplate.Strings(s["Resource"])}
+				sid, _ := s["Sid"].(string)
+				st := Statement{Sid: sid, Actions: samtemplate.Strings(s["Action"]), Resources: samtemplate.Strings(s["Resource"])}
 				if c, ok := s["Condition"]; ok {
 					eq, err := stringEquals(c)
 					if err != nil {
@@ -161,7 +202,7 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 				p = append(p, st)
 			}
 		}
-		out[AccessKey(f.LogicalID)] = p
+		out[f.LogicalID] = p
 	}
 	return out, nil
 }
@@ -184,11 +225,14 @@ func stringEquals(c any) (map[string][]string, error) {
 
 // Roles holds the functions' policies by access key, for every service
 // the local stack checks (DynamoDB through [Proxy]; the Secrets Manager
-// emulator through its Authorize hook). The zero value allows everything;
-// it is safe for concurrent use.
+// emulator through its Authorize hook), and records every call it allows
+// a function's role ([Roles.Uses]), so that the coverage check ([Check])
+// can tell which grants the tests exercised. The zero value allows
+// everything; it is safe for concurrent use.
 type Roles struct {
 	mu       sync.RWMutex
 	policies map[string]Policy
+	used     map[string]Use
 }
 
 // Set installs the policies, by access key.
@@ -204,12 +248,52 @@ func (r *Roles) Allows(accessKey, action, resource string) bool {
 	return r.AllowsWith(accessKey, action, resource, nil)
 }
 
-// AllowsWith is Allows for a request with the condition keys ctx.
+// AllowsWith is Allows for a request with the condition keys ctx. A
+// function's call it allows is recorded as a [Use].
 func (r *Roles) AllowsWith(accessKey, action, resource string, ctx map[string]string) bool {
 	r.mu.RLock()
 	p, restricted := r.policies[accessKey]
 	r.mu.RUnlock()
-	return !restricted || p.AllowsWith(action, resource, ctx)
+	if !restricted {
+		return true
+	}
+	if !p.AllowsWith(action, resource, ctx) {
+		return false
+	}
+	if fn, ok := FunctionOf(accessKey); ok {
+		r.record(Use{Function: fn, Action: action, Resource: resource, Context: ctx})
+	}
+	return true
+}
+
+// record adds u to the set of uses.
+func (r *Roles) record(u Use) {
+	k := u.key()
+	r.mu.RLock()
+	_, seen := r.used[k]
+	r.mu.RUnlock()
+	if seen {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.used == nil {
+		r.used = map[string]Use{}
+	}
+	r.used[k] = Use{Function: u.Function, Action: u.Action, Resource: u.Resource, Context: maps.Clone(u.Context)}
+}
+
+// Uses returns every distinct call allowed to a function's role so far,
+// sorted.
+func (r *Roles) Uses() []Use {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	keys := slices.Sorted(maps.Keys(r.used))
+	out := make([]Use, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, r.used[k])
+	}
+	return out
 }
 
 // restricted reports whether accessKey has a policy.

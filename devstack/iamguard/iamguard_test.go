@@ -105,12 +105,13 @@ func TestTemplatePolicies(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{"WebhookFunction", "SendFunction", "EraseFunction"} {
+	branch := map[string]string{"kms:EncryptionContext:purpose": "waguard-branch-key"}
+	for id, action := range map[string]string{"WebhookFunction": "kms:GenerateDataKey", "SendFunction": "kms:GenerateDataKey",
+		"EraseFunction": "kms:Decrypt"} {
 		p := policies[AccessKey(id)]
 		data := "GetAtt(DataKey.Arn)" // not provisioned here: the placeholder samtemplate resolves to
-		if !p.AllowsWith("kms:GenerateDataKey", data, map[string]string{"kms:EncryptionContext:purpose": "waguard-branch-key"}) ||
-			p.AllowsWith("kms:GenerateDataKey", data, nil) {
-			t.Errorf("%s: kms:GenerateDataKey on the data key must need the branch-key encryption context", id)
+		if !p.AllowsWith(action, data, branch) || p.AllowsWith(action, data, nil) {
+			t.Errorf("%s: %s on the data key must need the branch-key encryption context", id, action)
 		}
 	}
 	send := policies[AccessKey("SendFunction")]

@@ -92,3 +92,12 @@ func (s Stack) AsFunction(t testing.TB, logicalID string) {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", iamguard.AccessKey(logicalID))
 }
+
+// FunctionCredentials are the credentials of the template's function
+// logicalID, for SDK clients of a test that sets data up as the function
+// that writes it in production (the webhook storing an inbound message,
+// say) while the code under test runs as another: a role must not look
+// as if it used what only the test's setup did (devstack/cmd/iamcheck).
+func (s Stack) FunctionCredentials(logicalID string) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(iamguard.AccessKey(logicalID), "local", "")
+}

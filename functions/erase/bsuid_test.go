@@ -35,12 +35,12 @@ func newUserID(t testing.TB) bsuid.ID {
 // identifiers, attached in the message's transaction.
 func (e *env) inbound(t testing.TB, who subject.Who, username, text string) {
 	t.Helper()
-	sub, a, err := e.h.Subjects.ForWrite(context.Background(), who)
+	sub, a, err := e.webhook.Subjects.ForWrite(context.Background(), who)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := hex.EncodeToString(randBytes(10))
-	if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: l, Phone: who.Phone.E164(),
+	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: l, Phone: who.Phone.E164(),
 		UserID: who.User.Reveal(), Username: username, ProviderID: "wamid.u" + l, Type: "text", Body: []byte(text), At: time.Now(),
 		Class: retention.ClassSupport, Also: sub.Keys, Attach: a}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)

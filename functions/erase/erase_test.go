@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -24,9 +26,9 @@ import (
 	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/phone"
-	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
@@ -37,6 +39,10 @@ type env struct {
 	st  stacktest.Stack
 	db  *dynamodb.Client
 	key string
+	// webhook stores test data (messages, statuses, consents) as the
+	// webhook function, which writes them in production (outbound
+	// messages too, for its keyword replies): the erase role never does.
+	webhook *coldstart.Core
 }
 
 func newEnv(t testing.TB) *env {
@@ -58,7 +64,14 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{h: h, st: st, db: dynamodb.NewFromConfig(st.AWS(t)), key: string(apiauth.PresentedKey("ops", f.Get("key")).Reveal())}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	webhook, _, err := coldstart.Load(ctx, os.Getenv, "webhook", config.WithCredentialsProvider(st.FunctionCredentials("WebhookFunction")))
+	if err != nil {
+		t.Fatalf("coldstart.Load(webhook) err = %v", err)
+	}
+	e := &env{h: h, st: st, db: dynamodb.NewFromConfig(st.AWS(t)), key: string(apiauth.PresentedKey("ops", f.Get("key")).Reveal()),
+		webhook: webhook}
 	erasedCheck = func(num string) bool {
 		p, err := h.Store.Profile(context.Background(), e.subject(t, num))
 		return err == nil && p.Erased
@@ -124,12 +137,12 @@ func (e *env) seed(t testing.TB, num string, n int) []byte {
 	for i := 0; i < n; i++ {
 		l := hex.EncodeToString(randBytes(10))
 		body = []byte("hello " + l)
-		if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.x" + l,
+		if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.x" + l,
 			ProfileName: "Grace H", Type: "text", Body: body, At: time.Now(), Class: retention.ClassSupport}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.h.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_" + hex.EncodeToString(randBytes(8)),
+	if err := e.webhook.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_" + hex.EncodeToString(randBytes(8)),
 		Purpose: "marketing", Action: store.ActionGrant, Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +217,7 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 	if msgs, _, err := e.h.Store.Messages(context.Background(), e.subject(t, other), "", 10); err != nil || len(msgs) != 3 {
 		t.Errorf("other subject's messages = %d (err %v), want 3 decryptable", len(msgs), err)
 	}
-	if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: e.subject(t, victim), Lookup: "late" + id, Phone: victim,
+	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: e.subject(t, victim), Lookup: "late" + id, Phone: victim,
 		Type: "text", Body: []byte("x"), At: time.Now(), Class: retention.ClassSupport}); !errors.Is(err, store.ErrErased) {
 		t.Errorf("a message after erasure: err = %v, want ErrErased", err)
 	}
@@ -358,16 +371,30 @@ func TestLargeSubject(t *testing.T) {
 	t.Logf("5,000 messages erased in %d invocations", invocations+1)
 }
 
+// newEnvConfirming is newEnv with the final confirmation configured by
+// vars (ERASURE_FINAL_TEXT, ERASURE_FINAL_TEMPLATE), wired as main wires
+// it, so the provider token is read as the erase role.
+func newEnvConfirming(t *testing.T, vars map[string]string) *env {
+	t.Helper()
+	st := stacktest.Require(t)
+	for k, v := range map[string]string{"PROVIDER_SECRET_ID": st.ProviderSecretID, "WHATSAPP_API_BASE_URL": st.SandboxURL,
+		"GRAPH_API_VERSION": "v21.0", "PHONE_NUMBER_ID": "100000000000001"} {
+		t.Setenv(k, v)
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	e := newEnv(t)
+	if e.h.Confirm == nil {
+		t.Fatalf("newHandler() with %v: no confirmation, want one", vars)
+	}
+	return e
+}
+
 // TestFinalConfirmation checks the configured final message is sent once,
 // inside the window, before the data goes.
 func TestFinalConfirmation(t *testing.T) {
-	e := newEnv(t)
-	sender, err := provider.New(secrets.NewStore(secretsmanager.NewFromConfig(e.st.AWS(t)), time.Minute), provider.Config{SecretID: e.st.ProviderSecretID, BaseURL: e.st.SandboxURL,
-		Version: "v21.0", PhoneNumberID: "100000000000001"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.h.Confirm = &Confirmation{Sender: sender, Text: "Your data is being erased."}
+	e := newEnvConfirming(t, map[string]string{"ERASURE_FINAL_TEXT": "Your data is being erased."})
 	victim, _ := number(t)
 	e.seed(t, victim, 2)
 	before := e.st.SandboxSends(t, victim)
@@ -383,22 +410,16 @@ func TestFinalConfirmation(t *testing.T) {
 // is found when the first stored message has expired but TTL has not
 // deleted it yet: the lookup goes on to later pages instead of giving up.
 func TestFinalConfirmationFindsTheNumberPastExpiredItems(t *testing.T) {
-	e := newEnv(t)
-	sender, err := provider.New(secrets.NewStore(secretsmanager.NewFromConfig(e.st.AWS(t)), time.Minute), provider.Config{SecretID: e.st.ProviderSecretID, BaseURL: e.st.SandboxURL,
-		Version: "v21.0", PhoneNumberID: "100000000000001"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.h.Confirm = &Confirmation{Sender: sender, Template: "erasure_done:en"}
+	e := newEnvConfirming(t, map[string]string{"ERASURE_FINAL_TEMPLATE": "erasure_done:en"})
 	victim, _ := number(t)
 	subject := e.subject(t, victim)
 	old := time.Now().Add(-200 * 24 * time.Hour) // support keeps 180 days
-	past := store.New(e.db, e.h.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return old }})
+	past := store.New(e.db, e.webhook.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return old }})
 	if err := past.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "0000" + hex.EncodeToString(randBytes(8)),
 		Phone: victim, ProviderID: "wamid.old", Type: "text", Body: []byte("old"), At: old, Class: retention.ClassSupport}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "ffff" + hex.EncodeToString(randBytes(8)),
+	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "ffff" + hex.EncodeToString(randBytes(8)),
 		Phone: victim, ProviderID: "wamid.new", Type: "text", Body: []byte("new"), At: time.Now(), Class: retention.ClassSupport}); err != nil {
 		t.Fatal(err)
 	}
@@ -421,13 +442,13 @@ func TestExportHasStatusHistory(t *testing.T) {
 	lookup := hex.EncodeToString(randBytes(10))
 	id := "msg_" + strings.ToUpper(hex.EncodeToString(randBytes(6)))
 	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	if err := e.h.Store.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: lookup, Phone: num, ProviderID: "wamid.s" + lookup,
+	if err := e.webhook.Store.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: lookup, Phone: num, ProviderID: "wamid.s" + lookup,
 		Body: []byte(`{"text":"hi"}`), Purpose: retention.ClassTransactional, Status: "accepted", At: sent}); err != nil {
 		t.Fatal(err)
 	}
 	for i, st := range []store.Status{{Status: "sent"}, {Status: "delivered"}, {Status: "failed", ErrorCode: 131026}} {
 		st.Lookup, st.At = lookup, sent.Add(time.Duration(i+1)*time.Minute)
-		if err := e.h.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st); err != nil {
+		if err := e.webhook.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -470,7 +491,7 @@ func TestExportPagesBySize(t *testing.T) {
 	const n = 500
 	for i := range n {
 		l := fmt.Sprintf("%04d", i) + hex.EncodeToString(randBytes(8))
-		if err := e.h.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.b" + l,
+		if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.b" + l,
 			Type: "text", Body: text, At: time.Now(), Class: retention.ClassSupport}); err != nil {
 			t.Fatal(err)
 		}

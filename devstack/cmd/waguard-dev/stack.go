@@ -68,6 +68,8 @@ type stack struct {
 	// Secrets Manager emulator (nil with -enforce-iam=false).
 	iam   *iamguard.Proxy
 	roles *iamguard.Roles
+	// grants are the template's, resolved, for the coverage check.
+	grants []iamguard.Grant
 }
 
 // denied logs a call refused by the local IAM check.
@@ -350,6 +352,9 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 				Resources: []string{"arn:aws:secretsmanager:" + region + ":" + accountID + ":secret:" + TestSecretPrefix + "*"}})
 		}
 		s.roles.Set(policies)
+		if s.grants, err = iamguard.Grants(tpl); err != nil {
+			return err
+		}
 	}
 	for i := range fns {
 		// template.yaml's Globals set LoggingConfig.LogFormat JSON; Lambda
@@ -377,7 +382,35 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 	s.env["WAGUARD_GATEWAY_URL"] = loopback(s.c.GatewayPort)
 	gw := gateway.New(routes, s.pool, true)
 	gw.Log = slog.New(slog.NewTextHandler(s.logs, nil)).With("component", "gateway")
-	return s.serve("gateway", s.c.GatewayPort, gw)
+	return s.serve("gateway", s.c.GatewayPort, s.withIAMUsage(gw))
+}
+
+// iamUsagePath is where the gateway reports the functions' calls for the
+// coverage check (devstack/cmd/iamcheck).
+const iamUsagePath = "/_local/iam/usage"
+
+// withIAMUsage serves GET iamUsagePath, and everything else through next:
+// the template's grants and every call the local IAM check allowed a
+// function since the stack started, or 404 when IAM is not enforced.
+func (s *stack) withIAMUsage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != iamUsagePath {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method != http.MethodGet:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": "use GET"})
+			return
+		case s.roles == nil:
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": "IAM is not enforced on this stack (-enforce-iam=false)"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(iamguard.Usage{Grants: s.grants, Uses: s.roles.Uses()})
+	})
 }
 
 func (s *stack) writeEnvFile() error {
