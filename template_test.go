@@ -164,7 +164,7 @@ func TestTemplateNamesCarryStage(t *testing.T) {
 
 func TestTemplateFunctions(t *testing.T) {
 	tpl := loadTemplate(t, nil)
-	want := []string{"EraseFunction", "RetentionFunction", "RotateFunction", "SendFunction", "WebhookFunction"}
+	want := []string{"EraseFunction", "EventsFunction", "RetentionFunction", "RotateFunction", "SendFunction", "WebhookFunction"}
 	if diff := cmp.Diff(want, tpl.ResourceIDs(functionType)); diff != "" {
 		t.Errorf("functions mismatch (-want +got):\n%s", diff)
 	}
@@ -224,6 +224,10 @@ func TestTemplateRoutes(t *testing.T) {
 		{Method: "POST", Path: "/v1/erasure-requests", Function: "EraseFunction"},
 		{Method: "GET", Path: "/v1/erasure-requests/{id}", Function: "EraseFunction"},
 		{Method: "POST", Path: "/v1/exports", Function: "EraseFunction"},
+		{Method: "GET", Path: "/v1/messages/{id}", Function: "EventsFunction"},
+		{Method: "POST", Path: "/v1/messages/query", Function: "EventsFunction"},
+		{Method: "GET", Path: "/v1/dead-letters", Function: "EventsFunction"},
+		{Method: "POST", Path: "/v1/dead-letters/{id}/redrive", Function: "EventsFunction"},
 	}
 	byKey := cmpopts.SortSlices(func(a, b samtemplate.Route) bool { return a.Path+a.Method < b.Path+b.Method })
 	if diff := cmp.Diff(want, tpl.Routes(), byKey); diff != "" {
@@ -652,7 +656,11 @@ func TestTemplateIAMNoWildcardActions(t *testing.T) {
 // resourceStarActions have no resource-level permissions, so AWS requires
 // Resource "*" for them (Service Authorization Reference for Secrets Manager;
 // the rotation-function execution role example grants GetRandomPassword on "*").
-var resourceStarActions = map[string]bool{"secretsmanager:getrandompassword": true}
+//
+// secretsmanager:ListSecrets has none either: the events function lists the
+// operator's endpoint secrets by name prefix (docs/events.md) and reads only
+// those (GetSecretValue stays scoped to waguard/<stage>/endpoints/*).
+var resourceStarActions = map[string]bool{"secretsmanager:getrandompassword": true, "secretsmanager:listsecrets": true}
 
 func TestTemplateIAMResourceStar(t *testing.T) {
 	for _, s := range allowStatements(loadTemplate(t, nil)) {
@@ -754,6 +762,8 @@ const auditTable = "GetAtt(AuditTable."
 var auditActions = map[string]bool{
 	"dynamodb:putitem": true, "dynamodb:getitem": true, "dynamodb:query": true,
 	"dynamodb:batchgetitem": true, "dynamodb:describetable": true, "dynamodb:conditioncheckitem": true,
+	// Reading the stream (the events function's outbox) changes nothing.
+	"dynamodb:describestream": true, "dynamodb:getrecords": true, "dynamodb:getsharditerator": true, "dynamodb:liststreams": true,
 }
 
 func TestTemplateIAMAuditTableIsAppendOnly(t *testing.T) {

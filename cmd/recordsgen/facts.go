@@ -56,15 +56,19 @@ type route struct{ Caller, Data string }
 
 // routeUse is keyed by "METHOD /path" as template.yaml declares it.
 var routeUse = map[string]route{
-	"GET /webhooks/meta":            {"Meta (subscription handshake)", "none"},
-	"POST /webhooks/meta":           {"Meta's WhatsApp Cloud API", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
-	"POST /webhooks/signed":         {"a signing provider or internal sender", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
-	"POST /v1/messages":             {"the controller's systems (API key, scope `messages:send`)", "recipient number or WhatsApp user id, message text or template parameters"},
-	"POST /v1/consents":             {"the controller's systems (`consents:write`)", "number or WhatsApp user id, consent event, optional evidence"},
-	"POST /v1/consents/query":       {"the controller's systems (`consents:read`)", "number or WhatsApp user id (answer: consent state and ledger)"},
-	"POST /v1/erasure-requests":     {"the controller's systems (`subjects:erase`)", "number or WhatsApp user id, reason"},
-	"GET /v1/erasure-requests/{id}": {"the controller's systems (`subjects:erase`)", "none (answer: status and counts, no number)"},
-	"POST /v1/exports":              {"the controller's systems (`subjects:export`)", "number or WhatsApp user id (answer: the person's decrypted data and identifiers)"},
+	"GET /webhooks/meta":                 {"Meta (subscription handshake)", "none"},
+	"POST /webhooks/meta":                {"Meta's WhatsApp Cloud API", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
+	"POST /webhooks/signed":              {"a signing provider or internal sender", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
+	"POST /v1/messages":                  {"the controller's systems (API key, scope `messages:send`)", "recipient number or WhatsApp user id, message text or template parameters"},
+	"POST /v1/consents":                  {"the controller's systems (`consents:write`)", "number or WhatsApp user id, consent event, optional evidence"},
+	"POST /v1/consents/query":            {"the controller's systems (`consents:read`)", "number or WhatsApp user id (answer: consent state and ledger)"},
+	"POST /v1/erasure-requests":          {"the controller's systems (`subjects:erase`)", "number or WhatsApp user id, reason"},
+	"GET /v1/erasure-requests/{id}":      {"the controller's systems (`subjects:erase`)", "none (answer: status and counts, no number)"},
+	"POST /v1/exports":                   {"the controller's systems (`subjects:export`)", "number or WhatsApp user id (answer: the person's decrypted data and identifiers)"},
+	"GET /v1/messages/{id}":              {"the controller's systems (`messages:read`)", "a message id (answer: the message, decrypted)"},
+	"POST /v1/messages/query":            {"the controller's systems (`messages:read`)", "number, WhatsApp user id or contact id (answer: the person's messages, decrypted)"},
+	"GET /v1/dead-letters":               {"the controller's operators (`events:manage`)", "none (answer: undelivered event ids, destinations and errors)"},
+	"POST /v1/dead-letters/{id}/redrive": {"the controller's operators (`events:manage`)", "none"},
 }
 
 // auditMeaning says what each audit event type records. TestAuditEventTypes

@@ -23,6 +23,8 @@ const (
 	ScopeConsentsRead                // consents:read
 	ScopeSubjectsErase               // subjects:erase
 	ScopeSubjectsExport              // subjects:export
+	ScopeMessagesRead                // messages:read
+	ScopeEventsManage                // events:manage
 )
 
 var scopeNames = [...]string{
@@ -32,6 +34,8 @@ var scopeNames = [...]string{
 	ScopeConsentsRead:   "consents:read",
 	ScopeSubjectsErase:  "subjects:erase",
 	ScopeSubjectsExport: "subjects:export",
+	ScopeMessagesRead:   "messages:read",
+	ScopeEventsManage:   "events:manage",
 }
 
 // String returns the scope's name as written in client secrets, or
