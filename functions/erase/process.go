@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
 )
@@ -18,7 +22,8 @@ const (
 	stepSuppressed = "suppressed"  // erased# written: nothing new is stored or sent
 	stepDeleted    = "deleted"     // every partition item deleted (counts exact)
 	stepKeyDeleted = "key_deleted" // subject key gone: every other copy is shredded
-	stepCompleted  = "completed"   // data_deletion audited, request closed
+	stepNotified   = "notified"    // data_deletion audited; subject.erased recorded for every recipient
+	stepCompleted  = "completed"   // every endpoint recipient settled; request closed
 )
 
 // process runs (or resumes) erasure request id as far as the deadline
@@ -33,7 +38,7 @@ func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest,
 	for _, step := range []struct {
 		name string
 		run  func(context.Context, *store.ErasureRequest) (bool, error)
-	}{{"confirmed", h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepCompleted, h.complete}} {
+	}{{"confirmed", h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepNotified, h.prove}, {stepCompleted, h.complete}} {
 		finished, err := step.run(ctx, &r)
 		if err != nil || !finished {
 			return r, err
@@ -114,27 +119,57 @@ func (h *Handler) deleteKey(ctx context.Context, r *store.ErasureRequest) (bool,
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepKeyDeleted, h.now())
 }
 
-// complete writes the data_deletion audit event with the exact counts and
-// closes the request in the same transaction.
-func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+// prove writes the data_deletion audit event with the exact counts and
+// the recipients, and in the same transaction the subject.erased event
+// for them (GDPR Art. 19): the event bus, and every endpoint that
+// received an event about the person.
+func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	if r.Step == stepNotified {
+		return true, nil
+	}
 	cur, err := h.Store.ErasureRequest(ctx, r.ID)
 	if err != nil {
 		return false, err
 	}
+	recipients := []string{store.BusRecipient}
+	for _, part := range partitions(r) {
+		names, err := h.Store.Recipients(ctx, part)
+		if err != nil {
+			return false, err
+		}
+		recipients = append(recipients, names...)
+	}
+	slices.Sort(recipients)
+	recipients = slices.Compact(recipients)
 	c := cur.Counts
 	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventDataDeletion, Subject: r.Pseudonym,
 		Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID, Details: map[string]string{"erasure_request": r.ID,
 			"messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses), "consent_events": strconv.Itoa(c.ConsentEvents),
-			"other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords), "subject_key": "deleted", "reason": r.Reason}})
+			"other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords), "subject_key": "deleted", "reason": r.Reason,
+			"recipients": strings.Join(recipients, ",")}})
 	if err != nil {
 		return false, err
 	}
-	err = h.Store.CompleteErasure(ctx, *r, pending.Event().ID, h.now(), pending.TransactItems()...)
+	erased := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: events.TypeSubjectErased, Subject: r.Subject,
+		At: h.now(), Fields: events.Data{ErasureRequestID: r.ID}})
+	err = h.Store.ProveErasure(ctx, *r, pending.Event().ID, recipients, h.now(), append([]types.TransactWriteItem{erased}, pending.TransactItems()...)...)
 	pending.Commit(err)
 	if errors.Is(err, store.ErrDuplicate) {
-		return true, nil // already completed by another run
+		return true, nil // completed by another run
+	}
+	if err == nil {
+		r.Step = stepNotified
 	}
 	return err == nil, err
+}
+
+// complete closes the request once every endpoint that received events
+// about the person acknowledged subject.erased or ran out of retries (the
+// events function records both, and closes it too; the 15-minute resume
+// looks again). The bus gets the event through the same outbox but is not
+// waited for (store.ErasureRequest.NoticesSettled).
+func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, error) {
+	return h.Store.FinishErasure(ctx, r.ID, h.now())
 }
 
 // rateRecords are the send function's per-recipient rate-limit items of a

@@ -72,7 +72,22 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 			"other_items": r.Counts.Other, "rate_and_idempotency_records": r.Counts.RateRecords, "subject_key": r.KeyDeleted}}
 	if !r.CompletedAt.IsZero() {
 		out["completed_at"] = r.CompletedAt.Format(time.RFC3339)
+	}
+	if r.AuditEvent != "" {
 		out["audit_event"] = r.AuditEvent
+	}
+	if len(r.Recipients) > 0 {
+		recipients := make([]map[string]string, 0, len(r.Recipients))
+		for _, rc := range r.Recipients {
+			e := map[string]string{"destination": rc.Destination}
+			for k, t := range map[string]time.Time{"notified_at": rc.NotifiedAt, "acknowledged_at": rc.AcknowledgedAt, "failed_at": rc.FailedAt} {
+				if !t.IsZero() {
+					e[k] = t.Format(time.RFC3339)
+				}
+			}
+			recipients = append(recipients, e)
+		}
+		out["recipients"] = recipients
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,15 +17,47 @@ import (
 	"github.com/waguard/waguard/shared/summary"
 )
 
+// Config is the events function's configuration.
+type Config struct {
+	// BusName is the event bus (EVENT_BUS_NAME).
+	BusName string
+	// AttemptTimeout bounds one delivery: a 2xx within it is success
+	// (default 10 s).
+	AttemptTimeout time.Duration
+	// RetryCursor names the retry run's progress record (default "retry").
+	RetryCursor string
+}
+
+func (c Config) attemptTimeout() time.Duration {
+	if c.AttemptTimeout > 0 {
+		return c.AttemptTimeout
+	}
+	return 10 * time.Second
+}
+
+func (c Config) retryCursor() string {
+	if c.RetryCursor != "" {
+		return c.RetryCursor
+	}
+	return "retry"
+}
+
 // Handler serves the audit stream, the retry schedule and the API routes.
 // It is built once per cold start, is safe for concurrent use and holds
 // no request data.
 type Handler struct {
-	Store   *store.Store
-	Audit   *audit.Writer
-	Metrics *metrics.Recorder
-	Log     *slog.Logger
-	Now     func() time.Time
+	Store     *store.Store
+	Audit     *audit.Writer
+	Bus       bus
+	Endpoints endpointSource
+	// HTTP posts to endpoints: no redirects, per-attempt deadlines.
+	HTTP *http.Client
+	// ContactKey keys the events' contact ids.
+	ContactKey []byte
+	Metrics    *metrics.Recorder
+	Log        *slog.Logger
+	Config     Config
+	Now        func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
 }
@@ -46,17 +79,77 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, errors.New("events: unreadable stream batch")
 		}
-		resp, err := h.stream(ctx, ev)
+		resp := h.stream(ctx, ev)
+		var err error
+		if len(resp.BatchItemFailures) > 0 {
+			err = errors.New("events: records left for the stream to retry")
+		}
 		summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "action", "stream", "records", len(ev.Records), "failed", len(resp.BatchItemFailures))
-		return resp, err
+		return resp, nil
+	case probe.Action == "retry_deliveries":
+		res, err := h.retry(ctx)
+		summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "action", probe.Action, "attempted", res.Attempted,
+			"delivered", res.Delivered, "dead", res.Dead)
+		return res, err
 	}
 	err := errors.New("events: unknown event")
 	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "action", probe.Action)
 	return nil, err
 }
 
-// stream turns a batch of audit stream records into deliveries. (Being
-// built: every record is acknowledged.)
-func (h *Handler) stream(_ context.Context, _ events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}, nil
+// eventTypes are the audit event types whose change has an event.
+var eventTypes = map[audit.EventType]bool{audit.EventMessageReceived: true, audit.EventMessageStatus: true,
+	audit.EventConsentGranted: true, audit.EventConsentRevoked: true, audit.EventDataDeletion: true}
+
+// stream delivers the events of a batch of audit stream records. A record
+// whose event is delivered, or whose failure is recorded for the retry
+// run, is done; the first one whose state could not be recorded is
+// reported so the stream retries from it (ReportBatchItemFailures).
+func (h *Handler) stream(ctx context.Context, ev events.DynamoDBEvent) events.DynamoDBEventResponse {
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	r := h.newRun()
+	for _, rec := range ev.Records {
+		if err := h.record(ctx, r, rec); err != nil {
+			h.Log.WarnContext(ctx, "stream record left for a retry", "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+			return resp
+		}
+	}
+	return resp
+}
+
+// record delivers the event of one audit stream record, if it has one.
+func (h *Handler) record(ctx context.Context, r *run, rec events.DynamoDBEventRecord) error {
+	if rec.EventName != "INSERT" {
+		return nil
+	}
+	img := rec.Change.NewImage
+	typ, id := attr(img, "type"), attr(img, "id")
+	if !eventTypes[audit.EventType(typ)] || id == "" {
+		return nil
+	}
+	er, err := h.Store.Event(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // a change recorded before events existed, or one with no event
+	}
+	if err != nil {
+		return err
+	}
+	return r.deliver(ctx, er)
+}
+
+// attr reads a string attribute of a stream image.
+func attr(img map[string]events.DynamoDBAttributeValue, name string) string {
+	v, ok := img[name]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }

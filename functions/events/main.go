@@ -9,12 +9,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/redact"
@@ -61,9 +64,15 @@ func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context,
 func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	core, _, err := coldstart.Load(ctx, os.Getenv, "events", opts...)
+	core, clients, err := coldstart.Load(ctx, os.Getenv, "events", opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics}, nil
+	cfg := Config{BusName: os.Getenv("EVENT_BUS_NAME")}
+	if cfg.BusName == "" {
+		return nil, errors.New("config: EVENT_BUS_NAME is required")
+	}
+	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, ContactKey: core.ContactKey, Config: cfg,
+		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: staticEndpoints(nil),
+		HTTP: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }

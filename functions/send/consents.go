@@ -11,6 +11,7 @@ import (
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
+	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/store"
 )
@@ -66,7 +67,8 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var extra []types.TransactWriteItem
+	extra := []types.TransactWriteItem{h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeConsentChanged,
+		Subject: subject, At: ev.At, Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method}})}
 	if r.Action == store.ActionGrant {
 		extra = append(extra, h.Store.LiftErasure(subject))
 	}

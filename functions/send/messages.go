@@ -17,6 +17,7 @@ import (
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
+	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
@@ -461,9 +462,11 @@ func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject str
 	if err != nil {
 		return err
 	}
+	changed := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeConsentChanged, Subject: subject,
+		At: h.now(), Fields: wgevents.Data{ConsentEventID: id, Purpose: "marketing", Action: store.ActionRevoke, Method: "provider_131050"}})
 	err = h.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: store.ActionRevoke,
 		Method: "provider_131050", PolicyVersion: "provider", Actor: "send", At: h.now()}, store.SuppressionAdd, "meta_131050",
-		pending.TransactItems()...)
+		append([]types.TransactWriteItem{changed}, pending.TransactItems()...)...)
 	pending.Commit(err)
 	if errors.Is(err, store.ErrErased) {
 		return nil

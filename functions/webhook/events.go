@@ -15,11 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/whatsapp"
+	"github.com/waguard/waguard/shared/window"
 )
 
 // statusGrace is how long a status for a waguard message that cannot be
@@ -145,6 +147,7 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	if err != nil {
 		return person{}, err
 	}
+	extra = append(extra, h.inboundEvents(pending.Events(), sub, lookup, m, kw)...)
 	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: who.Phone.E164(), UserID: who.User.Reveal(),
 		Username: m.Username, ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
 		Class: h.Config.InboundClass, Also: sub.keys, Attach: sub.attach}, append(extra, pending.TransactItems()...)...)
@@ -163,6 +166,25 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	out.Received++
 	h.Metrics.Add(metrics.MessagesReceived, 1)
 	return sub, nil
+}
+
+// inboundEvents are the outbox records of an inbound message and of its
+// keyword's consent change, keyed by their audit events (evs: received,
+// then the consent change if any), for the message's transaction.
+func (h *Handler) inboundEvents(evs []audit.Event, sub person, lookup string, m whatsapp.Message, kw Keyword) []types.TransactWriteItem {
+	at := window.Bound(m.Time, h.now())
+	out := []types.TransactWriteItem{h.Store.EventWrite(store.EventRecord{AuditID: evs[0].ID, Type: wgevents.TypeMessageReceived,
+		Subject: sub.index, MessageSK: "msg#in#" + lookup, At: at,
+		Fields: wgevents.Data{Direction: "in", MessageType: m.Type, Purpose: string(h.Config.InboundClass)}})}
+	if (kw == KeywordStop || kw == KeywordStart) && len(evs) > 1 {
+		action := store.ActionRevoke
+		if kw == KeywordStart {
+			action = store.ActionGrant
+		}
+		out = append(out, h.Store.EventWrite(store.EventRecord{AuditID: evs[1].ID, Type: wgevents.TypeConsentChanged, Subject: sub.index, At: at,
+			Fields: wgevents.Data{ConsentEventID: "cev_" + lookup[:20], Purpose: "marketing", Action: action, Method: "whatsapp_keyword"}}))
+	}
+	return out
 }
 
 // keywordWrites returns the consent writes and audit events a keyword
@@ -253,8 +275,11 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return err
 	}
+	status := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeMessageStatus, Subject: subjectIndex,
+		MessageSK: sk, At: window.Bound(s.Time, h.now()),
+		Fields: wgevents.Data{Direction: "out", Status: s.Status, ErrorCode: s.ErrorCode, MessageID: strings.TrimPrefix(sk, "msg#out#")}})
 	err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time},
-		append(p.attach.TransactItems(), pending.TransactItems()...)...)
+		append(append(p.attach.TransactItems(), status), pending.TransactItems()...)...)
 	pending.Commit(err)
 	switch {
 	case errors.Is(err, store.ErrDuplicate):

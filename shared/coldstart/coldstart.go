@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -42,6 +43,8 @@ import (
 
 // Clients are the SDK clients, built from one aws.Config in main.
 type Clients struct {
+	// Config builds the clients of the services only one function uses.
+	Config         aws.Config
 	DynamoDB       *dynamodb.Client
 	KMS            *kms.Client
 	SecretsManager *secretsmanager.Client
@@ -60,6 +63,9 @@ type Core struct {
 	Flood    *floodguard.Guard
 	Metrics  *metrics.Recorder
 	Policy   retention.Policy
+	// ContactKey keys the contact ids of events (shared/events.ContactID),
+	// derived from the index key for this purpose only.
+	ContactKey []byte
 	// IdempotencyKey keys the idempotency records' hashes (derived from
 	// the index key, so it needs no secret of its own).
 	IdempotencyKey []byte
@@ -101,6 +107,7 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 	return &Core{
 		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
 		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
+		ContactKey:     derive(floodKey, "waguard/v1/contact-key"),
 		Store:          st,
 		Subjects:       subject.New(keys, st),
 		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
@@ -187,7 +194,7 @@ func Load(ctx context.Context, getenv func(string) string, function string, opts
 	if err != nil {
 		return nil, Clients{}, fmt.Errorf("coldstart: aws config: %w", err)
 	}
-	c := Clients{DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
+	c := Clients{Config: cfg, DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
 	core, err := Build(ctx, c, getenv, function)
 	return core, c, err
 }

@@ -32,6 +32,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -99,13 +100,13 @@ type Data struct {
 // store when a content destination receives the event, never earlier, and
 // never once the person was erased.
 type Content struct {
-	Phone       string        `json:"phone,omitempty"`
-	UserID      string        `json:"user_id,omitempty"`
-	Username    string        `json:"username,omitempty"`
-	ProfileName string        `json:"profile_name,omitempty"`
-	Text        string        `json:"text,omitempty"`
-	Template    []byte        `json:"template,omitempty"`
-	Reply       *ReplyContent `json:"reply,omitempty"`
+	Phone       string          `json:"phone,omitempty"`
+	UserID      string          `json:"user_id,omitempty"`
+	Username    string          `json:"username,omitempty"`
+	ProfileName string          `json:"profile_name,omitempty"`
+	Text        string          `json:"text,omitempty"`
+	Template    json.RawMessage `json:"template,omitempty"`
+	Reply       *ReplyContent   `json:"reply,omitempty"`
 }
 
 // ReplyContent is an interactive or button reply: its payload and title.

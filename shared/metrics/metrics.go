@@ -91,6 +91,15 @@ const (
 	// AuditDigestFailures counts failed audit digest runs. Every run
 	// reports it, 0 on success.
 	AuditDigestFailures = "AuditDigestFailures"
+	// EventDeliveries counts events a destination (the bus or an
+	// endpoint) acknowledged.
+	EventDeliveries = "EventDeliveries"
+	// EventDeliveriesDropped counts deliveries given up because the
+	// person was erased first (never delivered afterwards).
+	EventDeliveriesDropped = "EventDeliveriesDropped"
+	// EventDeadLetters counts deliveries that ran out of retries (the
+	// dead-letter alarm fires above 0).
+	EventDeadLetters = "EventDeadLetters"
 	// RotationFailures counts failed key or secret rotation steps.
 	RotationFailures = "RotationFailures"
 	// KMSCalls counts calls to AWS KMS.

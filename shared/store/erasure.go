@@ -39,7 +39,27 @@ type ErasureRequest struct {
 	// Scope is what the erasure covers, fixed when it starts
 	// ([Store.ScopeErasure]): nil until then.
 	Scope *ErasureScope
+	// Recipients are the destinations told of the erasure (GDPR Art. 19),
+	// sorted by name; set when the erasure is proven.
+	Recipients []ErasureRecipient
 }
+
+// ErasureRecipient is one destination told of an erasure and how far it
+// got: notified (the subject.erased event recorded for it), then
+// acknowledged (a 2xx) or failed (out of retries).
+type ErasureRecipient struct {
+	Destination                          string
+	NotifiedAt, AcknowledgedAt, FailedAt time.Time
+}
+
+// Settled reports whether the recipient acknowledged or ran out of retries.
+func (r ErasureRecipient) Settled() bool { return !r.AcknowledgedAt.IsZero() || !r.FailedAt.IsZero() }
+
+// The outcomes [Store.SetErasureRecipient] records.
+const (
+	RecipientAcknowledged = "acknowledged_at"
+	RecipientFailed       = "failed_at"
+)
 
 // ErasureScope is everything of one person an erasure covers: every
 // partition of the subject (its own and those merged into it) and the
@@ -109,6 +129,23 @@ func (s *Store) ErasureRequest(ctx context.Context, id string) (ErasureRequest, 
 		Counts: Counts{Messages: int(numAttr(it, "n_messages")), Statuses: int(numAttr(it, "n_statuses")),
 			ConsentEvents: int(numAttr(it, "n_consent_events")), Other: int(numAttr(it, "n_other")), RateRecords: int(numAttr(it, "n_rate"))},
 		KeyDeleted: str(it, "key_deleted") == "true", AuditEvent: str(it, "audit_event")}
+	if m, ok := it["recipients"].(*types.AttributeValueMemberM); ok {
+		for name, v := range m.Value {
+			e, _ := v.(*types.AttributeValueMemberM)
+			if e == nil {
+				continue
+			}
+			at := func(k string) time.Time {
+				if n := numAttr(e.Value, k); n > 0 {
+					return time.Unix(n, 0).UTC()
+				}
+				return time.Time{}
+			}
+			r.Recipients = append(r.Recipients, ErasureRecipient{Destination: name, NotifiedAt: at("notified_at"),
+				AcknowledgedAt: at(RecipientAcknowledged), FailedAt: at(RecipientFailed)})
+		}
+		slices.SortFunc(r.Recipients, func(a, b ErasureRecipient) int { return strings.Compare(a.Destination, b.Destination) })
+	}
 	if parts, ok := it["scope_parts"].(*types.AttributeValueMemberSS); ok {
 		r.Scope = &ErasureScope{Partitions: slices.Sorted(slices.Values(parts.Value))}
 		if ids, ok := it["scope_ids"].(*types.AttributeValueMemberSS); ok {
@@ -200,6 +237,100 @@ func (s *Store) DropAliases(ctx context.Context, keys []string) error {
 	return nil
 }
 
+// SetErasureRecipient records outcome ([RecipientAcknowledged] or
+// [RecipientFailed]) at at for destination of request id. It is a no-op
+// for a destination the request did not notify.
+func (s *Store) SetErasureRecipient(ctx context.Context, id, destination, outcome string, at time.Time) error {
+	if outcome != RecipientAcknowledged && outcome != RecipientFailed {
+		return fmt.Errorf("erasure recipient: unknown outcome %q", outcome)
+	}
+	err := s.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{TableName: &s.name, Key: key("erq#"+id, "erq"),
+		UpdateExpression:          aws.String("SET recipients.#d.#o = :t"),
+		ConditionExpression:       aws.String("attribute_exists(recipients.#d)"),
+		ExpressionAttributeNames:  map[string]string{"#d": destination, "#o": outcome},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": num(at.Unix())}}}}, 0, -1)
+	if err != nil && !errors.Is(err, ErrDuplicate) { // ErrDuplicate here: not a recipient of this request
+		return fmt.Errorf("erasure recipient: %w", err)
+	}
+	return nil
+}
+
+// ProveErasure records that request r's data is gone, in one
+// transaction with extra (the data_deletion audit event and the
+// subject.erased event record): step notified, the audit event that
+// proves it, and each recipient as notified at at.
+func (s *Store) ProveErasure(ctx context.Context, r ErasureRequest, auditEvent string, recipients []string, at time.Time, extra ...types.TransactWriteItem) error {
+	m := map[string]types.AttributeValue{}
+	for _, d := range recipients {
+		m[d] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"notified_at": num(at.Unix())}}
+	}
+	upd := s.erasureUpdate(r.ID, "SET #st = :p, step = :s, audit_event = :a, recipients = :r, updated_at = :t",
+		map[string]types.AttributeValue{":p": sAttr("in_progress"), ":s": sAttr("notified"), ":a": sAttr(auditEvent),
+			":r": &types.AttributeValueMemberM{Value: m}, ":t": num(at.Unix())})
+	return s.transact(ctx, append([]types.TransactWriteItem{upd}, extra...), 0, -1)
+}
+
+// BusRecipient names the event bus among an erasure's recipients.
+const BusRecipient = "bus"
+
+// NoticesSettled reports whether every endpoint told of the erasure
+// acknowledged it or ran out of retries. The bus is not waited for: its
+// acceptance says nothing of its rules' targets, which retry on their own.
+func (r ErasureRequest) NoticesSettled() bool {
+	for _, rc := range r.Recipients {
+		if rc.Destination != BusRecipient && !rc.Settled() {
+			return false
+		}
+	}
+	return true
+}
+
+// FinishErasure completes a proven request (step notified) once its
+// notices are settled: the records of who received events about the
+// person go, and the request closes. It reports whether the request is
+// completed (false: still waiting for a recipient).
+func (s *Store) FinishErasure(ctx context.Context, id string, at time.Time) (bool, error) {
+	r, err := s.ErasureRequest(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if r.Status == "completed" {
+		return true, nil
+	}
+	if r.Step != "notified" || !r.NoticesSettled() {
+		return false, nil
+	}
+	parts := []string{r.Subject}
+	if r.Scope != nil {
+		parts = r.Scope.Partitions
+	}
+	for _, p := range parts {
+		if err := s.DropRecipients(ctx, p); err != nil {
+			return false, err
+		}
+	}
+	err = s.CompleteErasure(ctx, r, "", at)
+	if errors.Is(err, ErrDuplicate) {
+		return true, nil // completed by another run
+	}
+	return err == nil, err
+}
+
+// DropRecipients deletes the record of which destinations received
+// events about subject (at the end of its erasure).
+func (s *Store) DropRecipients(ctx context.Context, subject string) error {
+	names, err := s.Recipients(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := s.transact(ctx, []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.name, Key: key(RecipientPK(subject), n)}}}, -1, -1); err != nil {
+			return fmt.Errorf("drop recipients: %w", err)
+		}
+	}
+	return nil
+}
+
 // SetErasureStep records a step of request id (status in_progress).
 func (s *Store) SetErasureStep(ctx context.Context, id, step string, at time.Time) error {
 	return s.transact(ctx, []types.TransactWriteItem{s.erasureUpdate(id, "SET #st = :p, step = :s, updated_at = :t",
@@ -235,6 +366,10 @@ func (s *Store) MarkKeyDeleted(ctx context.Context, id string) error {
 func (s *Store) CompleteErasure(ctx context.Context, r ErasureRequest, auditEvent string, at time.Time, extra ...types.TransactWriteItem) error {
 	done := s.erasureUpdate(r.ID, "SET #st = :done, step = :s, audit_event = :a, completed_at = :t REMOVE lookup",
 		map[string]types.AttributeValue{":s": sAttr("completed"), ":a": sAttr(auditEvent), ":t": num(at.Unix())})
+	if auditEvent == "" { // proven before (ProveErasure): keep its event
+		done = s.erasureUpdate(r.ID, "SET #st = :done, step = :s, completed_at = :t REMOVE lookup",
+			map[string]types.AttributeValue{":s": sAttr("completed"), ":t": num(at.Unix())})
+	}
 	pointer := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: erasurePointer(r.Subject)}}
 	return s.transact(ctx, append([]types.TransactWriteItem{done, pointer}, extra...), 0, -1)
 }

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/waguard/waguard/shared/events"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// busDestination names the event bus among a delivery's destinations.
+const busDestination = "bus"
+
+// bus is the EventBridge call the function makes; *eventbridge.Client
+// has it.
+type bus interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// Endpoint is one operator-configured webhook destination.
+type Endpoint struct {
+	// Name is the endpoint's name (its secret's last path element).
+	Name string
+	// URL receives the deliveries (never logged: it may hold a token).
+	URL string
+	// Types lists the event types it receives; empty receives all.
+	Types []events.Type
+	// IncludeContent sends the personal part of events.
+	IncludeContent bool
+	// Sign returns the Standard Webhooks headers of a delivery.
+	Sign func(id string, at time.Time, body []byte) http.Header
+}
+
+// wants reports whether e receives events of type t.
+func (e Endpoint) wants(t events.Type) bool {
+	if len(e.Types) == 0 {
+		return true
+	}
+	for _, v := range e.Types {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
+// endpointSource lists the configured endpoints (refreshed within a
+// minute of a change).
+type endpointSource interface {
+	Endpoints(ctx context.Context) ([]Endpoint, error)
+}
+
+// staticEndpoints is a fixed list of endpoints.
+type staticEndpoints []Endpoint
+
+// Endpoints returns the list.
+func (s staticEndpoints) Endpoints(context.Context) ([]Endpoint, error) { return s, nil }
+
+// result is the outcome of one attempt.
+type result struct {
+	ok bool
+	// dropped: the event must never be delivered (its person was erased).
+	dropped bool
+	// skipped: not attempted, the endpoint already failed in this run.
+	skipped bool
+	// reason says why it failed: a status code or a network error class.
+	reason string
+}
+
+// run is one invocation's delivery work: the event being built once, and
+// the endpoints that already failed to connect or answer in time, which
+// are not tried again in this invocation (their deliveries wait for the
+// retry run), so a down or slow endpoint never holds up the others.
+type run struct {
+	h      *Handler
+	mu     sync.Mutex
+	broken map[string]string
+}
+
+func (h *Handler) newRun() *run { return &run{h: h, broken: map[string]string{}} }
+
+func (r *run) isBroken(dest string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	why, ok := r.broken[dest]
+	return why, ok
+}
+
+func (r *run) markBroken(dest, why string) {
+	r.mu.Lock()
+	r.broken[dest] = why
+	r.mu.Unlock()
+}
+
+// destinations returns the event's destinations: the bus, and every
+// endpoint that wants its type (for subject.erased, only those that
+// received an event about the person: docs/events.md).
+func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string, map[string]Endpoint, error) {
+	eps, err := r.h.Endpoints.Endpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]Endpoint{}
+	dests := []string{busDestination}
+	for _, e := range eps {
+		if e.wants(rec.Type) {
+			byName[e.Name] = e
+			dests = append(dests, e.Name)
+		}
+	}
+	return dests, byName, nil
+}
+
+// attempt delivers ev (of record rec) to one destination once.
+func (r *run) attempt(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint) result {
+	if why, ok := r.isBroken(dest); ok {
+		return result{skipped: true, reason: why}
+	}
+	if rec.Type != events.TypeSubjectErased {
+		erased, err := r.h.Store.ErasedSince(ctx, rec.Subject, rec.At)
+		if err != nil {
+			return result{reason: "store unavailable"}
+		}
+		if erased {
+			return result{dropped: true, reason: "person erased"}
+		}
+	}
+	if dest == busDestination {
+		return r.toBus(ctx, ev)
+	}
+	return r.toEndpoint(ctx, rec, ev, ep)
+}
+
+// toBus puts the event, without content, on the event bus.
+func (r *run) toBus(ctx context.Context, ev events.Event) result {
+	detail, err := json.Marshal(ev.WithoutContent())
+	if err != nil {
+		return result{reason: "encode"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.h.Config.attemptTimeout())
+	defer cancel()
+	out, err := r.h.Bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(r.h.Config.BusName), Source: aws.String(events.Source), DetailType: aws.String(string(ev.Type)),
+		Detail: aws.String(string(detail)), Time: aws.Time(ev.Time)}}})
+	switch {
+	case err != nil:
+		return result{reason: "bus unavailable"}
+	case out.FailedEntryCount > 0:
+		return result{reason: "bus refused: " + aws.ToString(out.Entries[0].ErrorCode)}
+	}
+	return result{ok: true}
+}
+
+// payload is the Standard Webhooks body.
+type payload struct {
+	Type      events.Type `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      events.Data `json:"data"`
+}
+
+// toEndpoint posts the signed event to an endpoint, with its personal
+// content read now if the endpoint receives content.
+func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.Event, ep Endpoint) result {
+	if ep.IncludeContent {
+		c, err := r.h.content(ctx, rec)
+		if errors.Is(err, store.ErrNotFound) {
+			return result{dropped: true, reason: "content gone"}
+		}
+		if err != nil {
+			return result{reason: "store unavailable"}
+		}
+		ev.Data.Content = c
+	} else {
+		ev = ev.WithoutContent()
+	}
+	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.Time, Data: ev.Data})
+	if err != nil {
+		return result{reason: "encode"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.h.Config.attemptTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return result{reason: "bad endpoint"}
+	}
+	for k, v := range ep.Sign(ev.ID, r.h.now(), body) {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.h.HTTP.Do(req)
+	if err != nil {
+		why := networkReason(err)
+		r.markBroken(ep.Name, why)
+		return result{reason: why}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return result{reason: "HTTP " + strconv.Itoa(resp.StatusCode)}
+	}
+	return result{ok: true}
+}
+
+// networkReason classes a transport error without its text (which may
+// name the URL).
+func networkReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "connection refused"
+	}
+	return "network error"
+}
+
+// deliver sends one event to every destination, each on its own: a
+// success records the recipient, a failure the retry state. It returns
+// an error only when neither could be recorded (the stream batch then
+// retries the record).
+func (r *run) deliver(ctx context.Context, rec store.EventRecord) error {
+	ev, err := r.h.build(rec)
+	if err != nil {
+		return nil //nolint:nilerr // not an event this version knows: nothing to deliver
+	}
+	dests, eps, err := r.destinations(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if rec.Type == events.TypeSubjectErased {
+		dests, err = r.h.erasureRecipients(ctx, rec, dests)
+		if err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(dests))
+	var wg sync.WaitGroup
+	for i, dest := range dests {
+		wg.Go(func() { errs[i] = r.settle(ctx, rec, ev, dest, eps[dest], 0) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// settle makes one attempt (the made+1st) and records its outcome.
+func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint, made int) error {
+	res := r.attempt(ctx, rec, ev, dest, ep)
+	now := r.h.now()
+	d := store.Delivery{AuditID: rec.AuditID, Destination: dest, Attempts: made + 1, LastError: res.reason}
+	switch {
+	case res.ok:
+		d.State = store.DeliveryDelivered
+		r.h.Metrics.Add(metricDelivered, 1)
+		if err := r.h.acknowledged(ctx, rec, dest, now); err != nil {
+			return err
+		}
+		if made == 0 {
+			return nil // no retry state was ever written
+		}
+	case res.dropped:
+		d.State = store.DeliveryDropped
+		r.h.Metrics.Add(metricDropped, 1)
+	case res.skipped: // due again soon, the attempt not counted
+		d.State, d.Attempts, d.NextAt = store.DeliveryPending, made, now.Add(retrySchedule[0])
+	default:
+		next, more := nextAttempt(made+1, now, rand.Float64())
+		d.State, d.NextAt = store.DeliveryPending, next
+		if !more {
+			d.State = store.DeliveryDead
+			r.h.Metrics.Add(metricDeadLetters, 1)
+			if err := r.h.failed(ctx, rec, dest, now); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.h.Store.SaveDelivery(ctx, d); err != nil {
+		return fmt.Errorf("delivery to %s: %w", dest, err)
+	}
+	return nil
+}

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/coldstart"
+	wgevents "github.com/waguard/waguard/shared/events"
+	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/store"
+)
+
+// fakeBus records what the function puts on the bus.
+type fakeBus struct {
+	mu      sync.Mutex
+	entries []map[string]string
+	fail    bool
+}
+
+func (b *fakeBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail {
+		return nil, fmt.Errorf("bus down")
+	}
+	for _, e := range in.Entries {
+		b.entries = append(b.entries, map[string]string{"bus": *e.EventBusName, "source": *e.Source, "type": *e.DetailType, "detail": *e.Detail})
+	}
+	return &eventbridge.PutEventsOutput{}, nil
+}
+
+func (b *fakeBus) got() []map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]map[string]string(nil), b.entries...)
+}
+
+// receiver is an endpoint: it answers the statuses it is given in turn
+// (then 200), after delay, and records what it received.
+type receiver struct {
+	mu       sync.Mutex
+	statuses []int
+	delay    time.Duration
+	got      []received
+}
+
+type received struct {
+	id, signature string
+	body          map[string]any
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	_ = json.Unmarshal(b, &body)
+	rc.mu.Lock()
+	rc.got = append(rc.got, received{id: r.Header.Get("webhook-id"), signature: r.Header.Get("webhook-signature"), body: body})
+	status := http.StatusOK
+	if len(rc.statuses) > 0 {
+		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
+	}
+	rc.mu.Unlock()
+	time.Sleep(rc.delay)
+	w.WriteHeader(status)
+}
+
+func (rc *receiver) all() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.got...)
+}
+
+type env struct {
+	h   *Handler
+	st  stacktest.Stack
+	bus *fakeBus
+	now time.Time
+	// webhook writes as the webhook does (the events role only reads).
+	webhook *store.Store
+}
+
+func newEnv(t *testing.T, eps ...Endpoint) *env {
+	t.Helper()
+	st := stacktest.Require(t)
+	st.AsFunction(t, "EventsFunction")
+	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
+	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
+		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
+		"EVENT_BUS_NAME": "waguard-" + stage, "CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/"} {
+		t.Setenv(k, v)
+	}
+	h, err := newHandler()
+	if err != nil {
+		t.Fatalf("newHandler() err = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wh, _, err := coldstart.Load(ctx, os.Getenv, "webhook", config.WithCredentialsProvider(st.FunctionCredentials("WebhookFunction")))
+	if err != nil {
+		t.Fatalf("coldstart.Load(webhook) err = %v", err)
+	}
+	e := &env{h: h, st: st, bus: &fakeBus{}, now: time.Now(), webhook: wh.Store}
+	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
+	h.Bus, h.Endpoints, h.Now = e.bus, staticEndpoints(eps), func() time.Time { return e.now }
+	h.Config.AttemptTimeout, h.Config.RetryCursor = 300*time.Millisecond, "test-"+randHex(6)
+	return e
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// auditID returns a fresh audit event id.
+func auditID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "ev_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:26]
+}
+
+// endpoint serves rc and configures it as an endpoint named name.
+func endpoint(t *testing.T, name string, rc *receiver, content bool, types ...wgevents.Type) Endpoint {
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return Endpoint{Name: name, URL: srv.URL, Types: types, IncludeContent: content,
+		Sign: func(id string, at time.Time, _ []byte) http.Header {
+			return http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {fmt.Sprint(at.Unix())}, "Webhook-Signature": {"v1,test"}}
+		}}
+}
+
+// inbound stores a message and its message.received event record, as the
+// webhook does, and returns the stream record of its audit event.
+func (e *env) inbound(t *testing.T, subject, text string) events.DynamoDBEventRecord {
+	t.Helper()
+	id, lookup := auditID(), randHex(10)
+	rec := e.webhook.EventWrite(store.EventRecord{AuditID: id, Type: wgevents.TypeMessageReceived, Subject: subject, MessageSK: "msg#in#" + lookup,
+		At: e.now, Fields: wgevents.Data{Direction: "in", MessageType: "text", Purpose: "support"}})
+	if err := e.webhook.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12025550142",
+		ProviderID: "wamid.e" + lookup, Type: "text", Body: []byte(text), At: e.now, Class: retention.ClassSupport}, rec); err != nil {
+		t.Fatalf("PutInbound() err = %v", err)
+	}
+	return streamRecord(id, "message_received")
+}
+
+func streamRecord(auditID, typ string) events.DynamoDBEventRecord {
+	return events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: auditID,
+		NewImage: map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(auditID), "type": events.NewStringAttribute(typ)}}}
+}
+
+func (e *env) stream(t *testing.T, recs ...events.DynamoDBEventRecord) events.DynamoDBEventResponse {
+	t.Helper()
+	raw, _ := json.Marshal(events.DynamoDBEvent{Records: recs})
+	out, err := e.h.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("Handle(stream) err = %v", err)
+	}
+	return out.(events.DynamoDBEventResponse)
+}
+
+// skipTo moves the retry run's progress to the minute of at, as if the
+// runs before had found nothing due (they read one minute each).
+func (e *env) skipTo(t *testing.T, at time.Time) {
+	t.Helper()
+	if err := e.h.Store.SetRetryCursor(context.Background(), e.h.Config.RetryCursor, at.Truncate(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) retry(t *testing.T) RetryResult {
+	t.Helper()
+	out, err := e.h.Handle(context.Background(), json.RawMessage(`{"action":"retry_deliveries"}`))
+	if err != nil {
+		t.Fatalf("Handle(retry) err = %v", err)
+	}
+	return out.(RetryResult)
+}
+
+// TestDeliversToBusAndEndpoints sends one inbound message's event: the
+// bus gets it without content, a content endpoint with the text and the
+// number, a plain endpoint without them; both carry the same event id,
+// derived from the audit event, and the contact id.
+func TestDeliversToBusAndEndpoints(t *testing.T) {
+	withContent, plain := &receiver{}, &receiver{}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", withContent, true), endpoint(t, "bot", plain, false, wgevents.TypeMessageReceived)}
+	subject := "events-" + randHex(8)
+	rec := e.inbound(t, subject, "where is my order")
+	if resp := e.stream(t, rec); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("stream failures = %v, want none", resp.BatchItemFailures)
+	}
+	id, _ := wgevents.IDFromAudit(rec.Change.NewImage["id"].String())
+	bus := e.bus.got()
+	if len(bus) != 1 || bus[0]["type"] != "message.received" || bus[0]["source"] != "waguard" || !strings.Contains(bus[0]["detail"], id) {
+		t.Fatalf("bus = %v, want one message.received with the event id", bus)
+	}
+	for _, leak := range []string{"where is my order", "2025550142", "wamid"} {
+		if strings.Contains(bus[0]["detail"], leak) {
+			t.Errorf("the bus event holds personal data (%d bytes)", len(leak))
+		}
+	}
+	c, p := withContent.all(), plain.all()
+	if len(c) != 1 || len(p) != 1 || c[0].id != id || p[0].id != id {
+		t.Fatalf("endpoints got %d and %d deliveries, ids %v/%v; want one each with id %s", len(c), len(p), c, p, id)
+	}
+	data := c[0].body["data"].(map[string]any)
+	if data["text"] != "where is my order" || data["phone"] != "+12025550142" || data["contact_id"] != wgevents.ContactID(e.h.ContactKey, subject) {
+		t.Errorf("content endpoint data = %v, want the text, the number and the contact id", data)
+	}
+	if d := p[0].body["data"].(map[string]any); d["text"] != nil || d["phone"] != nil || d["contact_id"] == nil {
+		t.Errorf("plain endpoint data = %v, want ids only", d)
+	}
+	recips, err := e.h.Store.Recipients(context.Background(), subject)
+	if err != nil || strings.Join(recips, ",") != "bot,bus,crm" {
+		t.Errorf("recipients = %v, %v; want bot, bus and crm", recips, err)
+	}
+}
+
+// TestEndpointDownThenUp has an endpoint fail its first attempts: the
+// bus and the other endpoint get the event at once, the failing one on a
+// retry, with the same webhook-id.
+func TestEndpointDownThenUp(t *testing.T) {
+	down, up := &receiver{statuses: []int{503, 500}}, &receiver{}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "down", down, false), endpoint(t, "up", up, false)}
+	rec := e.inbound(t, "events-"+randHex(8), "hi")
+	e.stream(t, rec)
+	if len(up.all()) != 1 || len(e.bus.got()) != 1 || len(down.all()) != 1 {
+		t.Fatalf("first pass: up %d, bus %d, down %d deliveries; want 1 each", len(up.all()), len(e.bus.got()), len(down.all()))
+	}
+	for i := 0; i < 2; i++ { // past the 5 s and then the 5 min retry
+		d, err := e.h.Store.GetDelivery(context.Background(), rec.Change.NewImage["id"].String(), "down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.now = d.NextAt.Add(time.Second)
+		e.skipTo(t, d.NextAt)
+		res := e.retry(t)
+		if res.Attempted < 1 {
+			t.Fatalf("retry %d = %+v, want an attempt", i, res)
+		}
+	}
+	got := down.all()
+	if len(got) != 3 || got[0].id != got[2].id {
+		t.Fatalf("the failing endpoint got %d attempts (%v), want 3 with one id", len(got), got)
+	}
+	d, err := e.h.Store.GetDelivery(context.Background(), rec.Change.NewImage["id"].String(), "down")
+	if err != nil || d.State != store.DeliveryDelivered || d.Attempts != 3 {
+		t.Errorf("delivery = %+v, %v; want delivered after 3 attempts", d, err)
+	}
+	if len(up.all()) != 1 {
+		t.Errorf("the healthy endpoint got %d deliveries, want 1", len(up.all()))
+	}
+}
+
+// TestDeadLetterAndRedrive has an endpoint that never recovers: after
+// the schedule the delivery is a dead letter, counted for the alarm.
+func TestDeadLetterAfterTheSchedule(t *testing.T) {
+	never := &receiver{statuses: make([]int, 100)}
+	for i := range never.statuses {
+		never.statuses[i] = 500
+	}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "never", never, false)}
+	rec := e.inbound(t, "events-"+randHex(8), "hi")
+	e.stream(t, rec)
+	id := rec.Change.NewImage["id"].String()
+	for i := 0; i < len(retrySchedule)+2; i++ {
+		d, err := e.h.Store.GetDelivery(context.Background(), id, "never")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State == store.DeliveryDead {
+			break
+		}
+		e.now = d.NextAt.Add(time.Minute)
+		e.skipTo(t, d.NextAt) // the runs in between found nothing due
+		e.retry(t)
+	}
+	d, err := e.h.Store.GetDelivery(context.Background(), id, "never")
+	if err != nil || d.State != store.DeliveryDead || d.Attempts != len(retrySchedule)+1 || d.LastError != "HTTP 500" {
+		t.Fatalf("delivery = %+v, %v; want dead after %d attempts, last error HTTP 500", d, err, len(retrySchedule)+1)
+	}
+	if n := len(never.all()); n != len(retrySchedule)+1 {
+		t.Errorf("endpoint got %d attempts, want %d", n, len(retrySchedule)+1)
+	}
+	found := false
+	for page := store.PageKey(""); ; {
+		dead, next, err := e.h.Store.DeadLetters(context.Background(), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range dead {
+			found = found || (x.AuditID == id && x.Destination == "never")
+		}
+		if next == "" {
+			break
+		}
+		page = next
+	}
+	if !found {
+		t.Errorf("the dead letter is not listed")
+	}
+}
+
+// TestErasedBeforeDeliveryIsNeverDelivered erases a person while their
+// event waits for a retry: it is dropped, and the endpoint never gets it.
+func TestErasedBeforeDeliveryIsNeverDelivered(t *testing.T) {
+	rc := &receiver{statuses: []int{503}}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", rc, true)}
+	subject := "events-" + randHex(8)
+	rec := e.inbound(t, subject, "secret text")
+	e.stream(t, rec)
+	if err := e.webhook.MarkErased(context.Background(), subject, "er_TEST", e.now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Minute)
+	e.retry(t)
+	if n := len(rc.all()); n != 1 {
+		t.Fatalf("the endpoint got %d deliveries, want only the first, failed one", n)
+	}
+	d, err := e.h.Store.GetDelivery(context.Background(), rec.Change.NewImage["id"].String(), "crm")
+	if err != nil || d.State != store.DeliveryDropped {
+		t.Errorf("delivery = %+v, %v; want dropped", d, err)
+	}
+}
+
+// TestSlowEndpointDoesNotHoldUpOthers has one endpoint answer after the
+// attempt timeout: the other endpoint and the bus get every event of the
+// batch, and the slow one is tried once per invocation, not once per event.
+func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
+	slow, fast := &receiver{delay: time.Second}, &receiver{}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "slow", slow, false), endpoint(t, "fast", fast, false)}
+	var recs []events.DynamoDBEventRecord
+	for range 5 {
+		recs = append(recs, e.inbound(t, "events-"+randHex(8), "hi"))
+	}
+	start := time.Now()
+	e.stream(t, recs...)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("the batch took %v, want the slow endpoint tried once (well under 5 × its delay)", took)
+	}
+	if len(fast.all()) != 5 || len(e.bus.got()) != 5 {
+		t.Errorf("fast endpoint %d, bus %d deliveries; want 5 each", len(fast.all()), len(e.bus.got()))
+	}
+	if n := len(slow.all()); n != 1 {
+		t.Errorf("the slow endpoint was tried %d times in the invocation, want 1", n)
+	}
+}

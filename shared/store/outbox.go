@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/events"
+)
+
+// EventRecord is the outbox entry of one event for the business
+// (docs/events.md): written in the same transaction as the change it
+// reports and as that change's audit event, whose id keys it, so a change
+// can never exist without its event nor an event without its change. The
+// events function finds it from the audit table's stream. It holds keyed
+// hashes, waguard's ids and non-personal fields only; content is read from
+// the message when a content destination receives the event.
+type EventRecord struct {
+	// AuditID is the id of the audit event written with the change.
+	AuditID string
+	Type    events.Type
+	// Subject is the person's canonical partition key.
+	Subject string
+	// MessageSK locates the message in Subject's partition, for message
+	// events ("" otherwise).
+	MessageSK string
+	// Fields are the event's ids and non-personal data.
+	Fields events.Data
+	// At is when the change happened.
+	At time.Time
+}
+
+// eventTTL is how long an event record is kept: past the retry schedule
+// (about 28 hours) and a week of dead-letter redrives.
+const eventTTL = 8 * 24 * time.Hour
+
+// EventPK is the partition key of the event record of audit event id.
+func EventPK(auditID string) string { return "evt#" + auditID }
+
+// EventWrite returns the create-only put of r, for the change's own
+// transaction (before its audit items).
+func (s *Store) EventWrite(r EventRecord) types.TransactWriteItem {
+	f := r.Fields
+	item := map[string]types.AttributeValue{"pk": sAttr(EventPK(r.AuditID)), "sk": sAttr("evt"), "type": sAttr(string(r.Type)),
+		"subject": sAttr(r.Subject), "at": num(r.At.UnixNano()), "expires_at": num(s.now().Add(eventTTL).Unix())}
+	for name, v := range map[string]string{"message_sk": r.MessageSK, "message_id": f.MessageID, "consent_event_id": f.ConsentEventID,
+		"erasure_request_id": f.ErasureRequestID, "direction": f.Direction, "message_type": f.MessageType, "purpose": f.Purpose,
+		"status": f.Status, "action": f.Action, "method": f.Method} {
+		if v != "" {
+			item[name] = sAttr(v)
+		}
+	}
+	if f.ErrorCode != 0 {
+		item["error_code"] = num(int64(f.ErrorCode))
+	}
+	return put(s.name, item, "attribute_not_exists(pk)")
+}
+
+// Event reads the event record of audit event id; [ErrNotFound] when the
+// audit event recorded no event (or it expired).
+func (s *Store) Event(ctx context.Context, auditID string) (EventRecord, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(EventPK(auditID), "evt"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return EventRecord{}, fmt.Errorf("get event record: %w", err)
+	}
+	it := out.Item
+	if len(it) == 0 || !live(it, s.now()) {
+		return EventRecord{}, ErrNotFound
+	}
+	code, _ := strconv.Atoi(numString(it, "error_code"))
+	return EventRecord{AuditID: auditID, Type: events.Type(str(it, "type")), Subject: str(it, "subject"), MessageSK: str(it, "message_sk"),
+		At: time.Unix(0, numAttr(it, "at")).UTC(),
+		Fields: events.Data{MessageID: str(it, "message_id"), ConsentEventID: str(it, "consent_event_id"), ErasureRequestID: str(it, "erasure_request_id"),
+			Direction: str(it, "direction"), MessageType: str(it, "message_type"), Purpose: str(it, "purpose"), Status: str(it, "status"),
+			ErrorCode: code, Action: str(it, "action"), Method: str(it, "method")}}, nil
+}
+
+func numString(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// ErasedSince reports whether subject was erased at or after at (so an
+// event from at must not be delivered): its erasure suppression exists,
+// and was not lifted before, or was written after at.
+func (s *Store) ErasedSince(ctx context.Context, subject string, at time.Time) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(subject), "erased"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("get erasure state: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return false, nil
+	}
+	if out.Item["lifted_at"] == nil {
+		return true, nil // erased and not lifted: nothing from before or after is delivered
+	}
+	erasedAt := numAttr(out.Item, "at") // lifted by a fresh consent: only what came before the erasure is withheld
+	return erasedAt > 0 && at.Unix() <= erasedAt, nil
+}
+
+// ContentAt decrypts the content of the message at sk in subject's
+// partition; [ErrNotFound] when it is gone (erased or expired).
+func (s *Store) ContentAt(ctx context.Context, subject, sk string) (Content, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(SubjectPK(subject), sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Content{}, fmt.Errorf("get message: %w", err)
+	}
+	if len(out.Item) == 0 || !live(out.Item, s.now()) {
+		return Content{}, ErrNotFound
+	}
+	return s.OpenContent(ctx, subject, out.Item)
+}
