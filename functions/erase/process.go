@@ -165,8 +165,7 @@ func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, err
 
 // complete closes the request once every endpoint that received events
 // about the person acknowledged subject.erased or ran out of retries (the
-// events function records both, and closes it too; the 15-minute resume
-// looks again). The bus gets the event through the same outbox but is not
+// events function records both; the 15-minute resume looks again). The bus gets the event through the same outbox but is not
 // waited for (store.ErasureRequest.NoticesSettled).
 func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, error) {
 	return h.Store.FinishErasure(ctx, r.ID, h.now())

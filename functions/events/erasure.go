@@ -29,14 +29,11 @@ func (h *Handler) failed(ctx context.Context, rec store.EventRecord, dest string
 	return h.noticeSettled(ctx, rec, dest, store.RecipientFailed, at)
 }
 
-// noticeSettled records a recipient's outcome on the erasure request and
-// closes the request when it was the last one outstanding.
+// noticeSettled records a recipient's outcome on the erasure request;
+// the erase function closes the request once every endpoint settled (its
+// resume runs every 15 minutes), so this role deletes nothing.
 func (h *Handler) noticeSettled(ctx context.Context, rec store.EventRecord, dest, outcome string, at time.Time) error {
-	if err := h.Store.SetErasureRecipient(ctx, rec.Fields.ErasureRequestID, dest, outcome, at); err != nil {
-		return err
-	}
-	_, err := h.Store.FinishErasure(ctx, rec.Fields.ErasureRequestID, at)
-	return err
+	return h.Store.SetErasureRecipient(ctx, rec.Fields.ErasureRequestID, dest, outcome, at)
 }
 
 // erasureRecipients are the destinations of subject.erased: the bus, and

@@ -370,3 +370,85 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 		t.Errorf("the slow endpoint was tried %d times in the invocation, want 1", n)
 	}
 }
+
+// TestErasureNoticeReachesEveryRecipient has a person's event delivered
+// to an endpoint, then erases them: subject.erased goes to the bus and to
+// that endpoint (not to another that never received anything about them),
+// the request lists its recipients, and it completes once the endpoint
+// acknowledged, after a failed first attempt.
+func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
+	crm, other := &receiver{}, &receiver{}
+	e := newEnv(t)
+	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", crm, false), endpoint(t, "other", other, false, wgevents.TypeSubjectErased)}
+	subject := "events-" + randHex(8)
+	e.stream(t, e.inbound(t, subject, "hello"))
+	ctx := context.Background()
+	eraser := e.storeAs(t, "EraseFunction")
+	req, err := eraser.OpenErasure(ctx, store.ErasureRequest{ID: "er_" + strings.ToUpper(randHex(12)), Subject: subject, Reason: "user_request", RequestedAt: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eraser.ScopeErasure(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	recipients, _ := e.h.Store.Recipients(ctx, subject)
+	id := auditID()
+	erased := eraser.EventWrite(store.EventRecord{AuditID: id, Type: wgevents.TypeSubjectErased, Subject: subject, At: e.now,
+		Fields: wgevents.Data{ErasureRequestID: req.ID}})
+	if err := eraser.ProveErasure(ctx, req, id, recipients, e.now, erased); err != nil {
+		t.Fatal(err)
+	}
+	crm.mu.Lock()
+	crm.statuses = []int{502}
+	crm.mu.Unlock()
+	e.stream(t, streamRecord(id, "data_deletion"))
+	if r, _ := e.h.Store.ErasureRequest(ctx, req.ID); r.Status == "completed" {
+		t.Fatalf("request completed before the endpoint acknowledged")
+	}
+	d, err := e.h.Store.GetDelivery(ctx, id, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.now = d.NextAt.Add(time.Second)
+	e.skipTo(t, d.NextAt)
+	e.retry(t)
+	if done, err := eraser.FinishErasure(ctx, req.ID, e.now); err != nil || !done { // the erase function's resume
+		t.Fatalf("FinishErasure() = %v, %v; want completed once the endpoint acknowledged", done, err)
+	}
+	r, err := e.h.Store.ErasureRequest(ctx, req.ID)
+	if err != nil || r.Status != "completed" {
+		t.Fatalf("request = %+v, %v; want completed once the endpoint acknowledged", r, err)
+	}
+	var names []string
+	for _, rc := range r.Recipients {
+		names = append(names, rc.Destination)
+		if rc.NotifiedAt.IsZero() || rc.AcknowledgedAt.IsZero() {
+			t.Errorf("recipient %s = %+v, want notified and acknowledged", rc.Destination, rc)
+		}
+	}
+	if strings.Join(names, ",") != "bus,crm" {
+		t.Errorf("recipients = %v, want bus and crm", names)
+	}
+	got := crm.all()
+	if last := got[len(got)-1]; last.body["type"] != "subject.erased" {
+		t.Errorf("the endpoint's last delivery = %v, want subject.erased", last.body)
+	}
+	if n := len(other.all()); n != 0 {
+		t.Errorf("an endpoint that received nothing about the person got %d notices", n)
+	}
+	if left, _ := e.h.Store.Recipients(ctx, subject); len(left) != 0 {
+		t.Errorf("the record of recipients outlived the erasure: %v", left)
+	}
+}
+
+// storeAs is a store with the credentials of another function.
+func (e *env) storeAs(t *testing.T, logicalID string) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	core, _, err := coldstart.Load(ctx, os.Getenv, "test", config.WithCredentialsProvider(e.st.FunctionCredentials(logicalID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return core.Store
+}
