@@ -35,7 +35,7 @@ var lambdaMetrics = map[string]bool{"Errors": true, "Throttles": true, "Invocati
 // functionIDs maps the Function dimension (the name each main passes to
 // coldstart.Load) to its logical id in the template.
 var functionIDs = map[string]string{"webhook": "WebhookFunction", "send": "SendFunction", "erase": "EraseFunction",
-	"retention": "RetentionFunction", "rotate": "RotateFunction"}
+	"retention": "RetentionFunction", "rotate": "RotateFunction", "events": "EventsFunction"}
 
 // emittedMetrics returns, per function, the metric names its code can
 // record: every metrics.<Const> used in the non-test Go files of the
@@ -207,7 +207,7 @@ func contains(m map[string]string, v string) bool {
 func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 	tpl := loadTemplate(t, map[string]string{"Stage": "prod"})
 	emitted := emittedMetrics(t)
-	want := []string{"AuditDigestAlarm", "AuthFailuresAlarm", "ErasurePendingAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
+	want := []string{"AuditDigestAlarm", "AuthFailuresAlarm", "ErasurePendingAlarm", "EventDeadLettersAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
 		"OutboundVolumeAnomalyAlarm", "RateLimitedAlarm", "RetentionBreachAlarm", "RotationFailuresAlarm", "WebhookSignatureFailuresAlarm"}
 	ids := tpl.ResourceIDs(alarmType)
 	sort.Strings(ids)
