@@ -249,14 +249,15 @@ func (r *run) deliver(ctx context.Context, rec store.EventRecord) error {
 	errs := make([]error, len(dests))
 	var wg sync.WaitGroup
 	for i, dest := range dests {
-		wg.Go(func() { errs[i] = r.settle(ctx, rec, ev, dest, eps[dest], 0) })
+		wg.Go(func() { errs[i] = r.settle(ctx, rec, ev, dest, eps[dest], 0, false) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// settle makes one attempt (the made+1st) and records its outcome.
-func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint, made int) error {
+// settle makes one attempt (the made+1st) and records its outcome; a
+// first success leaves no state unless stored says there is one.
+func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint, made int, stored bool) error {
 	res := r.attempt(ctx, rec, ev, dest, ep)
 	now := r.h.now()
 	d := store.Delivery{AuditID: rec.AuditID, Destination: dest, Attempts: made + 1, LastError: res.reason}
@@ -267,7 +268,7 @@ func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event
 		if err := r.h.acknowledged(ctx, rec, dest, now); err != nil {
 			return err
 		}
-		if made == 0 {
+		if !stored {
 			return nil // no retry state was ever written
 		}
 	case res.dropped:

@@ -125,7 +125,7 @@ func (h *Handler) retryOne(ctx context.Context, r *run, d store.Delivery) (strin
 			return d.State, h.Store.SaveDelivery(ctx, d)
 		}
 	}
-	if err := r.settle(ctx, rec, ev, d.Destination, ep, d.Attempts); err != nil {
+	if err := r.settle(ctx, rec, ev, d.Destination, ep, d.Attempts, true); err != nil {
 		return "", err
 	}
 	cur, err := h.Store.GetDelivery(ctx, d.AuditID, d.Destination)
