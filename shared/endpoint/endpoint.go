@@ -198,6 +198,13 @@ func checkKey(field, s string) (secrets.Value, error) {
 	return secrets.NewValue(k), nil
 }
 
+// ValidSecret reports whether s is a usable signing secret: "whsec_" and
+// the padded standard base64 of 24 to 64 bytes.
+func ValidSecret(s string) bool {
+	_, err := checkKey(FieldSecret, s)
+	return err == nil
+}
+
 // checkPrevious returns the previous key and the end of its overlap. An
 // empty previous_secret means none, and then previous_until is ignored;
 // a previous secret needs an RFC 3339 previous_until.

@@ -226,3 +226,18 @@ func jsonField(t *testing.T, doc []byte, field string) string {
 	s, _ := m[field].(string)
 	return s
 }
+
+func TestValidSecret(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want bool
+	}{
+		{testSecret, true}, {testPrevSecret, true}, {GenerateSecret(), true},
+		{"", false}, {"whsec_", false}, {strings.TrimPrefix(testSecret, "whsec_"), false}, {strings.TrimRight(testSecret, "="), false},
+		{"whsec_" + b64(23), false}, {"whsec_" + b64(65), false},
+	} {
+		if got := ValidSecret(tt.s); got != tt.want {
+			t.Errorf("ValidSecret(%.12s…) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
