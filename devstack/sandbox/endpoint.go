@@ -102,7 +102,7 @@ func (s *Sandbox) SetEndpointSecrets(secrets ...string) {
 func (s *Sandbox) EndpointDeliveries() []EndpointDelivery {
 	s.recv.mu.Lock()
 	defer s.recv.mu.Unlock()
-	return slices.Clone(s.recv.deliveries)
+	return append([]EndpointDelivery{}, s.recv.deliveries...)
 }
 
 // ResetEndpointDeliveries forgets the deliveries received.
@@ -129,7 +129,7 @@ func (s *Sandbox) InjectEndpointFault(f EndpointFault) error {
 func (s *Sandbox) EndpointFaults() []EndpointFault {
 	s.recv.mu.Lock()
 	defer s.recv.mu.Unlock()
-	return slices.Clone(s.recv.faults)
+	return append([]EndpointFault{}, s.recv.faults...)
 }
 
 // ClearEndpointFaults drops every queued endpoint fault.

@@ -223,3 +223,12 @@ func TestEndpointAdminRoutes(t *testing.T) {
 		t.Errorf("DELETE deliveries = %d, %d left; want 204, none", r.status, len(sb.EndpointDeliveries()))
 	}
 }
+
+func TestEndpointListsEmpty(t *testing.T) {
+	_, srv := newTestSandbox(t, Options{})
+	for _, path := range []string{"/_sandbox/deliveries", EndpointPath + "/faults"} {
+		if r := do(t, http.MethodGet, srv.URL+path, "", nil); r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != "[]" {
+			t.Errorf("GET %s = %d %s, want 200 []", path, r.status, r.body)
+		}
+	}
+}

@@ -128,7 +128,7 @@ func (l *Loader) Load(ctx context.Context) (Set, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.now().Before(l.expires) {
-		return l.set, nil
+		return l.set.clone(), nil
 	}
 	listed, err := l.list(ctx)
 	if err != nil {
@@ -153,7 +153,13 @@ func (l *Loader) Load(ctx context.Context) (Set, error) {
 	if retry {
 		l.expires = l.now().Add(min(retryPeriod, l.period))
 	}
-	return set, nil
+	return set.clone(), nil
+}
+
+// clone returns s with slices of its own, so a caller cannot change the
+// loader's cache.
+func (s Set) clone() Set {
+	return Set{Endpoints: slices.Clone(s.Endpoints), Problems: slices.Clone(s.Problems)}
 }
 
 // listed is one secret under the prefix: its ARN, endpoint name and

@@ -215,7 +215,7 @@ Try (local-only values; never use them elsewhere):
        -d '{"phone":"+12015550123","purpose":"transactional","action":"grant","method":"web_form","policy_version":"2026-01"}'
   curl -i -X POST {gw}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \
        -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
-  curl -s {sandbox}/_sandbox/deliveries   # events delivered to the endpoint "sandbox", each verified
+  curl -s {sandbox}/_sandbox/deliveries   # events delivered to the endpoint "sandbox", verified or not
   make invoke FN=retention                # run a scheduled function now
 `))
 }
