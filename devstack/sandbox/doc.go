@@ -40,8 +40,28 @@
 //     or {"kind":"status","status":"delivered","user_id":"US.13491208655302741918","withhold_phone":true}
 //     or {"kind":"system","previous_user_id":"US.13491208655302741918","user_id":"US.27381940563712094455"}
 //     or {"kind":"preference","preference":"stop","user_id":"US.13491208655302741918"}.
-//   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"..."}
-//     replaces either value in a running sandbox (for secret rotation).
+//   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"...","endpoint_secrets":[...]}
+//     replaces any of the values in a running sandbox (for secret rotation).
+//
+// The receiving endpoint, standing in for an operator's HTTPS endpoint
+// that waguard's events function delivers Standard Webhooks to
+// (docs/events.md):
+//
+//   - POST /_sandbox/endpoint verifies the delivery's webhook-id,
+//     webhook-timestamp and webhook-signature with the official Standard
+//     Webhooks Go library against each configured whsec_ secret alone
+//     ([Options.EndpointSecrets], [Options.EndpointSecretSource],
+//     [Sandbox.SetEndpointSecrets]; one verifying is enough), records it
+//     as an [EndpointDelivery] (id, timestamp, type, verified, headers,
+//     data) and answers {"verified":…,"seq":…}: 200, 401 when it did not
+//     verify, 400 for a body without a type, or a queued fault's status.
+//   - GET /_sandbox/deliveries lists the deliveries, oldest first, failed
+//     attempts included; DELETE clears them.
+//   - POST /_sandbox/endpoint/faults queues an [EndpointFault]: a status
+//     for the next deliveries, {"status":503,"count":2}, or every one,
+//     {"status":500,"always":true}; a slow endpoint, {"delay_ms":12000}
+//     (with or without a status); optionally only for one event "type" or
+//     one "contact_id". GET lists the queue; DELETE clears it.
 //
 // With [Options.RapidAPIHost] the sandbox plays a RapidAPI-style proxy
 // of the Cloud API instead: the same routes and shapes, authenticated
@@ -49,6 +69,7 @@
 //
 // The same controls exist in Go: [Sandbox.SetTokens],
 // [Sandbox.SetAppSecret], [Sandbox.Messages], [Sandbox.InjectFault],
+// [Sandbox.EndpointDeliveries], [Sandbox.InjectEndpointFault],
 // [Sandbox.Deliver], and the builders [BuildTextEvent],
 // [BuildStatusEvent], [BuildSystemEvent], [BuildPreferenceEvent],
 // [BuildUserIDUpdateEvent] and [Sign] for tests that post webhooks
@@ -118,8 +139,11 @@
 //     conversation object; there is no GET verification handshake, no
 //     automatic sent/delivered/read progression and no retry schedule:
 //     redelivery happens only when asked for with "repeat".
-//   - Records are kept in memory (the newest 10,000) and are lost when
-//     the process stops.
+//   - Records and endpoint deliveries are kept in memory (the newest
+//     10,000 of each) and are lost when the process stops.
+//   - The receiving endpoint checks the timestamp against the real clock
+//     (the library's five minutes), not [Options.Now], and does not
+//     deduplicate webhook-ids: it records every attempt, as a test wants.
 //
 // # Security
 //

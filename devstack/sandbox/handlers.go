@@ -187,8 +187,9 @@ func (s *Sandbox) handleClearFaults(w http.ResponseWriter, _ *http.Request) {
 // credentials is the body of PUT /_sandbox/credentials; an omitted
 // field leaves the current value unchanged.
 type credentials struct {
-	AccessTokens *[]string `json:"access_tokens"`
-	AppSecret    *string   `json:"app_secret"`
+	AccessTokens    *[]string `json:"access_tokens"`
+	AppSecret       *string   `json:"app_secret"`
+	EndpointSecrets *[]string `json:"endpoint_secrets"`
 }
 
 // handleCredentials serves PUT /_sandbox/credentials, which lets a stack
@@ -204,6 +205,9 @@ func (s *Sandbox) handleCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.AppSecret != nil {
 		s.SetAppSecret(*c.AppSecret)
+	}
+	if c.EndpointSecrets != nil {
+		s.SetEndpointSecrets(*c.EndpointSecrets...)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

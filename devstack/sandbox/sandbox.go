@@ -52,6 +52,15 @@ type Options struct {
 	// (401 or 403 with {"message":...}, not Graph's error). Everything
 	// else is Graph's.
 	RapidAPIHost string
+	// EndpointSecrets are the whsec_ secrets the receiving endpoint
+	// (POST /_sandbox/endpoint) verifies deliveries with; replace them
+	// later with [Sandbox.SetEndpointSecrets].
+	EndpointSecrets []string
+	// EndpointSecretSource, when set, is called on every delivery and the
+	// secrets it returns verify too, so a stack can serve them straight
+	// from a secrets store (and follow a rotation). It must be safe for
+	// concurrent use.
+	EndpointSecretSource func() []string
 }
 
 // Sandbox is a loopback stand-in for the WhatsApp Cloud API. It is an
@@ -65,6 +74,8 @@ type Sandbox struct {
 	tokens    []string
 	appSecret string
 	accepted  map[string]bool // fingerprints of tokens accepted so far
+
+	recv endpointReceiver // the receiving endpoint
 }
 
 var _ http.Handler = (*Sandbox)(nil)
@@ -89,6 +100,7 @@ func New(opts Options) *Sandbox {
 	s := &Sandbox{opts: opts, accepted: map[string]bool{}}
 	s.SetTokens(opts.AccessTokens)
 	s.SetAppSecret(opts.AppSecret)
+	s.SetEndpointSecrets(opts.EndpointSecrets...)
 	s.mux = s.routes()
 	return s
 }
@@ -105,6 +117,12 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("DELETE /_sandbox/faults", s.handleClearFaults)
 	m.HandleFunc("PUT /_sandbox/credentials", s.handleCredentials)
 	m.HandleFunc("POST /_sandbox/deliver", s.handleDeliver)
+	m.HandleFunc("POST "+EndpointPath, s.handleEndpoint)
+	m.HandleFunc("GET /_sandbox/deliveries", s.handleListDeliveries)
+	m.HandleFunc("DELETE /_sandbox/deliveries", s.handleClearDeliveries)
+	m.HandleFunc("GET "+EndpointPath+"/faults", s.handleListEndpointFaults)
+	m.HandleFunc("POST "+EndpointPath+"/faults", s.handleAddEndpointFault)
+	m.HandleFunc("DELETE "+EndpointPath+"/faults", s.handleClearEndpointFaults)
 	return m
 }
 

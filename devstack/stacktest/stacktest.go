@@ -35,6 +35,12 @@ type Stack struct {
 	// IndexKeySecretID and PseudonymKeySecretID are secret ARNs.
 	MetaWebhookSecretID, SignedWebhookSecretID, ProviderSecretID string
 	IndexKeySecretID, PseudonymKeySecretID                       string
+	// EndpointSecretPrefix is where webhook endpoint secrets live
+	// ("waguard/<stage>/endpoints/"); SandboxEndpointSecretID is the ARN
+	// of the endpoint "sandbox", the sandbox's receiving endpoint, which
+	// waguard-dev registers ("" for a stack started by an older
+	// waguard-dev).
+	EndpointSecretPrefix, SandboxEndpointSecretID string
 	// Log is the stack log, where the functions' and emulators' lines go
 	// (read it with [FunctionLines]); "" for a stack started by an older
 	// waguard-dev.
@@ -52,19 +58,21 @@ func Require(t testing.TB) Stack {
 		t.Skip("local stack not configured: run `make test`, or `make dev` and source .local/stack.env")
 	}
 	return Stack{
-		GatewayURL:            os.Getenv("WAGUARD_GATEWAY_URL"),
-		SandboxURL:            os.Getenv("WAGUARD_SANDBOX_URL"),
-		DataTable:             os.Getenv("WAGUARD_DATA_TABLE"),
-		KeysTable:             os.Getenv("WAGUARD_KEYS_TABLE"),
-		AuditTable:            os.Getenv("WAGUARD_AUDIT_TABLE"),
-		KMSKeyID:              os.Getenv("WAGUARD_KMS_KEY_ID"),
-		AuditSigningKeyID:     os.Getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"),
-		MetaWebhookSecretID:   os.Getenv("WAGUARD_META_WEBHOOK_SECRET_ID"),
-		SignedWebhookSecretID: os.Getenv("WAGUARD_SIGNED_WEBHOOK_SECRET_ID"),
-		ProviderSecretID:      os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
-		IndexKeySecretID:      os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
-		PseudonymKeySecretID:  os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
-		Log:                   os.Getenv("WAGUARD_STACK_LOG"),
+		GatewayURL:              os.Getenv("WAGUARD_GATEWAY_URL"),
+		SandboxURL:              os.Getenv("WAGUARD_SANDBOX_URL"),
+		DataTable:               os.Getenv("WAGUARD_DATA_TABLE"),
+		KeysTable:               os.Getenv("WAGUARD_KEYS_TABLE"),
+		AuditTable:              os.Getenv("WAGUARD_AUDIT_TABLE"),
+		KMSKeyID:                os.Getenv("WAGUARD_KMS_KEY_ID"),
+		AuditSigningKeyID:       os.Getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"),
+		MetaWebhookSecretID:     os.Getenv("WAGUARD_META_WEBHOOK_SECRET_ID"),
+		SignedWebhookSecretID:   os.Getenv("WAGUARD_SIGNED_WEBHOOK_SECRET_ID"),
+		ProviderSecretID:        os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
+		IndexKeySecretID:        os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
+		PseudonymKeySecretID:    os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
+		Log:                     os.Getenv("WAGUARD_STACK_LOG"),
+		EndpointSecretPrefix:    os.Getenv("WAGUARD_ENDPOINT_SECRET_PREFIX"),
+		SandboxEndpointSecretID: os.Getenv("WAGUARD_SANDBOX_ENDPOINT_SECRET_ID"),
 	}
 }
 

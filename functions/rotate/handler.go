@@ -56,8 +56,9 @@ type Handler struct {
 	Audit   *audit.Writer
 	Metrics *metrics.Recorder
 	// Overlap is how long apiauth keeps accepting an API key at AWSPREVIOUS
-	// after its rotation (API_KEY_OVERLAP_HOURS); used by testSecret only
-	// to build the same authenticator the API functions use.
+	// after its rotation (API_KEY_OVERLAP_HOURS): testSecret builds the
+	// same authenticator the API functions use with it, and a webhook
+	// endpoint's createSecret keeps the old signing secret for as long.
 	Overlap time.Duration
 	// Provider is how testSecret checks a staged provider token.
 	Provider ProviderCheck

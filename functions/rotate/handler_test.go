@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -207,6 +208,14 @@ func TestRotateEachKind(t *testing.T) {
 						cur["secret"] == "newappsecretnewappsecret", cur["verify_token"] == "vt" && cur["kind"] == "meta-app-secret")
 				}
 			}},
+		{"webhook-endpoint", map[string]any{"kind": "webhook-endpoint", "url": "https://crm.example.com/hooks/waguard", "types": []string{"subject.erased"},
+			"include_content": true, "secret": oldEndpointSecret}, nil,
+			func(t *testing.T, old, cur map[string]any) {
+				checkEndpointRotated(t, cur, oldEndpointSecret, e.h.Overlap)
+			}},
+		{"webhook-endpoint with a malformed secret", map[string]any{"kind": "webhook-endpoint", "url": "https://crm.example.com/hooks/waguard",
+			"secret": "not-a-whsec"}, nil,
+			func(t *testing.T, old, cur map[string]any) { checkEndpointRotated(t, cur, "", 0) }},
 		{"provider-credentials", map[string]any{"kind": "provider-credentials", "primary": "old-token", "fallback": ""},
 			func(t *testing.T, arn, token string) {
 				e.stagePending(t, arn, token, map[string]any{"kind": "provider-credentials", "primary": e.providerToken(t), "fallback": "old-token"})
@@ -290,6 +299,12 @@ func TestRotateRefuses(t *testing.T) {
 			arn := e.newSecret(t, "prov", map[string]any{"kind": "provider-credentials", "primary": "old-token"})
 			return arn, e.startRotation(t, arn), "createSecret"
 		}, "stage the new value under the label NEXT"},
+		{"endpoint url refused", func(t *testing.T) (string, string, string) {
+			arn := e.newSecret(t, "crm", map[string]any{"kind": "webhook-endpoint", "url": "http://crm.example.com/hook", "secret": oldEndpointSecret})
+			token := e.startRotation(t, arn)
+			e.run(t, arn, token, "createSecret", "setSecret")
+			return arn, token, "testSecret"
+		}, "must be https"},
 		{"provider token refused", func(t *testing.T) (string, string, string) {
 			arn := e.newSecret(t, "bad", map[string]any{"kind": "provider-credentials", "primary": "old-token"})
 			token := e.startRotation(t, arn)
@@ -377,11 +392,44 @@ func (e *env) stageNext(t *testing.T, arn string, value map[string]any) {
 // succeeds for every kind, even one whose values only an operator stages.
 func TestConfigurationTest(t *testing.T) {
 	e := newEnv(t)
-	for _, kind := range []string{"meta-app-secret", "provider-credentials", "api-client", "webhook-secret"} {
+	for _, kind := range []string{"meta-app-secret", "provider-credentials", "api-client", "webhook-secret", "webhook-endpoint"} {
 		arn := e.newSecret(t, "ops", map[string]any{"kind": kind, "client_id": "ops", "key": strings.Repeat("k", 48)})
 		token := e.startRotation(t, arn)
 		if err := e.step(t, arn, token, "testSecret"); err != nil {
 			t.Errorf("%s: configuration test err = %v, want nil", kind, err)
 		}
+	}
+}
+
+// oldEndpointSecret is a synthetic endpoint signing secret (whsec_ and
+// the base64 of 32 bytes), used nowhere else.
+const oldEndpointSecret = "whsec_dGVzdC1yb3RhdGUtZW5kcG9pbnQtb2xkLTMyYnl0ZXM="
+
+// checkEndpointRotated checks a rotated endpoint secret: a new whsec_
+// secret of 32 bytes, the old one kept as previous_secret until about
+// overlap from now (or none when prev is empty), the other fields kept.
+func checkEndpointRotated(t *testing.T, cur map[string]any, prev string, overlap time.Duration) {
+	t.Helper()
+	s, _ := cur["secret"].(string)
+	k, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+	if !strings.HasPrefix(s, "whsec_") || err != nil || len(k) != 32 || s == prev {
+		t.Errorf("new secret: whsec_ %v, 32 bytes %v, changed %v; want all", strings.HasPrefix(s, "whsec_"), len(k) == 32, s != prev)
+	}
+	if got, _ := cur["previous_secret"].(string); got != prev {
+		t.Errorf("previous_secret is the old secret %v, want %v", got == prev, prev != "")
+	}
+	until, _ := cur["previous_until"].(string)
+	if prev == "" {
+		if until != "" {
+			t.Errorf("previous_until = %q without a previous secret, want empty", until)
+		}
+		return
+	}
+	u, err := time.Parse(time.RFC3339, until)
+	if d := time.Until(u); err != nil || d > overlap || d < overlap-time.Minute {
+		t.Errorf("previous_until = %q, want about %v from now", until, overlap)
+	}
+	if cur["url"] != "https://crm.example.com/hooks/waguard" || cur["include_content"] != true || cur["kind"] != "webhook-endpoint" {
+		t.Errorf("url, include_content and kind kept = %v, want true", cur["url"] == "https://crm.example.com/hooks/waguard" && cur["include_content"] == true)
 	}
 }

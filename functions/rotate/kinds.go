@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/signature"
 )
@@ -35,6 +36,8 @@ func kindOf(name string) (kind, error) {
 		return kind{create: createMeta, test: testMeta}, nil
 	case "provider-credentials":
 		return kind{create: createProvider, test: testProvider}, nil
+	case endpoint.Kind:
+		return kind{create: createEndpoint, test: testEndpoint}, nil
 	case "index-key", "pseudonym-key":
 		return kind{}, fmt.Errorf("rotate: kind %s is not rotatable: a new key would orphan every partition it keys; re-keying is a planned re-index migration (docs/crypto.md)", name)
 	}

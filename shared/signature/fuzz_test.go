@@ -113,7 +113,7 @@ func FuzzVerifySigned(f *testing.F) {
 		std := SignStandardWebhooks(id, now, body, secret)
 		for i, h := range []Headers{seed, std} {
 			r, err := VerifySigned(h, body, now, 0, secret)
-			if i == 1 && !validID(id) {
+			if i == 1 && !ValidID(id) {
 				if err != ErrBadSignature {
 					t.Fatalf("VerifySigned(id %q) err = %v, want ErrBadSignature", id, err)
 				}

@@ -185,7 +185,7 @@ func verifyStandardWebhooks(h Headers, body []byte, secrets [][]byte) (Result, e
 	sec, ok := parseDigits(h.Timestamp)
 	var buf [maxSignatureItems][macSize]byte
 	cands, ok2 := parseStandardSignatures(h.Signature, buf[:0])
-	if !ok || !ok2 || !validID(h.ID) {
+	if !ok || !ok2 || !ValidID(h.ID) {
 		return Result{}, ErrBadSignature
 	}
 	prefix := make([]byte, 0, len(h.ID)+1+len(h.Timestamp)+1)
@@ -214,10 +214,11 @@ func parseDigits(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// validID reports whether id is a usable webhook-id: 1 to 256 bytes of
+// ValidID reports whether id is a usable webhook-id: 1 to 256 bytes of
 // printable ASCII other than '.', which would make "<id>.<ts>.<body>"
-// ambiguous.
-func validID(id string) bool {
+// ambiguous. [VerifySigned] refuses any other id, and a sender must not
+// use one.
+func ValidID(id string) bool {
 	if id == "" || len(id) > maxIDLen {
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/waguard/waguard/devstack/sandbox"
 	smemu "github.com/waguard/waguard/devstack/secretsmanager"
 	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/secrets"
 )
 
@@ -89,7 +90,7 @@ func (s *stack) startSandbox(ctx context.Context, providerID, metaID, phoneNumbe
 		return out
 	}
 	sb := sandbox.New(sandbox.Options{TokenSource: tokens, PhoneNumberID: phoneNumberID,
-		WebhookURL: loopback(s.c.GatewayPort) + "/webhooks/meta"})
+		WebhookURL: loopback(s.c.GatewayPort) + "/webhooks/meta", EndpointSecretSource: s.endpointSecrets(store)})
 	refresh := func() {
 		if f, err := store.Get(context.Background(), metaID, secrets.StageCurrent); err == nil {
 			sb.SetAppSecret(string(f.Get("secret").Reveal()))
@@ -110,6 +111,66 @@ func (s *stack) startSandbox(ctx context.Context, providerID, metaID, phoneNumbe
 	}()
 	s.env["WAGUARD_SANDBOX_URL"] = loopback(s.c.SandboxPort)
 	return s.serve("sandbox", s.c.SandboxPort, sb)
+}
+
+// sandboxEndpointName is the endpoint waguard-dev registers for the
+// sandbox's receiving endpoint.
+const sandboxEndpointName = "sandbox"
+
+// registerSandboxEndpoint registers the sandbox's receiving endpoint as
+// the endpoint "sandbox" with content, the way an operator registers one
+// (a secret under the events function's ENDPOINT_SECRET_PREFIX with a
+// fresh whsec_ secret, rotation enabled with the rotate function), and
+// points the sandbox at that secret.
+func (s *stack) registerSandboxEndpoint(ctx context.Context, res *provision.Result) error {
+	prefix := "waguard/" + s.c.Stage + "/endpoints/"
+	for _, f := range s.functions {
+		if p := f.Env["ENDPOINT_SECRET_PREFIX"]; p != "" {
+			prefix = p
+		}
+	}
+	c, err := s.clients(ctx)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	arn, err := provision.RegisterEndpoint(pctx, c.SecretsManager, provision.Endpoint{SecretName: prefix + sandboxEndpointName,
+		URL: s.env["WAGUARD_SANDBOX_URL"] + sandbox.EndpointPath, IncludeContent: true, KMSKeyID: res.Resolver.Refs["DataKey"],
+		RotationLambdaARN: res.Resolver.Attrs["RotateFunction.Arn"]})
+	if err != nil {
+		return err
+	}
+	s.sandboxEndpoint.Store(&arn)
+	s.env["WAGUARD_ENDPOINT_SECRET_PREFIX"] = prefix
+	s.env["WAGUARD_SANDBOX_ENDPOINT_SECRET_ID"] = arn
+	return nil
+}
+
+// endpointSecrets returns the secrets the sandbox's receiving endpoint
+// verifies with: the registered endpoint's current signing secret and,
+// until previous_until, the previous one, read through store, so the
+// sandbox follows a rotation as a receiver that was handed the new secret
+// does.
+func (s *stack) endpointSecrets(store *secrets.Store) func() []string {
+	return func() []string {
+		arn := s.sandboxEndpoint.Load()
+		if arn == nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		f, err := store.Get(ctx, *arn, secrets.StageCurrent)
+		if err != nil {
+			return nil
+		}
+		out := []string{string(f.Get(endpoint.FieldSecret).Reveal())}
+		var until time.Time
+		if f.Decode(endpoint.FieldPreviousUntil, &until) == nil && time.Now().Before(until) {
+			out = append(out, string(f.Get(endpoint.FieldPreviousSecret).Reveal()))
+		}
+		return out
+	}
 }
 
 // secretField reads one field of a secret for the banner's examples.
@@ -145,6 +206,7 @@ waguard local stack is up ({took}s). Everything binds to 127.0.0.1; Ctrl-C stops
   local-kms          {kms}
   Secrets Manager    {sm}   (emulator)
   WhatsApp sandbox   {sandbox}   (GET /_sandbox/messages)
+  Webhook endpoint   {sandbox}/_sandbox/endpoint   (registered as the endpoint "sandbox", with content)
   logs               {logs}
 
 Try (local-only values; never use them elsewhere):
@@ -153,6 +215,7 @@ Try (local-only values; never use them elsewhere):
        -d '{"phone":"+12015550123","purpose":"transactional","action":"grant","method":"web_form","policy_version":"2026-01"}'
   curl -i -X POST {gw}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \
        -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
+  curl -s {sandbox}/_sandbox/deliveries   # events delivered to the endpoint "sandbox", verified or not
   make invoke FN=retention                # run a scheduled function now
 `))
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,9 @@ type stack struct {
 	roles *iamguard.Roles
 	// grants are the template's, resolved, for the coverage check.
 	grants []iamguard.Grant
+	// sandboxEndpoint is the ARN of the endpoint secret the sandbox's
+	// receiving endpoint verifies deliveries with, once registered.
+	sandboxEndpoint atomic.Pointer[string]
 }
 
 // denied logs a call refused by the local IAM check.
@@ -124,6 +128,9 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	if err := s.configureRotation(ctx, res); err != nil {
+		return err
+	}
+	if err := s.registerSandboxEndpoint(ctx, res); err != nil {
 		return err
 	}
 	if err := s.writeSAMEnv(); err != nil {

@@ -9,7 +9,9 @@
 //
 // The token and app secret can instead come from WASANDBOX_TOKEN and
 // WASANDBOX_APP_SECRET, keeping them out of the process list, and can be
-// replaced at run time with PUT /_sandbox/credentials.
+// replaced at run time with PUT /_sandbox/credentials. The receiving
+// endpoint (POST /_sandbox/endpoint) verifies deliveries with the whsec_
+// secret in WASANDBOX_ENDPOINT_SECRET, or those set the same way.
 package main
 
 import (
@@ -63,6 +65,7 @@ func parseFlags(args []string) (config, error) {
 		c.tokens = []string{os.Getenv("WASANDBOX_TOKEN")}
 	}
 	c.opts.AccessTokens = c.tokens
+	c.opts.EndpointSecrets = []string{os.Getenv("WASANDBOX_ENDPOINT_SECRET")}
 	return c, checkLoopback(c.addr)
 }
 
