@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/store"
 )
@@ -31,44 +30,11 @@ type bus interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// Endpoint is one operator-configured webhook destination.
-type Endpoint struct {
-	// Name is the endpoint's name (its secret's last path element).
-	Name string
-	// URL receives the deliveries (never logged: it may hold a token).
-	URL string
-	// Types lists the event types it receives; empty receives all.
-	Types []events.Type
-	// IncludeContent sends the personal part of events.
-	IncludeContent bool
-	// Sign returns the Standard Webhooks headers of a delivery.
-	Sign func(id string, at time.Time, body []byte) http.Header
-}
-
-// wants reports whether e receives events of type t.
-func (e Endpoint) wants(t events.Type) bool {
-	if len(e.Types) == 0 {
-		return true
-	}
-	for _, v := range e.Types {
-		if v == t {
-			return true
-		}
-	}
-	return false
-}
-
-// endpointSource lists the configured endpoints (refreshed within a
-// minute of a change).
+// endpointSource lists the configured endpoints; *endpoint.Loader
+// satisfies it (refreshed within a minute of a change).
 type endpointSource interface {
-	Endpoints(ctx context.Context) ([]Endpoint, error)
+	Load(ctx context.Context) (endpoint.Set, error)
 }
-
-// staticEndpoints is a fixed list of endpoints.
-type staticEndpoints []Endpoint
-
-// Endpoints returns the list.
-func (s staticEndpoints) Endpoints(context.Context) ([]Endpoint, error) { return s, nil }
 
 // result is the outcome of one attempt.
 type result struct {
@@ -109,24 +75,22 @@ func (r *run) markBroken(dest, why string) {
 // destinations returns the event's destinations: the bus, and every
 // endpoint that wants its type (for subject.erased, only those that
 // received an event about the person: docs/events.md).
-func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string, map[string]Endpoint, error) {
-	eps, err := r.h.Endpoints.Endpoints(ctx)
+func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string, map[string]endpoint.Endpoint, error) {
+	set, err := r.h.Endpoints.Load(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	byName := map[string]Endpoint{}
+	byName := map[string]endpoint.Endpoint{}
 	dests := []string{busDestination}
-	for _, e := range eps {
-		if e.wants(rec.Type) {
-			byName[e.Name] = e
-			dests = append(dests, e.Name)
-		}
+	for _, e := range set.For(rec.Type) {
+		byName[e.Name()] = e
+		dests = append(dests, e.Name())
 	}
 	return dests, byName, nil
 }
 
 // attempt delivers ev (of record rec) to one destination once.
-func (r *run) attempt(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint) result {
+func (r *run) attempt(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep endpoint.Endpoint) result {
 	if why, ok := r.isBroken(dest); ok {
 		return result{skipped: true, reason: why}
 	}
@@ -174,8 +138,8 @@ type payload struct {
 
 // toEndpoint posts the signed event to an endpoint, with its personal
 // content read now if the endpoint receives content.
-func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.Event, ep Endpoint) result {
-	if ep.IncludeContent {
+func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.Event, ep endpoint.Endpoint) result {
+	if ep.IncludeContent() {
 		c, err := r.h.content(ctx, rec)
 		if errors.Is(err, store.ErrNotFound) {
 			return result{dropped: true, reason: "content gone"}
@@ -193,18 +157,14 @@ func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.E
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.h.Config.attemptTimeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	req, err := ep.NewRequest(ctx, ev.ID, r.h.now(), body)
 	if err != nil {
 		return result{reason: "bad endpoint"}
 	}
-	for k, v := range ep.Sign(ev.ID, r.h.now(), body) {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.h.HTTP.Do(req)
 	if err != nil {
 		why := networkReason(err)
-		r.markBroken(ep.Name, why)
+		r.markBroken(ep.Name(), why)
 		return result{reason: why}
 	}
 	defer resp.Body.Close()
@@ -257,7 +217,7 @@ func (r *run) deliver(ctx context.Context, rec store.EventRecord) error {
 
 // settle makes one attempt (the made+1st) and records its outcome; a
 // first success leaves no state unless stored says there is one.
-func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep Endpoint, made int, stored bool) error {
+func (r *run) settle(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep endpoint.Endpoint, made int, stored bool) error {
 	res := r.attempt(ctx, rec, ev, dest, ep)
 	now := r.h.now()
 	d := store.Delivery{AuditID: rec.AuditID, Destination: dest, Attempts: made + 1, LastError: res.reason}

@@ -23,8 +23,10 @@ import (
 
 	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/endpoint"
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/signature"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -63,11 +65,15 @@ type receiver struct {
 	statuses []int
 	delay    time.Duration
 	got      []received
+	// ep verifies what arrives (set by newEndpoint).
+	ep endpoint.Endpoint
 }
 
 type received struct {
 	id, signature string
 	body          map[string]any
+	// verified: the Standard Webhooks signature checks out.
+	verified bool
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +81,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body map[string]any
 	_ = json.Unmarshal(b, &body)
 	rc.mu.Lock()
-	rc.got = append(rc.got, received{id: r.Header.Get("webhook-id"), signature: r.Header.Get("webhook-signature"), body: body})
+	h := signature.Headers{ID: r.Header.Get("webhook-id"), Timestamp: r.Header.Get("webhook-timestamp"), Signature: r.Header.Get("webhook-signature")}
+	rc.got = append(rc.got, received{id: h.ID, signature: h.Signature, body: body, verified: rc.ep.Verify(h, b, time.Now()) == nil})
 	status := http.StatusOK
 	if len(rc.statuses) > 0 {
 		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
@@ -100,14 +107,14 @@ type env struct {
 	webhook *store.Store
 }
 
-func newEnv(t *testing.T, eps ...Endpoint) *env {
+func newEnv(t *testing.T, eps ...endpoint.Endpoint) *env {
 	t.Helper()
 	st := stacktest.Require(t)
 	st.AsFunction(t, "EventsFunction")
 	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
-		"EVENT_BUS_NAME": "waguard-" + stage, "CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/"} {
+		"EVENT_BUS_NAME": "waguard-" + stage, "CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/", "ENDPOINT_SECRET_PREFIX": "waguard/" + stage + "/endpoints/"} {
 		t.Setenv(k, v)
 	}
 	h, err := newHandler()
@@ -122,7 +129,7 @@ func newEnv(t *testing.T, eps ...Endpoint) *env {
 	}
 	e := &env{h: h, st: st, bus: &fakeBus{}, now: time.Now(), webhook: wh.Store}
 	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
-	h.Bus, h.Endpoints, h.Now = e.bus, staticEndpoints(eps), func() time.Time { return e.now }
+	h.Bus, h.Endpoints, h.Now = e.bus, fixedEndpoints(eps), func() time.Time { return e.now }
 	h.Config.AttemptTimeout, h.Config.RetryCursor = 300*time.Millisecond, "test-"+randHex(6)
 	return e
 }
@@ -140,14 +147,29 @@ func auditID() string {
 	return "ev_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:26]
 }
 
-// endpoint serves rc and configures it as an endpoint named name.
-func endpoint(t *testing.T, name string, rc *receiver, content bool, types ...wgevents.Type) Endpoint {
+// fixedEndpoints is a fixed endpoint set.
+type fixedEndpoints []endpoint.Endpoint
+
+func (f fixedEndpoints) Load(context.Context) (endpoint.Set, error) {
+	return endpoint.Set{Endpoints: f}, nil
+}
+
+// newEndpoint serves rc and configures it as an endpoint named name,
+// with a fresh signing secret, as the operator's secret would.
+func newEndpoint(t *testing.T, name string, rc *receiver, content bool, types ...wgevents.Type) endpoint.Endpoint {
+	t.Helper()
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
-	return Endpoint{Name: name, URL: srv.URL, Types: types, IncludeContent: content,
-		Sign: func(id string, at time.Time, _ []byte) http.Header {
-			return http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {fmt.Sprint(at.Unix())}, "Webhook-Signature": {"v1,test"}}
-		}}
+	doc, err := endpoint.NewSecretDocument(srv.URL, types, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := endpoint.Parse(name, "v1", doc)
+	if err != nil {
+		t.Fatalf("endpoint.Parse() err = %v", err)
+	}
+	rc.ep = ep
+	return ep
 }
 
 // inbound stores a message and its message.received event record, as the
@@ -204,7 +226,7 @@ func (e *env) retry(t *testing.T) RetryResult {
 func TestDeliversToBusAndEndpoints(t *testing.T) {
 	withContent, plain := &receiver{}, &receiver{}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", withContent, true), endpoint(t, "bot", plain, false, wgevents.TypeMessageReceived)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "crm", withContent, true), newEndpoint(t, "bot", plain, false, wgevents.TypeMessageReceived)}
 	subject := "events-" + randHex(8)
 	rec := e.inbound(t, subject, "where is my order")
 	if resp := e.stream(t, rec); len(resp.BatchItemFailures) != 0 {
@@ -223,6 +245,9 @@ func TestDeliversToBusAndEndpoints(t *testing.T) {
 	c, p := withContent.all(), plain.all()
 	if len(c) != 1 || len(p) != 1 || c[0].id != id || p[0].id != id {
 		t.Fatalf("endpoints got %d and %d deliveries, ids %v/%v; want one each with id %s", len(c), len(p), c, p, id)
+	}
+	if !c[0].verified || !p[0].verified {
+		t.Errorf("a delivery's Standard Webhooks signature does not verify")
 	}
 	data := c[0].body["data"].(map[string]any)
 	if data["text"] != "where is my order" || data["phone"] != "+12025550142" || data["contact_id"] != wgevents.ContactID(e.h.ContactKey, subject) {
@@ -243,7 +268,7 @@ func TestDeliversToBusAndEndpoints(t *testing.T) {
 func TestEndpointDownThenUp(t *testing.T) {
 	down, up := &receiver{statuses: []int{503, 500}}, &receiver{}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "down", down, false), endpoint(t, "up", up, false)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "down", down, false), newEndpoint(t, "up", up, false)}
 	rec := e.inbound(t, "events-"+randHex(8), "hi")
 	e.stream(t, rec)
 	if len(up.all()) != 1 || len(e.bus.got()) != 1 || len(down.all()) != 1 {
@@ -282,7 +307,7 @@ func TestDeadLetterAfterTheSchedule(t *testing.T) {
 		never.statuses[i] = 500
 	}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "never", never, false)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "never", never, false)}
 	rec := e.inbound(t, "events-"+randHex(8), "hi")
 	e.stream(t, rec)
 	id := rec.Change.NewImage["id"].String()
@@ -329,7 +354,7 @@ func TestDeadLetterAfterTheSchedule(t *testing.T) {
 func TestErasedBeforeDeliveryIsNeverDelivered(t *testing.T) {
 	rc := &receiver{statuses: []int{503}}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", rc, true)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "crm", rc, true)}
 	subject := "events-" + randHex(8)
 	rec := e.inbound(t, subject, "secret text")
 	e.stream(t, rec)
@@ -353,7 +378,7 @@ func TestErasedBeforeDeliveryIsNeverDelivered(t *testing.T) {
 func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 	slow, fast := &receiver{delay: time.Second}, &receiver{}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "slow", slow, false), endpoint(t, "fast", fast, false)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "slow", slow, false), newEndpoint(t, "fast", fast, false)}
 	var recs []events.DynamoDBEventRecord
 	for range 5 {
 		recs = append(recs, e.inbound(t, "events-"+randHex(8), "hi"))
@@ -379,7 +404,7 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
 	crm, other := &receiver{}, &receiver{}
 	e := newEnv(t)
-	e.h.Endpoints = staticEndpoints{endpoint(t, "crm", crm, false), endpoint(t, "other", other, false, wgevents.TypeSubjectErased)}
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "crm", crm, false), newEndpoint(t, "other", other, false, wgevents.TypeSubjectErased)}
 	subject := "events-" + randHex(8)
 	e.stream(t, e.inbound(t, subject, "hello"))
 	ctx := context.Background()

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/waguard/waguard/shared/coldstart"
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/redact"
 )
 
@@ -72,7 +73,11 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if cfg.BusName == "" {
 		return nil, errors.New("config: EVENT_BUS_NAME is required")
 	}
+	eps, err := endpoint.NewLoader(clients.SecretsManager, os.Getenv("ENDPOINT_SECRET_PREFIX"))
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, ContactKey: core.ContactKey, Config: cfg,
-		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: staticEndpoints(nil),
+		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: eps,
 		HTTP: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }

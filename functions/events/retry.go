@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -108,19 +109,14 @@ func (h *Handler) retryOne(ctx context.Context, r *run, d store.Delivery) (strin
 	if err != nil {
 		return "", err
 	}
-	eps, err := h.Endpoints.Endpoints(ctx)
+	set, err := h.Endpoints.Load(ctx)
 	if err != nil {
 		return "", err
 	}
-	var ep Endpoint
+	var ep endpoint.Endpoint
 	if d.Destination != busDestination {
-		found := false
-		for _, e := range eps {
-			if e.Name == d.Destination {
-				ep, found = e, true
-			}
-		}
-		if !found { // the endpoint was removed: its deliveries end
+		var found bool
+		if ep, found = set.Get(d.Destination); !found { // the endpoint was removed: its deliveries end
 			d.State, d.LastError = store.DeliveryDead, "endpoint removed"
 			return d.State, h.Store.SaveDelivery(ctx, d)
 		}
