@@ -51,6 +51,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httputil"
@@ -350,6 +351,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
 		p.rp.Transport = t
+		p.rp.ErrorHandler = proxyError
 	})
 	auth := r.Header.Get("Authorization")
 	m := credential.FindStringSubmatch(auth)
@@ -482,4 +484,14 @@ func streamNeeds(op string, body []byte) ([]need, error) {
 		res = "*"
 	}
 	return []need{{"dynamodb:" + op, res}}, nil
+}
+
+// proxyError answers 502 when the target cannot be reached, as
+// httputil.ReverseProxy does, without logging a request its caller gave
+// up on (a stopped poller, a test's cancelled context).
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		log.Printf("iamguard: proxy error: %v", err)
+	}
+	w.WriteHeader(http.StatusBadGateway)
 }

@@ -51,7 +51,10 @@ const (
 )
 
 func (p *MotoProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.once.Do(func() { p.rp = httputil.NewSingleHostReverseProxy(p.Target) })
+	p.once.Do(func() {
+		p.rp = httputil.NewSingleHostReverseProxy(p.Target)
+		p.rp.ErrorHandler = proxyError
+	})
 	key := AccessKeyOf(r)
 	if p.Roles == nil || !p.Roles.restricted(key) {
 		p.rp.ServeHTTP(w, r)
