@@ -73,8 +73,9 @@
 //     of at most 1,000 records. The 6 MB invocation payload limit is not
 //     enforced.
 //   - An invocation that never reached the function (no emulator could
-//     start) is retried after a pause without counting, as Lambda's
-//     throttled invocations are; a destination that refuses the record
+//     start) is retried every second without counting, as Lambda retries
+//     a throttled invocation (until the records expire, which they never
+//     do locally); a destination that refuses the record
 //     is retried until it accepts it, holding the shard (Lambda's
 //     behaviour there is not documented).
 package streams

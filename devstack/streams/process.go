@@ -26,8 +26,11 @@ func (p *Poller) process(ctx context.Context, shardID string, recs []record) {
 			p.discard(ctx, shardID, *d.discard, out)
 		}
 		queue = append(d.next, queue[1:]...)
-		if d.retry {
-			sleep(ctx, p.o.RetryDelay(max(d.next[0].attempts, 1)))
+		switch {
+		case out.kind == outcomeNotInvoked:
+			sleep(ctx, time.Second)
+		case d.retry:
+			sleep(ctx, p.o.RetryDelay(d.next[0].attempts))
 		}
 	}
 }
