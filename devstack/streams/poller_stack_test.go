@@ -406,3 +406,53 @@ func (p *Poller) allEnded() bool {
 	}
 	return len(p.shards) > 0
 }
+
+// TestOnFailureAsTheFunctionRole sends a discarded batch's record to the
+// template's on-failure queue with the events function's role, as the
+// stack's trigger does (Lambda sends with the execution role): the role's
+// sqs:SendMessage grant must let it through iamguard. The test then takes
+// its own record (found by its stream) off the queue, leaving any other
+// record visible to other readers.
+func TestOnFailureAsTheFunctionRole(t *testing.T) {
+	r := newRig(t)
+	st := stacktest.Require(t)
+	queueURL, queueARN := os.Getenv("WAGUARD_EVENTS_STREAM_FAILURES_QUEUE_URL"), os.Getenv("WAGUARD_EVENTS_STREAM_FAILURES_QUEUE_ARN")
+	if queueURL == "" || queueARN == "" {
+		t.Fatal("WAGUARD_EVENTS_STREAM_FAILURES_QUEUE_URL/_ARN are not set: restart the stack with the current waguard-dev")
+	}
+	cfg := st.AWS(t)
+	cfg.Credentials = st.FunctionCredentials("EventsFunction")
+	r.opts.Queue, r.opts.QueueURLs = sqs.NewFromConfig(cfg), map[string]string{queueARN: queueURL}
+	r.fn.answer = func(int, invocation) ([]byte, error) { return nil, errFunction }
+	m := Mapping{BatchSize: 10, MaximumRetryAttempts: 0}
+	m.OnFailure = queueARN
+	r.start(m)
+	r.put("1")
+	r.fn.wait(t, 1)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("no invocation record of this test's stream in the on-failure queue (refused by iamguard? see the stack log)")
+		}
+		out, err := r.sqs.ReceiveMessage(ctxT(t), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msg := range out.Messages {
+			var rec InvocationRecord
+			if json.Unmarshal([]byte(aws.ToString(msg.Body)), &rec) != nil || rec.BatchInfo.StreamARN != r.streamARN {
+				// Another's: visible again at once. (The SDK leaves a zero
+				// VisibilityTimeout out of ReceiveMessage.)
+				_, _ = r.sqs.ChangeMessageVisibility(ctxT(t), &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(queueURL),
+					ReceiptHandle: msg.ReceiptHandle, VisibilityTimeout: 0})
+				continue
+			}
+			if _, err := r.sqs.DeleteMessage(ctxT(t), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {
+				t.Errorf("DeleteMessage() err = %v", err)
+			}
+			if rec.RequestContext.ApproximateInvokeCount != 1 || rec.BatchInfo.BatchSize != 1 {
+				t.Errorf("invocation record = %+v, want one record after one invocation", rec)
+			}
+			return
+		}
+	}
+}
