@@ -96,8 +96,10 @@ dev: tools build-local $(LOCAL_BIN)/waguard-dev ## Bring up the whole local stac
 	$(LOCAL_BIN)/waguard-dev -persist -env-file $(LOCAL)/stack.env
 
 .PHONY: invoke
+# The gateway of the running stack (.local/stack.env), else make dev's.
 invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EVENT='{"action":"sweep"}'
-	@curl -sS -X POST http://127.0.0.1:3000/_local/invoke/$(FN) -d '$(or $(EVENT),{})'; echo
+	@gw=$$([ -f $(LOCAL)/stack.env ] && . ./$(LOCAL)/stack.env && echo "$$WAGUARD_GATEWAY_URL"); \
+	curl -sS -X POST "$${gw:-http://127.0.0.1:3000}/_local/invoke/$(FN)" -d '$(or $(EVENT),{})'; echo
 
 # ---------------------------------------------------------------- test
 .PHONY: test
