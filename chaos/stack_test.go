@@ -79,7 +79,8 @@ func (r *rig) tryStack(t *testing.T, name string, attempt int) (*stack, error) {
 	p := r.ports
 	args := append([]string{"-quiet", "-persist", "-local-dir", local, "-env-file", envFile,
 		"-gateway-port", strconv.Itoa(p.gateway), "-dynamodb-port", strconv.Itoa(p.dynamodb), "-kms-port", strconv.Itoa(p.kms),
-		"-secrets-port", strconv.Itoa(p.secrets), "-sandbox-port", strconv.Itoa(p.sandbox)}, r.functionEndpoints()...)
+		"-secrets-port", strconv.Itoa(p.secrets), "-sandbox-port", strconv.Itoa(p.sandbox),
+		"-moto-port", "0"}, r.functionEndpoints()...) // moto (EventBridge, SQS) on any free port
 	out, err := os.Create(filepath.Join(s.dir, "waguard-dev.out"))
 	if err != nil {
 		t.Fatal(err)

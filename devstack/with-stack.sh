@@ -3,9 +3,10 @@
 # up (make dev), its environment is reused; otherwise an in-memory stack is
 # started for the command and stopped afterwards, whatever the outcome.
 #
-# WAGUARD_PORT_BASE=N puts a private stack on ports N (gateway) to N+4
-# (DynamoDB, KMS, Secrets Manager, sandbox), so that two checkouts can test
-# side by side; unset, the stack uses make dev's ports (3000, 8000-8003).
+# WAGUARD_PORT_BASE=N puts a private stack on ports N (gateway) to N+5
+# (DynamoDB, KMS, Secrets Manager, sandbox, moto), so that two checkouts can
+# test side by side; unset, the stack uses make dev's ports (3000,
+# 8000-8004).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env_file=.local/stack.env
@@ -13,7 +14,8 @@ flags=()
 if [ -n "${WAGUARD_PORT_BASE:-}" ]; then
   b=$WAGUARD_PORT_BASE
   gateway=$b
-  flags=(-gateway-port "$b" -dynamodb-port $((b + 1)) -kms-port $((b + 2)) -secrets-port $((b + 3)) -sandbox-port $((b + 4)))
+  flags=(-gateway-port "$b" -dynamodb-port $((b + 1)) -kms-port $((b + 2)) -secrets-port $((b + 3)) -sandbox-port $((b + 4))
+    -moto-port $((b + 5)))
 else
   gateway=${WAGUARD_GATEWAY_PORT:-3000}
 fi

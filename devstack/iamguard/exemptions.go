@@ -8,8 +8,10 @@ package iamguard
 // exercises it, or removing the grant.
 //
 // None is an action no emulator can perform: every action the functions'
-// roles grant is one that DynamoDB Local, local-kms or the Secrets Manager
-// emulator serves. (CloudWatch metrics go out as EMF log lines, and the
+// roles grant is one that DynamoDB Local, local-kms, the Secrets Manager
+// emulator or moto (EventBridge, SQS) serves; the DynamoDB stream reads
+// are the local event source mapping's, made with the function's role as
+// Lambda's are (devstack/streams). (CloudWatch metrics go out as EMF log lines, and the
 // logs and X-Ray permissions SAM adds are not in the inline policies the
 // check reads.)
 var Exemptions = []Exemption{

@@ -5,7 +5,9 @@
 // the template) does not allow that action on that table or index, and the
 // Secrets Manager emulator asks [Roles] the same about each secret.
 // Without it a missing permission shows up only after a deploy to AWS.
-// [KMSProxy] does the same in front of local-kms.
+// [KMSProxy] does the same in front of local-kms, and [MotoProxy] in
+// front of moto's server for EventBridge (events:PutEvents on a bus) and
+// SQS (sqs:SendMessage on a queue, …).
 //
 // # How a caller is known
 //
@@ -23,7 +25,8 @@
 // a TransactWriteItems (Put, Update, Delete, ConditionCheck become
 // dynamodb:PutItem, UpdateItem, DeleteItem, ConditionCheckItem) and of a
 // TransactGetItems (GetItem); dynamodb:BatchWriteItem and BatchGetItem per
-// table of a batch; a secret's ARN; a KMS key's ARN with the request's
+// table of a batch; a stream's ARN for DynamoDB Streams' DescribeStream,
+// GetShardIterator and GetRecords; a secret's ARN; a KMS key's ARN with the request's
 // encryption context as the kms:EncryptionContext:<key> condition keys
 // ([KMSProxy]). Allow statements only, with StringEquals conditions; a
 // Deny statement, another condition operator or a policy form other than
@@ -48,6 +51,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httputil"
@@ -347,6 +351,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
 		p.rp.Transport = t
+		p.rp.ErrorHandler = proxyError
 	})
 	auth := r.Header.Get("Authorization")
 	m := credential.FindStringSubmatch(auth)
@@ -398,6 +403,9 @@ type need struct{ action, resource string }
 // needs lists what a DynamoDB request with the X-Amz-Target target and
 // body requires.
 func (p *Proxy) needs(target string, body []byte) ([]need, error) {
+	if op, ok := strings.CutPrefix(target, "DynamoDBStreams_20120810."); ok && op != "" {
+		return streamNeeds(op, body)
+	}
 	op, ok := strings.CutPrefix(target, "DynamoDB_20120810.")
 	if !ok || op == "" {
 		return nil, fmt.Errorf("unknown target %q", target)
@@ -453,4 +461,37 @@ func (p *Proxy) tableARN(name string) string {
 		return DefaultTablePrefix + name
 	}
 	return p.TablePrefix + name
+}
+
+// streamNeeds lists what a DynamoDB Streams request requires: the
+// stream's ARN for DescribeStream and GetShardIterator, and for
+// GetRecords the ARN its shard iterator was issued for. DynamoDB Local's
+// iterators start with that ARN and a "|"; an iterator of another form
+// (opaque on AWS) is checked against "*", which only a grant on every
+// resource allows. ListStreams names no stream, so it too needs "*".
+func streamNeeds(op string, body []byte) ([]need, error) {
+	var req struct{ StreamArn, ShardIterator string }
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fmt.Errorf("%s: unreadable body", op)
+	}
+	res := req.StreamArn
+	if op == "GetRecords" {
+		if arn, _, ok := strings.Cut(req.ShardIterator, "|"); ok && strings.HasPrefix(arn, "arn:") {
+			res = arn
+		}
+	}
+	if !strings.HasPrefix(res, "arn:") {
+		res = "*"
+	}
+	return []need{{"dynamodb:" + op, res}}, nil
+}
+
+// proxyError answers 502 when the target cannot be reached, as
+// httputil.ReverseProxy does, without logging a request its caller gave
+// up on (a stopped poller, a test's cancelled context).
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		log.Printf("iamguard: proxy error: %v", err)
+	}
+	w.WriteHeader(http.StatusBadGateway)
 }

@@ -156,6 +156,15 @@ func TestNeeds(t *testing.T) {
 				{"dynamodb:DeleteItem", arn("d")}, {"dynamodb:PutItem", arn("a")}}},
 		{"batch", "DynamoDB_20120810.BatchWriteItem", `{"RequestItems":{"d":[]}}`, []need{{"dynamodb:BatchWriteItem", arn("d")}}},
 		{"no table", "DynamoDB_20120810.ListTables", `{}`, []need{{"dynamodb:ListTables", "*"}}},
+		{"describe stream", "DynamoDBStreams_20120810.DescribeStream", `{"StreamArn":"` + arn("d") + `/stream/1"}`,
+			[]need{{"dynamodb:DescribeStream", arn("d") + "/stream/1"}}},
+		{"shard iterator", "DynamoDBStreams_20120810.GetShardIterator", `{"StreamArn":"` + arn("d") + `/stream/1","ShardId":"s"}`,
+			[]need{{"dynamodb:GetShardIterator", arn("d") + "/stream/1"}}},
+		{"records, DynamoDB Local's iterator", "DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"` + arn("d") + `/stream/1|001|c2g="}`,
+			[]need{{"dynamodb:GetRecords", arn("d") + "/stream/1"}}},
+		{"records, opaque iterator", "DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"AAAAxyz"}`,
+			[]need{{"dynamodb:GetRecords", "*"}}},
+		{"list streams", "DynamoDBStreams_20120810.ListStreams", `{"TableName":"d"}`, []need{{"dynamodb:ListStreams", "*"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +180,7 @@ func TestNeeds(t *testing.T) {
 		})
 	}
 	for _, bad := range []struct{ target, body string }{
-		{"Other.GetItem", `{}`}, {"DynamoDB_20120810.GetItem", `{`},
+		{"Other.GetItem", `{}`}, {"DynamoDB_20120810.GetItem", `{`}, {"DynamoDBStreams_20120810.GetRecords", `[`},
 		{"DynamoDB_20120810.TransactWriteItems", `{"TransactItems":[{"Smuggle":{"TableName":"d"}}]}`},
 	} {
 		if _, err := p.needs(bad.target, []byte(bad.body)); err == nil {
@@ -238,6 +247,7 @@ func FuzzNeeds(f *testing.F) {
 	f.Add("DynamoDB_20120810.TransactWriteItems", `{"TransactItems":[{"Put":{"TableName":"d"}}]}`)
 	f.Add("DynamoDB_20120810.Query", `{"TableName":"d","IndexName":"i"}`)
 	f.Add("DynamoDB_20120810.BatchWriteItem", `{"RequestItems":{"d":[]}}`)
+	f.Add("DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"arn:s|001|x"}`)
 	p := &Proxy{}
 	f.Fuzz(func(t *testing.T, target, body string) {
 		needs, err := p.needs(target, []byte(body))

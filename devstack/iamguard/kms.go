@@ -42,7 +42,10 @@ type KMSProxy struct {
 const kmsContentType = "application/x-amz-json-1.1"
 
 func (p *KMSProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.once.Do(func() { p.rp = httputil.NewSingleHostReverseProxy(p.Target) })
+	p.once.Do(func() {
+		p.rp = httputil.NewSingleHostReverseProxy(p.Target)
+		p.rp.ErrorHandler = proxyError
+	})
 	key := AccessKeyOf(r)
 	if p.Roles == nil || !p.Roles.restricted(key) {
 		p.rp.ServeHTTP(w, r)

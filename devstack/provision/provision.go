@@ -1,8 +1,10 @@
 // Package provision creates, on the local emulators, the resources that
 // template.yaml declares: DynamoDB tables (keys, GSIs, streams, TTL), KMS
-// keys and aliases, Secrets Manager secrets with freshly generated values,
-// and their rotation configuration. Everything is read from the template,
-// so local and deployed never drift.
+// keys and aliases, EventBridge buses and SQS queues, Secrets Manager
+// secrets with freshly generated values, and their rotation
+// configuration. Everything is read from the template, so local and
+// deployed never drift. [CreateTap] adds the local-only catch-all rule
+// that lets tests and developers read back what reaches a bus.
 //
 // Provisioning is idempotent: resources that already exist (a persistent
 // `make dev` data folder) are reused, never overwritten.
@@ -13,7 +15,9 @@
 // to the template (and asserted by the template test). Secret fields whose
 // generated template value is the placeholder "set-me" (values an operator
 // sets after deploy, such as Meta's verify token) get random local values,
-// as an operator's put-secret-value would.
+// as an operator's put-secret-value would. The buses and queues live in
+// moto's server, which keeps nothing between runs: they are created anew
+// at each start, empty, even with a persistent data folder.
 package provision
 
 import (
@@ -21,17 +25,22 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/waguard/waguard/devstack/samtemplate"
 )
 
 // Clients are the SDK clients provisioning uses, pointed at the emulators.
+// EventBridge and SQS may be nil for a template without buses and queues.
 type Clients struct {
 	DynamoDB       *dynamodb.Client
 	KMS            *kms.Client
 	SecretsManager *secretsmanager.Client
+	EventBridge    *eventbridge.Client
+	SQS            *sqs.Client
 }
 
 // Options says where the template is and what the pseudo parameters are.
@@ -61,6 +70,8 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 		{"functions", functionARNs},
 		{"kms", provisionKeys},
 		{"tables", provisionTables},
+		{"buses", provisionBuses},
+		{"queues", provisionQueues},
 		{"secrets", provisionSecrets},
 	}
 	for _, s := range steps {

@@ -30,6 +30,18 @@ type Schedule struct {
 	Function, Event, Expression, Input string
 }
 
+// Event is one event of a function, of any type, with its resolved
+// properties as the template gives them (for types this package does not
+// model, such as DynamoDB stream triggers).
+type Event struct {
+	// Function is the function's logical ID, Name the event's.
+	Function, Name string
+	// Type is the event's type, e.g. "DynamoDB".
+	Type string
+	// Properties are the event's resolved properties.
+	Properties map[string]any
+}
+
 // Functions lists every function, sorted by logical ID.
 func (t *Template) Functions() []Function {
 	var out []Function
@@ -94,6 +106,24 @@ func (t *Template) Schedules() []Schedule {
 			return out[i].Function < out[j].Function
 		}
 		return out[i].Event < out[j].Event
+	})
+	return out
+}
+
+// Events lists every function event of type typ (e.g. "DynamoDB"),
+// sorted by function then event name.
+func (t *Template) Events(typ string) []Event {
+	var out []Event
+	t.eachEvent(func(fn, name, et string, p map[string]any) {
+		if et == typ {
+			out = append(out, Event{Function: fn, Name: name, Type: et, Properties: p})
+		}
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Function != out[j].Function {
+			return out[i].Function < out[j].Function
+		}
+		return out[i].Name < out[j].Name
 	})
 	return out
 }

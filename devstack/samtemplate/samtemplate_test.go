@@ -174,6 +174,22 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
+func TestEvents(t *testing.T) {
+	tpl := loadTest(t, Resolver{Attrs: map[string]string{"DataTable.StreamArn": "arn:stream"}})
+	want := []Event{{Function: "RetentionFunction", Name: "Changes", Type: "DynamoDB", Properties: map[string]any{
+		"Stream": "arn:stream", "StartingPosition": "LATEST", "BatchSize": float64(10),
+		"FunctionResponseTypes": []any{"ReportBatchItemFailures"}}}}
+	if diff := cmp.Diff(want, tpl.Events("DynamoDB")); diff != "" {
+		t.Errorf("Events(DynamoDB) mismatch (-want +got):\n%s", diff)
+	}
+	if got := tpl.Events("SQS"); len(got) != 0 {
+		t.Errorf("Events(SQS) = %v, want none", got)
+	}
+	if got := len(tpl.Events("HttpApi")); got != 4 {
+		t.Errorf("len(Events(HttpApi)) = %d, want 4", got)
+	}
+}
+
 func TestResourceIDs(t *testing.T) {
 	tpl := loadTest(t, Resolver{})
 	tests := []struct {

@@ -41,6 +41,16 @@ type Stack struct {
 	// waguard-dev registers ("" for a stack started by an older
 	// waguard-dev).
 	EndpointSecretPrefix, SandboxEndpointSecretID string
+	// EventBusName and EventBusARN are the event bus (read back what
+	// reaches it with [Stack.BusTap]).
+	EventBusName, EventBusARN string
+	// EventBusTapQueueURL is the queue of the bus's shared catch-all rule,
+	// for a developer to read; tests read through their own
+	// [Stack.BusTap], which takes nothing from other tests.
+	EventBusTapQueueURL string
+	// EventsStreamFailuresQueueURL is the on-failure destination of the
+	// events function's stream trigger.
+	EventsStreamFailuresQueueURL string
 	// Log is the stack log, where the functions' and emulators' lines go
 	// (read it with [FunctionLines]); "" for a stack started by an older
 	// waguard-dev.
@@ -58,21 +68,25 @@ func Require(t testing.TB) Stack {
 		t.Skip("local stack not configured: run `make test`, or `make dev` and source .local/stack.env")
 	}
 	return Stack{
-		GatewayURL:              os.Getenv("WAGUARD_GATEWAY_URL"),
-		SandboxURL:              os.Getenv("WAGUARD_SANDBOX_URL"),
-		DataTable:               os.Getenv("WAGUARD_DATA_TABLE"),
-		KeysTable:               os.Getenv("WAGUARD_KEYS_TABLE"),
-		AuditTable:              os.Getenv("WAGUARD_AUDIT_TABLE"),
-		KMSKeyID:                os.Getenv("WAGUARD_KMS_KEY_ID"),
-		AuditSigningKeyID:       os.Getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"),
-		MetaWebhookSecretID:     os.Getenv("WAGUARD_META_WEBHOOK_SECRET_ID"),
-		SignedWebhookSecretID:   os.Getenv("WAGUARD_SIGNED_WEBHOOK_SECRET_ID"),
-		ProviderSecretID:        os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
-		IndexKeySecretID:        os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
-		PseudonymKeySecretID:    os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
-		Log:                     os.Getenv("WAGUARD_STACK_LOG"),
+		GatewayURL:                   os.Getenv("WAGUARD_GATEWAY_URL"),
+		SandboxURL:                   os.Getenv("WAGUARD_SANDBOX_URL"),
+		DataTable:                    os.Getenv("WAGUARD_DATA_TABLE"),
+		KeysTable:                    os.Getenv("WAGUARD_KEYS_TABLE"),
+		AuditTable:                   os.Getenv("WAGUARD_AUDIT_TABLE"),
+		KMSKeyID:                     os.Getenv("WAGUARD_KMS_KEY_ID"),
+		AuditSigningKeyID:            os.Getenv("WAGUARD_AUDIT_SIGNING_KEY_ID"),
+		MetaWebhookSecretID:          os.Getenv("WAGUARD_META_WEBHOOK_SECRET_ID"),
+		SignedWebhookSecretID:        os.Getenv("WAGUARD_SIGNED_WEBHOOK_SECRET_ID"),
+		ProviderSecretID:             os.Getenv("WAGUARD_PROVIDER_SECRET_ID"),
+		IndexKeySecretID:             os.Getenv("WAGUARD_INDEX_KEY_SECRET_ID"),
+		PseudonymKeySecretID:         os.Getenv("WAGUARD_PSEUDONYM_KEY_SECRET_ID"),
+		EventBusName:                 os.Getenv("WAGUARD_EVENT_BUS_NAME"),
+		EventBusARN:                  os.Getenv("WAGUARD_EVENT_BUS_ARN"),
+		EventBusTapQueueURL:          os.Getenv("WAGUARD_EVENT_BUS_TAP_QUEUE_URL"),
+		EventsStreamFailuresQueueURL: os.Getenv("WAGUARD_EVENTS_STREAM_FAILURES_QUEUE_URL"),
 		EndpointSecretPrefix:    os.Getenv("WAGUARD_ENDPOINT_SECRET_PREFIX"),
 		SandboxEndpointSecretID: os.Getenv("WAGUARD_SANDBOX_ENDPOINT_SECRET_ID"),
+		Log:                          os.Getenv("WAGUARD_STACK_LOG"),
 	}
 }
 
@@ -92,10 +106,10 @@ func (s Stack) AWS(t testing.TB) aws.Config {
 }
 
 // AsFunction makes SDK clients built from the environment for the rest
-// of the test (a function's newHandler) call DynamoDB as the template's
-// function logicalID, e.g. "SendFunction": the local stack then refuses
-// what that function's role does not allow, as AWS would
-// (devstack/iamguard).
+// of the test (a function's newHandler) call DynamoDB, KMS, Secrets
+// Manager, EventBridge and SQS as the template's function logicalID, e.g.
+// "SendFunction": the local stack then refuses what that function's role
+// does not allow, as AWS would (devstack/iamguard).
 func (s Stack) AsFunction(t testing.TB, logicalID string) {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", iamguard.AccessKey(logicalID))

@@ -97,6 +97,7 @@ func startStack(ctx context.Context, c config) (*stack, error) {
 	args := []string{"-quiet", "-env-file", filepath.Join(tmp, "stack.env"),
 		"-gateway-port", strconv.Itoa(p.gateway), "-dynamodb-port", strconv.Itoa(p.dynamoDB),
 		"-kms-port", strconv.Itoa(p.kms), "-secrets-port", strconv.Itoa(p.secrets), "-sandbox-port", strconv.Itoa(p.sandbox),
+		"-moto-port", "0", // moto (EventBridge, SQS) on any free port
 		"-function-endpoint", "DYNAMODB=" + s.dynamoDBProxyURL, "-function-endpoint", "KMS=" + kmsURL,
 		"-function-endpoint", "SECRETS_MANAGER=" + smURL, "-pool", strconv.Itoa(c.pool),
 		// The IAM proxy would add a hop per DynamoDB request, which the

@@ -1,14 +1,17 @@
 // Command waguard-dev runs waguard's whole local stack, the `sam local` of
 // a machine without Docker or an AWS account: DynamoDB Local, local-kms,
-// the Secrets Manager emulator, the WhatsApp sandbox, every function's
-// bootstrap under the Lambda Runtime Interface Emulator, and a local API
-// gateway serving the routes of template.yaml.
+// the Secrets Manager emulator, moto's server (EventBridge and SQS), the
+// WhatsApp sandbox, every function's bootstrap under the Lambda Runtime
+// Interface Emulator, a local API gateway serving the routes of
+// template.yaml, and the template's DynamoDB stream triggers
+// (devstack/streams).
 //
 // Usage:
 //
 //	waguard-dev [flags]
 //
-// It provisions the template's tables, keys and secrets, writes the
+// It provisions the template's tables, keys, buses, queues and secrets
+// (and a catch-all rule on each bus into a queue <bus>-events-tap), writes the
 // environment a client or test needs to -env-file, prints the URLs, and
 // runs until interrupted; then it stops every process it started.
 package main
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -35,17 +39,19 @@ func main() {
 	flag.IntVar(&c.KMSPort, "kms-port", 8001, "local-kms port")
 	flag.IntVar(&c.SecretsPort, "secrets-port", 8002, "Secrets Manager emulator port")
 	flag.IntVar(&c.SandboxPort, "sandbox-port", 8003, "WhatsApp sandbox port")
+	flag.IntVar(&c.MotoPort, "moto-port", 8004, "moto server port (EventBridge and SQS); 0 picks a free one")
+	flag.StringVar(&c.MotoServer, "moto-server", "", "path of moto_server (default: -local-dir/bin/moto_server, else PATH)")
 	flag.IntVar(&c.PoolSize, "pool", 4, "most RIE instances per function")
 	flag.StringVar(&c.EnvFile, "env-file", "", "write the stack's environment (shell exports) here")
 	flag.BoolVar(&c.EnforceIAM, "enforce-iam", true, "refuse a function's DynamoDB call that its role in the template does not allow, as AWS would (devstack/iamguard)")
 	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs only to stack.log in the run folder (not also to standard output)")
-	flag.Func("function-endpoint", "SERVICE=URL: the functions (only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER) at URL, e.g. through a fault proxy; repeatable",
+	flag.Func("function-endpoint", "SERVICE=URL: the functions (only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER, EVENTBRIDGE, SQS) at URL, e.g. through a fault proxy; repeatable",
 		func(v string) error {
 			svc, u, ok := strings.Cut(v, "=")
 			switch {
 			case !ok || u == "":
 				return errors.New("want SERVICE=URL")
-			case svc != "DYNAMODB" && svc != "KMS" && svc != "SECRETS_MANAGER":
+			case !slices.Contains([]string{"DYNAMODB", "KMS", "SECRETS_MANAGER", "EVENTBRIDGE", "SQS"}, svc):
 				return fmt.Errorf("unknown service %q", svc)
 			}
 			if c.FunctionEndpoints == nil {

@@ -195,16 +195,23 @@ func (s *stack) banner(took time.Duration) {
 	gw := loopback(s.c.GatewayPort)
 	verify := s.secretField(ctx, s.env["WAGUARD_META_WEBHOOK_SECRET_ID"], "verify_token")
 	opsKey := string(apiauth.PresentedKey("ops", secrets.NewValue([]byte(s.secretField(ctx, s.opsClientSecret, "key")))).Reveal())
+	source := ""
+	if s.c.EnvFile != "" {
+		source = "source " + s.c.EnvFile + " && "
+	}
 	fmt.Print(strings.NewReplacer("{took}", fmt.Sprintf("%.1f", took.Seconds()), "{gw}", gw,
 		"{ddb}", s.env["AWS_ENDPOINT_URL_DYNAMODB"], "{kms}", s.env["AWS_ENDPOINT_URL_KMS"],
 		"{sm}", s.env["AWS_ENDPOINT_URL_SECRETS_MANAGER"], "{sandbox}", s.env["WAGUARD_SANDBOX_URL"],
+		"{moto}", s.env["AWS_ENDPOINT_URL_SQS"], "{motov}", motoVersion, "{bus}", s.env["WAGUARD_EVENT_BUS_NAME"],
+		"{tap}", s.env["WAGUARD_EVENT_BUS_TAP_QUEUE_URL"], "{triggers}", s.triggers(), "{source}", source,
 		"{logs}", s.runDir, "{verify}", verify, "{key}", opsKey).Replace(`
 waguard local stack is up ({took}s). Everything binds to 127.0.0.1; Ctrl-C stops it all.
 
   API gateway        {gw}   (routes from template.yaml)
-  DynamoDB Local     {ddb}
+  DynamoDB Local     {ddb}   (stream triggers: {triggers})
   local-kms          {kms}
   Secrets Manager    {sm}   (emulator)
+  EventBridge, SQS   {moto}   (moto {motov}; bus {bus})
   WhatsApp sandbox   {sandbox}   (GET /_sandbox/messages)
   Webhook endpoint   {sandbox}/_sandbox/endpoint   (registered as the endpoint "sandbox", with content)
   logs               {logs}
@@ -217,5 +224,21 @@ Try (local-only values; never use them elsewhere):
        -d '{"to":"+12015550123","purpose":"transactional","template":{"name":"hello_world","language":"en_US"}}'
   curl -s {sandbox}/_sandbox/deliveries   # events delivered to the endpoint "sandbox", verified or not
   make invoke FN=retention                # run a scheduled function now
+  make invoke FN=events EVENT='{"action":"retry_deliveries"}'
+
+What reaches the bus {bus} (source waguard) also lands in the queue of its catch-all rule:
+  ({source}aws --endpoint-url {moto} sqs receive-message --queue-url {tap} --wait-time-seconds 10)
 `))
+}
+
+// triggers names the running stream triggers for the banner.
+func (s *stack) triggers() string {
+	var out []string
+	for _, p := range s.streams {
+		out = append(out, p.Mapping().Function+"/"+p.Mapping().Event)
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }

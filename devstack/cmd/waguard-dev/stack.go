@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,8 +21,10 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/waguard/waguard/devstack/freeport"
@@ -32,6 +33,7 @@ import (
 	"github.com/waguard/waguard/devstack/lambdapool"
 	"github.com/waguard/waguard/devstack/provision"
 	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/devstack/streams"
 )
 
 // Local account facts: one access key and region everywhere, since
@@ -45,16 +47,23 @@ type config struct {
 	Template, Stage, LocalDir, EnvFile                                     string
 	Persist, Quiet, EnforceIAM                                             bool
 	GatewayPort, DynamoDBPort, KMSPort, SecretsPort, SandboxPort, PoolSize int
+	// MotoPort is moto's (EventBridge and SQS); 0 picks a free one.
+	MotoPort int
+	// MotoServer is the path of moto_server ("" finds it).
+	MotoServer string
 	// FunctionEndpoints overrides AWS_ENDPOINT_URL_<SERVICE> for the
 	// functions only (not for provisioning or the env file), so a fault
 	// proxy or a call counter can sit between the functions and an
-	// emulator. Keys are service suffixes: DYNAMODB, KMS, SECRETS_MANAGER.
+	// emulator. Keys are service suffixes: DYNAMODB, KMS, SECRETS_MANAGER,
+	// EVENTBRIDGE, SQS.
 	FunctionEndpoints map[string]string
 }
 
 type stack struct {
-	c       config
-	procs   []*exec.Cmd
+	c     config
+	procs []*exec.Cmd
+	// exited[i] is closed when procs[i] has exited.
+	exited  []chan struct{}
 	servers []*http.Server
 	pool    *lambdapool.Pool
 	logs    io.Writer
@@ -74,6 +83,12 @@ type stack struct {
 	// sandboxEndpoint is the ARN of the endpoint secret the sandbox's
 	// receiving endpoint verifies deliveries with, once registered.
 	sandboxEndpoint atomic.Pointer[string]
+	// tpl is the template resolved with what provisioning created.
+	tpl *samtemplate.Template
+	// streams are the running event source mappings; stopStreams ends
+	// them (before the pool they invoke closes).
+	streams     []*streams.Poller
+	stopStreams context.CancelFunc
 }
 
 // denied logs a call refused by the local IAM check.
@@ -113,9 +128,13 @@ func run(ctx context.Context, c config) error {
 	if c.Quiet {
 		s.logs = f
 	}
+	waitMoto, err := s.launchMoto()
+	if err != nil {
+		return err
+	}
 	s.baseEnv()
 	s.env["WAGUARD_STACK_LOG"] = logPath
-	for _, step := range []func(context.Context) error{s.startDynamoDB, s.startKMS, s.startSecrets} {
+	for _, step := range []func(context.Context) error{s.startDynamoDB, s.startKMS, s.startSecrets, waitMoto} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -130,7 +149,15 @@ func run(ctx context.Context, c config) error {
 	if err := s.configureRotation(ctx, res); err != nil {
 		return err
 	}
-	if err := s.registerSandboxEndpoint(ctx, res); err != nil {
+	buses, queues := s.tpl.ResourceIDs("AWS::Events::EventBus"), s.tpl.ResourceIDs("AWS::SQS::Queue")
+	s.messagingEnv(res, buses, queues)
+	if err := s.createTaps(ctx, res, buses); err != nil {
+		return err
+	}
+	if err := s.registerSandboxEndpoint(ctx, res); err != nil { // before the first event reads the endpoints
+		return err
+	}
+	if err := s.startStreams(ctx, res); err != nil {
 		return err
 	}
 	if err := s.writeSAMEnv(); err != nil {
@@ -154,8 +181,13 @@ func (s *stack) baseEnv() {
 	e["AWS_REGION"] = region
 	e["AWS_DEFAULT_REGION"] = region
 	e["AWS_ENDPOINT_URL_DYNAMODB"] = loopback(s.c.DynamoDBPort)
+	// DynamoDB Local serves the streams API on the same port.
+	e["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = loopback(s.c.DynamoDBPort)
 	e["AWS_ENDPOINT_URL_KMS"] = loopback(s.c.KMSPort)
 	e["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = loopback(s.c.SecretsPort)
+	// moto serves both on one port (behind iamguard's MotoProxy).
+	e["AWS_ENDPOINT_URL_EVENTBRIDGE"] = loopback(s.c.MotoPort)
+	e["AWS_ENDPOINT_URL_SQS"] = loopback(s.c.MotoPort)
 	e["AWS_EC2_METADATA_DISABLED"] = "true"
 	for k, v := range e {
 		os.Setenv(k, v)
@@ -247,59 +279,13 @@ func (s *stack) startKMS(ctx context.Context) error {
 	return s.serve("kms", s.c.KMSPort, &iamguard.KMSProxy{Target: target, Roles: s.roles, Denied: s.denied})
 }
 
-// spawn starts a child process, logs its output and waits for its port.
-func (s *stack) spawn(ctx context.Context, name string, cmd *exec.Cmd, port int) error {
-	if portInUse(port) {
-		return fmt.Errorf("%s: port %d is already in use (another stack running? stop it or pass -%s-port)", name, port, name)
-	}
-	f, err := os.Create(filepath.Join(s.runDir, name+".log"))
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	s.procs = append(s.procs, cmd)
-	deadline := time.Now().Add(2 * time.Minute) // a JVM on a loaded machine is slow
-	for !portInUse(port) {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s did not listen on %d (see %s)", name, port, f.Name())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
-
-func portInUse(port int) bool {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 100*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-// serve runs an in-process server on a loopback port.
-func (s *stack) serve(name string, port int, h http.Handler) error {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	s.servers = append(s.servers, srv)
-	go func() { _ = srv.Serve(l) }()
-	return nil
-}
-
 func (s *stack) clients(ctx context.Context) (provision.Clients, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(logging.NewStandardLogger(s.logs)))
 	if err != nil {
 		return provision.Clients{}, err
 	}
 	return provision.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg),
-		SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
+		SecretsManager: secretsmanager.NewFromConfig(cfg), EventBridge: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg)}, nil
 }
 
 func (s *stack) provisionOptions() provision.Options {
@@ -333,6 +319,7 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 	if err != nil {
 		return err
 	}
+	s.tpl = tpl
 	var fns []lambdapool.Function
 	for _, f := range tpl.Functions() {
 		boot, _ := filepath.Abs(filepath.Join(s.c.LocalDir, "build", f.Dir, "bootstrap"))
@@ -438,6 +425,12 @@ func (s *stack) writeEnvFile() error {
 }
 
 func (s *stack) stop() {
+	if s.stopStreams != nil {
+		s.stopStreams()
+		for _, p := range s.streams {
+			<-p.Done()
+		}
+	}
 	for _, srv := range s.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = srv.Shutdown(ctx)
@@ -446,14 +439,13 @@ func (s *stack) stop() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
-	for _, p := range s.procs {
+	for i, p := range s.procs {
 		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-s.exited[i]:
 		case <-time.After(3 * time.Second):
 			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			<-s.exited[i]
 		}
 	}
 	if s.c.EnvFile != "" {
