@@ -84,8 +84,8 @@ func Require(t testing.TB) Stack {
 		EventBusARN:                  os.Getenv("WAGUARD_EVENT_BUS_ARN"),
 		EventBusTapQueueURL:          os.Getenv("WAGUARD_EVENT_BUS_TAP_QUEUE_URL"),
 		EventsStreamFailuresQueueURL: os.Getenv("WAGUARD_EVENTS_STREAM_FAILURES_QUEUE_URL"),
-		EndpointSecretPrefix:    os.Getenv("WAGUARD_ENDPOINT_SECRET_PREFIX"),
-		SandboxEndpointSecretID: os.Getenv("WAGUARD_SANDBOX_ENDPOINT_SECRET_ID"),
+		EndpointSecretPrefix:         os.Getenv("WAGUARD_ENDPOINT_SECRET_PREFIX"),
+		SandboxEndpointSecretID:      os.Getenv("WAGUARD_SANDBOX_ENDPOINT_SECRET_ID"),
 		Log:                          os.Getenv("WAGUARD_STACK_LOG"),
 	}
 }
