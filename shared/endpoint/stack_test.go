@@ -1,4 +1,4 @@
-package endpoint
+package endpoint_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/events"
 )
 
@@ -39,18 +40,18 @@ func randomHex(t *testing.T) string {
 
 // stackLoader returns a loader of prefix calling Secrets Manager as the
 // events function, which reloads every period.
-func stackLoader(t *testing.T, st stacktest.Stack, prefix string, period time.Duration) *Loader {
+func stackLoader(t *testing.T, st stacktest.Stack, prefix string, period time.Duration) *endpoint.Loader {
 	t.Helper()
 	st.AsFunction(t, "EventsFunction")
 	cfg, err := config.LoadDefaultConfig(ctxT(t))
 	if err != nil {
 		t.Fatalf("LoadDefaultConfig() err = %v", err)
 	}
-	l, err := NewLoader(secretsmanager.NewFromConfig(cfg), prefix)
+	l, err := endpoint.NewLoader(secretsmanager.NewFromConfig(cfg), prefix)
 	if err != nil {
-		t.Fatalf("NewLoader() err = %v", err)
+		t.Fatalf("endpoint.NewLoader() err = %v", err)
 	}
-	l.period = period
+	endpoint.SetRefreshPeriod(l, period)
 	return l
 }
 
@@ -71,29 +72,29 @@ func TestLoaderOnStack(t *testing.T) {
 		})
 		return aws.ToString(out.ARN)
 	}
-	crm := create("crm", doc(map[string]any{"types": []string{"message.received"}}))
-	typo := create("typo", doc(map[string]any{"url": "http://crm.example.com/hook"}))
+	crm := create("crm", endpoint.Doc(map[string]any{"types": []string{"message.received"}}))
+	typo := create("typo", endpoint.Doc(map[string]any{"url": "http://crm.example.com/hook"}))
 	l := stackLoader(t, st, prefix, time.Hour)
 	set, err := l.Load(ctxT(t))
-	ok, problems := names(set)
+	ok, problems := endpoint.Names(set)
 	if err != nil || !slices.Equal(ok, []string{"crm"}) || !slices.Equal(problems, []string{"typo"}) {
 		t.Fatalf("Load() = %v, problems %v, %v; want [crm], [typo]", ok, problems, err)
 	}
 	if _, err := sm.PutSecretValue(ctxT(t), &secretsmanager.PutSecretValueInput{SecretId: aws.String(crm),
-		SecretString: aws.String(string(doc(map[string]any{"include_content": true}))),
+		SecretString: aws.String(string(endpoint.Doc(map[string]any{"include_content": true}))),
 	}); err != nil {
 		t.Fatalf("PutSecretValue() err = %v", err)
 	}
-	create("bot", doc(nil))
+	create("bot", endpoint.Doc(nil))
 	if _, err := sm.DeleteSecret(ctxT(t), &secretsmanager.DeleteSecretInput{SecretId: aws.String(typo), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 		t.Fatalf("DeleteSecret() err = %v", err)
 	}
 	if set, _ := l.Load(ctxT(t)); len(set.Problems) != 1 {
 		t.Errorf("Load() within the period has %d problems, want the cached 1", len(set.Problems))
 	}
-	l.now = func() time.Time { return time.Now().Add(2 * time.Hour) } // past the period
+	endpoint.SetClock(l, func() time.Time { return time.Now().Add(2 * time.Hour) }) // past the period
 	set, err = l.Load(ctxT(t))
-	ok, problems = names(set)
+	ok, problems = endpoint.Names(set)
 	if e, _ := set.Get("crm"); err != nil || !slices.Equal(ok, []string{"bot", "crm"}) || len(problems) != 0 || !e.IncludeContent() || !e.Accepts(events.TypeSubjectErased) {
 		t.Errorf("Load() after the period = %v, problems %v, crm %v, %v; want [bot crm], none, crm changed", ok, problems, e, err)
 	}
@@ -143,7 +144,7 @@ func TestSandboxEndpoint(t *testing.T) {
 
 // deliver posts one delivery of a test event to e and returns the
 // sandbox's verdict and status.
-func deliver(t *testing.T, e Endpoint, id, typ string) (verified bool, status int) {
+func deliver(t *testing.T, e endpoint.Endpoint, id, typ string) (verified bool, status int) {
 	t.Helper()
 	body := []byte(`{"type":"` + typ + `","timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `","data":{"contact_id":"ct_TESTENDPOINT"}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -182,7 +183,7 @@ func TestEndpointRotationUnderLoad(t *testing.T) {
 	old := currentSecret(t, sm, st.SandboxEndpointSecretID)
 	l := stackLoader(t, st, st.EndpointSecretPrefix, 200*time.Millisecond)
 	var sent, failures atomic.Int64
-	var last atomic.Pointer[Endpoint]
+	var last atomic.Pointer[endpoint.Endpoint]
 	stop := make(chan struct{})
 	ctx := ctxT(t)
 	var wg sync.WaitGroup
