@@ -59,12 +59,22 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 
 // getErasure answers a request's state and proof; no phone number.
 func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, _ apiauth.Principal, _ []byte) (httpapi.Response, error) {
-	r, err := h.Store.ErasureRequest(ctx, req.PathParameters["id"])
+	id := req.PathParameters["id"]
+	r, err := h.Store.ErasureRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return httpapi.Response{}, errNotFound
 	}
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if r.Step == stepNotified { // every endpoint may have settled since: the state as of now
+		if done, err := h.Store.FinishErasure(ctx, id, h.now()); err != nil {
+			return httpapi.Response{}, err
+		} else if done {
+			if r, err = h.Store.ErasureRequest(ctx, id); err != nil {
+				return httpapi.Response{}, err
+			}
+		}
 	}
 	out := map[string]any{"id": r.ID, "status": r.Status, "reason": r.Reason, "requested_at": r.RequestedAt.Format(time.RFC3339),
 		"due_by": r.DueBy.Format(time.RFC3339), "step": r.Step,
