@@ -224,7 +224,7 @@ func (h *Handler) exportIdentifiers(ctx context.Context, subject string, doc *ex
 
 // exportMessage is one message as exported, with its status history.
 func (h *Handler) exportMessage(ctx context.Context, subject string, m store.Message) (exportMessage, error) {
-	em := exportMessage{ID: m.SK[strings.LastIndex(m.SK, "#")+1:], Direction: m.Direction, Type: m.Type,
+	em := exportMessage{ID: m.ID, Direction: m.Direction, Type: m.Type,
 		Purpose: m.Class, Status: m.Status, ErrorCode: m.ErrorCode, Time: m.At, Phone: m.Content.Phone,
 		UserID: m.Content.UserID, Username: m.Content.Username,
 		ProviderMessageID: m.Content.ProviderID, ProfileName: m.Content.ProfileName, Body: string(m.Content.Body)}
