@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -178,6 +179,9 @@ type msgIn struct {
 	who                         subject.Who
 	username, profileName, text string
 	at                          time.Time
+	// typ and body, when set, replace "text" and the text.
+	typ  string
+	body []byte
 }
 
 // inbound stores m as the webhook does (found by its identifiers,
@@ -192,9 +196,13 @@ func (e *readEnv) inbound(t testing.TB, m msgIn) string {
 	if m.at.IsZero() {
 		m.at = time.Now()
 	}
+	typ, body := cmp.Or(m.typ, "text"), []byte(m.text)
+	if m.body != nil {
+		body = m.body
+	}
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: lookup, Phone: m.who.Phone.E164(),
-		UserID: m.who.User.Reveal(), Username: m.username, ProfileName: m.profileName, ProviderID: "wamid.IN" + lookup, Type: "text",
-		Body: []byte(m.text), At: m.at, Class: retention.ClassSupport, Also: sub.Keys, Attach: a}); err != nil {
+		UserID: m.who.User.Reveal(), Username: m.username, ProfileName: m.profileName, ProviderID: "wamid.IN" + lookup, Type: typ,
+		Body: body, At: m.at, Class: retention.ClassSupport, Also: sub.Keys, Attach: a}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)
 	}
 	id := store.InboundMessageID(lookup)

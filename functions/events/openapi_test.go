@@ -23,6 +23,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	who := subject.Who{Phone: n, User: u}
 	in := e.inbound(t, msgIn{who: who, username: "ada.l", profileName: "Ada", text: "hello", at: time.Now().Add(-time.Minute)})
 	out := e.outbound(t, subject.Who{Phone: n}, "hi there", time.Now())
+	button := e.inbound(t, msgIn{who: who, typ: "button", body: []byte(`{"reply_id":"yes","reply_title":"Yes"}`), at: time.Now().Add(-time.Second)})
 	sub := e.subjectOf(t, who)
 	if err := e.webhook.Store.ApplyStatus(context.Background(), sub, "msg#out#"+out,
 		store.Status{Lookup: e.stored[out].lookup, Status: "failed", ErrorCode: 131026, At: time.Now()}); err != nil {
@@ -40,6 +41,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	}{
 		{name: "get inbound", route: get, id: in, status: 200},
 		{name: "get outbound", route: get, id: out, status: 200},
+		{name: "get reply", route: get, id: button, status: 200},
 		{name: "get unknown", route: get, id: "msg_" + strings.Repeat("A", 24), status: 404, code: "not_found"},
 		{name: "get no key", route: get, key: "-", id: in, status: 401, code: "unauthenticated"},
 		{name: "get without the scope", route: get, key: reader, id: in, status: 403, code: "insufficient_scope"},

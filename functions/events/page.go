@@ -150,14 +150,23 @@ type messageView struct {
 	Text      string `json:"text,omitempty"`
 	// Template is an outbound template as it was sent: name, language and
 	// components.
-	Template          json.RawMessage `json:"template,omitempty"`
-	ProfileName       string          `json:"profile_name,omitempty"`
-	Username          string          `json:"username,omitempty"`
-	ProviderMessageID string          `json:"provider_message_id,omitempty"`
-	Time              time.Time       `json:"time"`
-	Status            string          `json:"status"`
-	ErrorCode         int             `json:"error_code,omitempty"`
-	Statuses          []statusView    `json:"statuses"`
+	Template json.RawMessage `json:"template,omitempty"`
+	// Reply is an inbound interactive or button reply.
+	Reply             *replyView   `json:"reply,omitempty"`
+	ProfileName       string       `json:"profile_name,omitempty"`
+	Username          string       `json:"username,omitempty"`
+	ProviderMessageID string       `json:"provider_message_id,omitempty"`
+	Time              time.Time    `json:"time"`
+	Status            string       `json:"status"`
+	ErrorCode         int          `json:"error_code,omitempty"`
+	Statuses          []statusView `json:"statuses"`
+}
+
+// replyView is an inbound reply: the payload id of the button or list
+// row chosen and its title.
+type replyView struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
 }
 
 // statusView is one provider status of an outbound message.
@@ -174,7 +183,10 @@ func view(m store.Message, contactID string, hist []store.StatusEntry) messageVi
 		Phone: m.Content.Phone, UserID: m.Content.UserID, ProfileName: m.Content.ProfileName, Username: m.Content.Username,
 		ProviderMessageID: m.Content.ProviderID, Time: m.At.UTC(), Status: m.Status, ErrorCode: m.ErrorCode, Statuses: []statusView{}}
 	if m.Direction == "in" {
-		v.Status, v.Text = statusReceived, string(m.Content.Body)
+		v.Status = statusReceived
+		if v.Reply = reply(m.Type, m.Content.Body); v.Reply == nil {
+			v.Text = string(m.Content.Body)
+		}
 		return v
 	}
 	v.Type = outboundKind(m.Type, m.Content.Body)
@@ -187,6 +199,28 @@ func view(m store.Message, contactID string, hist []store.StatusEntry) messageVi
 		v.Statuses = append(v.Statuses, statusView{Status: s.Status, Time: s.At.UTC(), ErrorCode: s.ErrorCode})
 	}
 	return v
+}
+
+// reply reads the body of an inbound message of type typ as a reply:
+// the webhook stores one as {"reply_id": …, "reply_title": …}. A text (of
+// any content) is never a reply; nor is a body without those keys (a
+// reply stored before, as its title alone).
+func reply(typ string, body []byte) *replyView {
+	var r struct {
+		ID    *string `json:"reply_id"`
+		Title *string `json:"reply_title"`
+	}
+	if typ == "text" || json.Unmarshal(body, &r) != nil || (r.ID == nil && r.Title == nil) {
+		return nil
+	}
+	out := &replyView{}
+	if r.ID != nil {
+		out.ID = *r.ID
+	}
+	if r.Title != nil {
+		out.Title = *r.Title
+	}
+	return out
 }
 
 // outboundKind is the kind of an outbound message: as recorded, or for a

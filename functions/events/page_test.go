@@ -200,6 +200,10 @@ func TestView(t *testing.T) {
 		Content: store.Content{Phone: "+14155550123", UserID: "US.1", Username: "ada", ProviderID: "wamid.X", ProfileName: "Ada", Body: []byte("hi")}}
 	out := store.Message{ID: mid('O'), Direction: "out", Type: store.OutboundTemplate, Class: "marketing", Status: "failed", ErrorCode: 131026,
 		Lookup: "l", At: t0, Content: store.Content{Phone: "+14155550123", ProviderID: "wamid.Y", Body: []byte(`{"name":"n","language":"en"}`)}}
+	button := store.Message{ID: mid('B'), Direction: "in", Type: "interactive", Class: "support", At: t0,
+		Content: store.Content{UserID: "US.1", ProviderID: "wamid.Z", Body: []byte(`{"reply_id":"yes-1","reply_title":"Yes"}`)}}
+	typed := button
+	typed.Type, typed.Content.Body = "text", []byte(`{"reply_id":"typed"}`)
 	hist := []store.StatusEntry{{Status: "sent", At: t0}, {Status: "failed", ErrorCode: 131026, At: t0.Add(time.Minute)}}
 	tests := []struct {
 		name string
@@ -208,6 +212,12 @@ func TestView(t *testing.T) {
 	}{
 		{"inbound", view(in, "ct_X", nil), `{"id":"` + in.ID + `","direction":"in","type":"text","purpose":"support","contact_id":"ct_X",` +
 			`"phone":"+14155550123","user_id":"US.1","text":"hi","profile_name":"Ada","username":"ada","provider_message_id":"wamid.X",` +
+			`"time":"2026-05-04T10:00:00Z","status":"received","statuses":[]}`},
+		{"inbound reply", view(button, "ct_X", nil), `{"id":"` + button.ID + `","direction":"in","type":"interactive","purpose":"support",` +
+			`"contact_id":"ct_X","user_id":"US.1","reply":{"id":"yes-1","title":"Yes"},"provider_message_id":"wamid.Z",` +
+			`"time":"2026-05-04T10:00:00Z","status":"received","statuses":[]}`},
+		{"inbound text that looks like a reply", view(typed, "ct_X", nil), `{"id":"` + button.ID + `","direction":"in","type":"text",` +
+			`"purpose":"support","contact_id":"ct_X","user_id":"US.1","text":"{\"reply_id\":\"typed\"}","provider_message_id":"wamid.Z",` +
 			`"time":"2026-05-04T10:00:00Z","status":"received","statuses":[]}`},
 		{"outbound template", view(out, "ct_X", hist), `{"id":"` + out.ID + `","direction":"out","type":"template","purpose":"marketing",` +
 			`"contact_id":"ct_X","phone":"+14155550123","template":{"name":"n","language":"en"},"provider_message_id":"wamid.Y",` +

@@ -45,8 +45,10 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		serve = h.getMessage
 	case "POST /v1/messages/query":
 		serve = h.queryMessages
-	case "GET /v1/dead-letters", "POST /v1/dead-letters/{id}/redrive":
-		scope, serve = apiauth.ScopeEventsManage, notServedYet
+	case "GET /v1/dead-letters":
+		scope, serve = apiauth.ScopeEventsManage, h.listDeadLetters
+	case "POST /v1/dead-letters/{id}/redrive":
+		scope, serve = apiauth.ScopeEventsManage, h.redrive
 	default:
 		return httpapi.Error(http.StatusNotFound, "not_found", "no such route"), nil
 	}
@@ -65,14 +67,6 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return httpapi.ErrorResponse(err), httpapi.Internal(err)
 	}
 	return resp, nil
-}
-
-// errNotServedYet answers the dead-letter routes until their code (being
-// built for issue 15, with the delivery) serves them.
-var errNotServedYet = &httpapi.Problem{Status: http.StatusNotImplemented, Code: "not_implemented", Message: "this route is not served yet"}
-
-func notServedYet(context.Context, events.APIGatewayV2HTTPRequest, apiauth.Principal, []byte) (httpapi.Response, error) {
-	return httpapi.Response{}, errNotServedYet
 }
 
 // strict decodes exactly one JSON value into v, refusing unknown fields.
