@@ -57,7 +57,8 @@ func newReadEnv(t testing.TB) *readEnv {
 	stage := strings.TrimSuffix(strings.TrimPrefix(st.DataTable, "waguard-"), "-data")
 	for k, v := range map[string]string{"DATA_TABLE": st.DataTable, "KEYS_TABLE": st.KeysTable, "AUDIT_TABLE": st.AuditTable,
 		"KMS_KEY_ID": st.KMSKeyID, "INDEX_KEY_SECRET_ID": st.IndexKeySecretID, "PSEUDONYM_KEY_SECRET_ID": st.PseudonymKeySecretID,
-		"EVENT_BUS_NAME": "waguard-" + stage, "CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/"} {
+		"EVENT_BUS_NAME": "waguard-" + stage, "CLIENT_SECRET_PREFIX": "waguard/" + stage + "/clients/",
+		"ENDPOINT_SECRET_PREFIX": "waguard/" + stage + "/endpoints/"} {
 		t.Setenv(k, v)
 	}
 	h, err := newHandler()
