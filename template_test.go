@@ -356,7 +356,7 @@ func TestTemplateTables(t *testing.T) {
 		stream string
 		gsis   []string
 	}{
-		{id: "DataTable", pitr: true, gsis: []string{"by-expiry", "by-lookup"}},
+		{id: "DataTable", pitr: true, gsis: []string{"by-expiry", "by-lookup", "by-id"}},
 		// No PITR on purpose: a deleted subject key must not be restorable
 		// for 35 days, or crypto-shredding would not be final (docs/crypto.md).
 		{id: "KeysTable", pitr: false},

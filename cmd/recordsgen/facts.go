@@ -81,6 +81,7 @@ var auditMeaning = map[audit.EventType]string{
 	audit.EventConsentRevoked:          "a consent revocation was appended to the ledger",
 	audit.EventDataDeletion:            "a person's data was erased (with counts)",
 	audit.EventDataExport:              "a page of a person's data was exported",
+	audit.EventDataAccess:              "an API client read a person's data (route, records returned), through the read API or the consent query",
 	audit.EventErasureRequested:        "an erasure request was opened",
 	audit.EventRetentionSweep:          "the retention sweep ran (counts per class)",
 	audit.EventAPIKeyRotated:           "a secret or API key was rotated",

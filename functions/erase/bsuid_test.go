@@ -100,3 +100,26 @@ func TestExportAndEraseByUserID(t *testing.T) {
 		t.Errorf("an erasure answer holds the user id")
 	}
 }
+
+// TestExportShowsMessageIDs: the export names every message by the id
+// the read API and the events use (msg_…): an outbound message's own, an
+// inbound message's derived from its lookup. Before, an inbound message
+// was exported under its lookup, an id nothing else knew.
+func TestExportShowsMessageIDs(t *testing.T) {
+	e := newEnv(t)
+	num, _ := number(t)
+	subject := e.subject(t, num)
+	lookup := hex.EncodeToString(randBytes(10))
+	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: lookup, Phone: num,
+		ProviderID: "wamid.id" + lookup, Type: "text", Body: []byte("hi"), At: time.Now(), Class: retention.ClassSupport}); err != nil {
+		t.Fatal(err)
+	}
+	status, out := e.call(t, "POST /v1/exports", map[string]string{"phone": num}, nil)
+	msgs, _ := out["messages"].([]any)
+	if status != 200 || len(msgs) != 1 {
+		t.Fatalf("export = %d with %d messages, want 200 with 1", status, len(msgs))
+	}
+	if got, want := msgs[0].(map[string]any)["id"], store.InboundMessageID(lookup); got != want {
+		t.Errorf("exported id = %v, want %s", got, want)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -21,16 +20,13 @@ import (
 // ExportFormat names and versions the export document (GDPR Art. 15, 20).
 const ExportFormat = "waguard.export/v1"
 
-// exportPage is the most messages one response holds; exportBudget is the
-// most bytes they may take in Lambda's response, where the document is a
-// JSON string escaped once more (a '<' in a body is one byte stored and
-// seven on the wire). Lambda refuses a response above 6 MB; the rest of the
-// document (ledger, suppressions) and the margin fit in the difference. A
+// exportPage is the most messages one response holds; their size on the
+// wire is bounded by [httpapi.PageBudget] (the rest of the document, the
+// ledger and suppressions, fits in the margin below Lambda's 6 MB). A
 // larger subject is paged with next_cursor.
 const (
-	exportPage   = 500
-	exportBudget = 4 << 20
-	exportRead   = 100 // messages read from the table at a time
+	exportPage = 500
+	exportRead = 100 // messages read from the table at a time
 )
 
 type exportMessage struct {
@@ -168,7 +164,7 @@ func (c cursor) String() string {
 }
 
 // exportMessages adds the subject's messages after cur to doc, partition
-// by partition, until exportPage messages or exportBudget bytes on the
+// by partition, until exportPage messages or httpapi.PageBudget bytes on the
 // wire, and sets next_cursor when more may follow. A page holds at least
 // one message.
 func (h *Handler) exportMessages(ctx context.Context, subject string, cur cursor, doc *exportDoc) error {
@@ -189,8 +185,8 @@ func (h *Handler) exportMessages(ctx context.Context, subject string, cur cursor
 				if err != nil {
 					return err
 				}
-				size := wireSize(em)
-				if len(doc.Messages) == exportPage || (len(doc.Messages) > 0 && used+size > exportBudget) {
+				size := httpapi.WireSize(em)
+				if len(doc.Messages) == exportPage || (len(doc.Messages) > 0 && used+size > httpapi.PageBudget) {
 					doc.NextCursor = cur.String()
 					return nil
 				}
@@ -228,7 +224,7 @@ func (h *Handler) exportIdentifiers(ctx context.Context, subject string, doc *ex
 
 // exportMessage is one message as exported, with its status history.
 func (h *Handler) exportMessage(ctx context.Context, subject string, m store.Message) (exportMessage, error) {
-	em := exportMessage{ID: m.SK[strings.LastIndex(m.SK, "#")+1:], Direction: m.Direction, Type: m.Type,
+	em := exportMessage{ID: m.ID, Direction: m.Direction, Type: m.Type,
 		Purpose: m.Class, Status: m.Status, ErrorCode: m.ErrorCode, Time: m.At, Phone: m.Content.Phone,
 		UserID: m.Content.UserID, Username: m.Content.Username,
 		ProviderMessageID: m.Content.ProviderID, ProfileName: m.Content.ProfileName, Body: string(m.Content.Body)}
@@ -243,14 +239,6 @@ func (h *Handler) exportMessage(ctx context.Context, subject string, m store.Mes
 		em.Statuses = append(em.Statuses, exportStatus{Status: s.Status, Time: s.At, ErrorCode: s.ErrorCode})
 	}
 	return em, nil
-}
-
-// wireSize is how many bytes v takes in Lambda's response: encoded as
-// JSON, then as the JSON string that carries the body.
-func wireSize(v any) int {
-	inner, _ := json.Marshal(v)
-	outer, _ := json.Marshal(string(inner))
-	return len(outer) + 1 // and its comma
 }
 
 // exportState adds the consent ledger, suppressions and the open erasure

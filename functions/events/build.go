@@ -33,14 +33,18 @@ func (h *Handler) build(rec store.EventRecord) (events.Event, error) {
 	return events.Event{ID: id, Type: rec.Type, Time: rec.At.UTC().Truncate(time.Millisecond), Data: data}, nil
 }
 
-// messageIDOf is the public id of the message at sk: an outbound
-// message's own id ("" for an inbound message until it has one).
+// messageIDOf is the public id of the message at sk, the one
+// GET /v1/messages/{id} reads: an outbound message's own id, an inbound
+// message's derived from its lookup (store.InboundMessageID); "" for any
+// other key.
 func messageIDOf(sk string) string {
-	id, _ := strings.CutPrefix(sk, "msg#out#")
-	if id == sk {
-		return ""
+	if id, ok := strings.CutPrefix(sk, "msg#out#"); ok {
+		return id
 	}
-	return id
+	if lookup, ok := strings.CutPrefix(sk, "msg#in#"); ok {
+		return store.InboundMessageID(lookup)
+	}
+	return ""
 }
 
 // content reads the personal part of an event, now, from the encrypted

@@ -196,6 +196,13 @@ func (r *run) deliver(ctx context.Context, rec store.EventRecord) error {
 	if err != nil {
 		return nil //nolint:nilerr // not an event this version knows: nothing to deliver
 	}
+	// The contact id leaves waguard with the event: record it (once), so
+	// that POST /v1/messages/query finds the person by it.
+	if rec.Type != events.TypeSubjectErased {
+		if err := r.h.Store.RecordContact(ctx, rec.Subject, ev.Data.ContactID); err != nil {
+			return err
+		}
+	}
 	dests, eps, err := r.destinations(ctx, rec)
 	if err != nil {
 		return err

@@ -11,9 +11,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/blindindex"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
+	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -60,6 +63,14 @@ type Handler struct {
 	Now        func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
+
+	// The API (routes.go, read.go): its gate, and the read API's person
+	// finder and keys.
+	Gate     *apiauth.Gate
+	Subjects *subject.Finder
+	Keys     *blindindex.Keys
+	// pageBudget, in tests only, replaces httpapi.PageBudget.
+	pageBudget int
 }
 
 // Handle serves a DynamoDB stream batch, a scheduled event or an API
@@ -74,6 +85,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return nil, errors.New("events: unreadable event")
 	}
 	switch {
+	case probe.RouteKey != "":
+		return h.api(ctx, raw)
 	case probe.Records != nil:
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {

@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/redact"
@@ -77,7 +79,15 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	overlap, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"),
+		Overlap: time.Duration(max(overlap, 1)) * time.Hour})
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, ContactKey: core.ContactKey, Config: cfg,
 		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: eps,
-		HTTP: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+		HTTP:     &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Gate:     &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
+		Subjects: core.Subjects, Keys: core.Keys}, nil
 }

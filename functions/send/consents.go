@@ -86,7 +86,7 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 }
 
 // queryConsents answers the current state per purpose and the ledger.
-func (h *Handler) queryConsents(ctx context.Context, _ events.APIGatewayV2HTTPRequest, _ apiauth.Principal, body []byte) (httpapi.Response, error) {
+func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var r struct {
 		Phone  string `json:"phone,omitempty"`
 		UserID string `json:"user_id,omitempty"`
@@ -136,6 +136,12 @@ func (h *Handler) queryConsents(ctx context.Context, _ events.APIGatewayV2HTTPRe
 	for _, ev := range prof.Ledger {
 		out.Ledger = append(out.Ledger, entry{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
 			PolicyVersion: ev.PolicyVersion, Actor: ev.Actor})
+	}
+	// The ledger is the person's data: who read it is audited before it
+	// is answered, or it is not answered.
+	if _, err := h.Audit.Append(ctx, audit.DataAccess(p.ClientID, sub.Pseudonym, req.RequestContext.RequestID, req.RouteKey,
+		len(out.Ledger), nil)); err != nil {
+		return httpapi.Response{}, err
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
 }

@@ -188,8 +188,9 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	m := store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(), Body: r.content(), Purpose: retention.Class(r.Purpose),
-		Status: store.StatusSending, ClientID: p.ClientID, At: h.now()}
+	m := store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(), Body: r.content(), Type: r.kind(),
+		Purpose: retention.Class(r.Purpose),
+		Status:  store.StatusSending, ClientID: p.ClientID, At: h.now()}
 	if lease != nil {
 		m.IdempotencyRef = lease.Ref() // lets Meta's status webhook complete the key
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
@@ -101,6 +102,14 @@ func (r messageRequest) content() []byte {
 	}
 	b, _ := json.Marshal(r.Template)
 	return b
+}
+
+// kind is what content holds: store.OutboundText or store.OutboundTemplate.
+func (r messageRequest) kind() string {
+	if r.Text != nil {
+		return store.OutboundText
+	}
+	return store.OutboundTemplate
 }
 
 // strictJSON decodes exactly one JSON object, refusing unknown fields.

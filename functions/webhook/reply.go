@@ -56,7 +56,7 @@ func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		return err
 	}
 	err = h.Store.PutOutbound(ctx, store.Outbound{Subject: sub.index, ID: id, Lookup: h.Keys.Lookup("wamid", res.ProviderID),
-		Phone: sub.who.Phone.E164(), UserID: sub.who.User.Reveal(), ProviderID: res.ProviderID, Body: []byte(text), Purpose: retention.ClassSupport,
+		Phone: sub.who.Phone.E164(), UserID: sub.who.User.Reveal(), ProviderID: res.ProviderID, Body: []byte(text), Type: store.OutboundText, Purpose: retention.ClassSupport,
 		Status: "accepted", ClientID: "webhook", At: h.now()}, pending.TransactItems()...)
 	pending.Commit(err)
 	return err

@@ -33,6 +33,11 @@ const (
 	// together (a phone number and a business-scoped user id, or a user
 	// id and the one it replaced), and they now lead to one subject.
 	EventIdentityLinked EventType = "identity_linked"
+	// EventDataAccess: an API client read a person's data through the API
+	// (the read API, the consent query), with the route and how many
+	// records it returned, so a DPO can answer who read whose data. The
+	// subject-access export keeps its own EventDataExport.
+	EventDataAccess EventType = "data_access"
 )
 
 // Valid reports whether t is one of the event types above.
@@ -42,7 +47,7 @@ func (t EventType) Valid() bool {
 		EventConsentGranted, EventConsentRevoked, EventDataDeletion,
 		EventDataExport, EventErasureRequested, EventRetentionSweep,
 		EventAPIKeyRotated, EventAPIKeyFallbackUsed, EventRateLimitExceeded,
-		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked:
+		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked, EventDataAccess:
 		return true
 	}
 	return false

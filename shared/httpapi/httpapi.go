@@ -117,3 +117,19 @@ func Internal(err error) error {
 	}
 	return err
 }
+
+// PageBudget is the most bytes the items of one paged answer (an export's
+// messages, a message query's page) may take in Lambda's response. Lambda
+// refuses a response above 6 MB; the rest of the document and a margin
+// fit in the difference. A page always holds at least one item.
+const PageBudget = 4 << 20
+
+// WireSize is how many bytes v takes in Lambda's response: encoded as
+// JSON, then escaped once more as the JSON string that carries the body
+// (a '<' in a message is one byte stored and seven on the wire), plus the
+// comma that separates it from the next item of a list.
+func WireSize(v any) int {
+	inner, _ := json.Marshal(v)
+	outer, _ := json.Marshal(string(inner))
+	return len(outer) + 1
+}

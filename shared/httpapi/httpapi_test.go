@@ -117,3 +117,22 @@ func TestHeadersNotShared(t *testing.T) {
 		t.Errorf("adding a response header changed the package defaults")
 	}
 }
+
+func TestWireSize(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		want int
+	}{
+		{"plain", map[string]string{"a": "b"}, len(`"{\"a\":\"b\"}"`) + 1},
+		{"escaped twice", "<", len(`"\"\\u003c\""`) + 1},
+		{"nil", nil, len(`"null"`) + 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := WireSize(tc.v); got != tc.want {
+				t.Errorf("WireSize(%v) = %d, want %d", tc.v, got, tc.want)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 	now := s.now()
 	pk, sk := SubjectPK(m.Subject), "msg#in#"+m.Lookup
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("in"),
-		"type": sAttr(m.Type), "received_at": num(m.At.Unix()), "stored_at": num(now.Unix())}
+		"type": sAttr(m.Type), "received_at": num(m.At.Unix()), "stored_at": num(now.Unix()), "mid": sAttr(InboundMessageID(m.Lookup))}
 	if err := s.expiring(item, m.Class, now); err != nil {
 		return err
 	}
@@ -128,6 +128,9 @@ type Outbound struct {
 	// one), ProviderID and Body (the text or template) are stored encrypted.
 	Phone, UserID, ProviderID string
 	Body                      []byte
+	// Type is OutboundText (Body is the text) or OutboundTemplate (Body is
+	// the template's JSON document).
+	Type string
 	// Purpose is the retention class; Status the provider's first status.
 	Purpose retention.Class
 	Status  string
@@ -138,6 +141,12 @@ type Outbound struct {
 	IdempotencyRef string
 	At             time.Time
 }
+
+// The kinds of outbound message ([Outbound.Type]).
+const (
+	OutboundText     = "text"
+	OutboundTemplate = "template"
+)
 
 // StatusSending is the status of an outbound message recorded before the
 // provider call ([Store.PutOutbound] with no provider id): it stays so if
@@ -225,9 +234,9 @@ func (s *Store) SendingOutbound(ctx context.Context, subject, id string) (Outbou
 	if err != nil {
 		return Outbound{}, err
 	}
-	return Outbound{Subject: subject, ID: id, Phone: c.Phone, Body: c.Body, Purpose: retention.Class(str(out.Item, "purpose")),
-		Status: StatusSending, ClientID: str(out.Item, "client"), IdempotencyRef: str(out.Item, "idem_ref"),
-		At: time.Unix(numAttr(out.Item, "sent_at"), 0)}, nil
+	return Outbound{Subject: subject, ID: id, Phone: c.Phone, UserID: c.UserID, Body: c.Body, Type: str(out.Item, "type"),
+		Purpose: retention.Class(str(out.Item, "purpose")), Status: StatusSending, ClientID: str(out.Item, "client"),
+		IdempotencyRef: str(out.Item, "idem_ref"), At: time.Unix(numAttr(out.Item, "sent_at"), 0)}, nil
 }
 
 // WithdrawOutbound deletes a message recorded with status
@@ -243,7 +252,10 @@ func (s *Store) outboundItem(ctx context.Context, m Outbound) (map[string]types.
 	pk, sk := SubjectPK(m.Subject), "msg#out#"+m.ID
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("out"),
 		"purpose": sAttr(string(m.Purpose)), "status": sAttr(m.Status), "status_rank": num(statusRank(m.Status)),
-		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID)}
+		"sent_at": num(m.At.Unix()), "client": sAttr(m.ClientID), "mid": sAttr(m.ID)}
+	if m.Type != "" {
+		item["type"] = sAttr(m.Type)
+	}
 	if m.Lookup != "" { // the by-lookup index refuses an empty key
 		item["lookup"] = sAttr(m.Lookup)
 	}
@@ -410,8 +422,17 @@ func (s *Store) OutboundContent(ctx context.Context, subject, id string) (Conten
 	return s.OpenContent(ctx, subject, out.Item)
 }
 
-// Message is one stored message, decrypted, for an export.
+// Message is one stored message, decrypted, for an export or the read
+// API.
 type Message struct {
+	// ID is waguard's message id (msg_…): an outbound message's own, an
+	// inbound message's [InboundMessageID].
+	ID string
+	// Partition is the subject partition that holds it.
+	Partition string
+	// Type is the WhatsApp type of an inbound message (text, interactive,
+	// image, …) or the kind of an outbound one (text or template; "" for
+	// one written before outbound messages recorded it).
 	SK, Direction, Type, Class, Status string
 	// ErrorCode is Meta's error code of a failed outbound message (0: none).
 	ErrorCode int
@@ -471,17 +492,11 @@ func (s *Store) Messages(ctx context.Context, subject, cursor string, limit int3
 		if !live(it, now) {
 			continue
 		}
-		c, err := s.OpenContent(ctx, subject, it)
+		m, err := s.message(ctx, subject, it)
 		if err != nil {
 			return nil, "", err
 		}
-		at := numAttr(it, "received_at")
-		if at == 0 {
-			at = numAttr(it, "sent_at")
-		}
-		msgs = append(msgs, Message{SK: str(it, "sk"), Direction: str(it, "direction"), Type: str(it, "type"),
-			Class: str(it, "class"), Status: str(it, "status"), ErrorCode: int(numAttr(it, "error_code")), Lookup: str(it, "lookup"),
-			At: time.Unix(at, 0).UTC(), Content: c})
+		msgs = append(msgs, m)
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 {
