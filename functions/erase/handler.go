@@ -30,11 +30,13 @@ type Handler struct {
 	Gate     *apiauth.Gate
 	Keys     *blindindex.Keys
 	Subjects *subject.Finder
-	Store    *store.Store
-	Envelope *envelope.Envelope
-	Audit    *audit.Writer
-	Metrics  *metrics.Recorder
-	Log      *slog.Logger
+	// ContactKey keys the contact id of the subject.erased event.
+	ContactKey []byte
+	Store      *store.Store
+	Envelope   *envelope.Envelope
+	Audit      *audit.Writer
+	Metrics    *metrics.Recorder
+	Log        *slog.Logger
 	// Confirm sends the optional final confirmation; nil sends none.
 	Confirm *Confirmation
 	Now     func() time.Time

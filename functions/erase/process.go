@@ -103,6 +103,9 @@ func (h *Handler) deleteItems(ctx context.Context, r *store.ErasureRequest) (boo
 		if _, err := h.Store.EraseRecords(ctx, r.ID, rateRecords(part)); err != nil {
 			return false, err
 		}
+		if err := h.Store.EraseEventRecords(ctx, part); err != nil {
+			return false, err
+		}
 	}
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepDeleted, h.now())
 }
@@ -150,8 +153,8 @@ func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, err
 	if err != nil {
 		return false, err
 	}
-	erased := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: events.TypeSubjectErased, Subject: r.Subject,
-		At: h.now(), Fields: events.Data{ErasureRequestID: r.ID}})
+	erased := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: events.TypeSubjectErased, At: h.now(),
+		Fields: events.Data{ErasureRequestID: r.ID, ContactID: events.ContactID(h.ContactKey, r.Subject)}})
 	err = h.Store.ProveErasure(ctx, *r, pending.Event().ID, recipients, h.now(), append([]types.TransactWriteItem{erased}, pending.TransactItems()...)...)
 	pending.Commit(err)
 	if errors.Is(err, store.ErrDuplicate) {

@@ -26,7 +26,9 @@ func (h *Handler) build(rec store.EventRecord) (events.Event, error) {
 		return events.Event{}, events.ErrBadAuditID
 	}
 	data := rec.Fields
-	data.ContactID = events.ContactID(h.ContactKey, rec.Subject)
+	if rec.Subject != "" {
+		data.ContactID = events.ContactID(h.ContactKey, rec.Subject)
+	}
 	if data.MessageID == "" {
 		data.MessageID = messageIDOf(rec.MessageSK)
 	}

@@ -24,7 +24,8 @@ type EventRecord struct {
 	// AuditID is the id of the audit event written with the change.
 	AuditID string
 	Type    events.Type
-	// Subject is the person's canonical partition key.
+	// Subject is the person's canonical partition key; "" for
+	// subject.erased, whose person is gone (Fields.ContactID names them).
 	Subject string
 	// MessageSK locates the message in Subject's partition, for message
 	// events ("" otherwise).
@@ -39,6 +40,34 @@ type EventRecord struct {
 // (about 28 hours) and a week of dead-letter redrives.
 const eventTTL = 8 * 24 * time.Hour
 
+// eventsOf files a person's event records in the by-lookup index.
+func eventsOf(subject string) string { return "evt-of#" + subject }
+
+// EraseEventRecords deletes the event records still kept about subject
+// (the outbox of events not delivered yet, or delivered less than 8 days
+// ago), for its erasure: an event not delivered when its person is
+// erased is never delivered afterwards, and nothing filed under their
+// blind index stays. Safe to repeat.
+func (s *Store) EraseEventRecords(ctx context.Context, subject string) error {
+	for {
+		in := &dynamodb.QueryInput{TableName: &s.name, IndexName: aws.String("by-lookup"), Limit: aws.Int32(100),
+			KeyConditionExpression:    aws.String("lookup = :l"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":l": sAttr(eventsOf(subject))}}
+		keys, next, err := s.queryPage(ctx, in, "")
+		if err != nil {
+			return fmt.Errorf("erase event records: %w", err)
+		}
+		for _, k := range keys {
+			if err := s.transact(ctx, []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.name, Key: key(str(k, "pk"), str(k, "sk"))}}}, -1, -1); err != nil {
+				return fmt.Errorf("erase event records: %w", err)
+			}
+		}
+		if next == "" || len(keys) == 0 {
+			return nil
+		}
+	}
+}
+
 // EventPK is the partition key of the event record of audit event id.
 func EventPK(auditID string) string { return "evt#" + auditID }
 
@@ -47,8 +76,11 @@ func EventPK(auditID string) string { return "evt#" + auditID }
 func (s *Store) EventWrite(r EventRecord) types.TransactWriteItem {
 	f := r.Fields
 	item := map[string]types.AttributeValue{"pk": sAttr(EventPK(r.AuditID)), "sk": sAttr("evt"), "type": sAttr(string(r.Type)),
-		"subject": sAttr(r.Subject), "at": num(r.At.UnixNano()), "expires_at": num(s.now().Add(eventTTL).Unix())}
-	for name, v := range map[string]string{"message_sk": r.MessageSK, "message_id": f.MessageID, "consent_event_id": f.ConsentEventID,
+		"at": num(r.At.UnixNano()), "expires_at": num(s.now().Add(eventTTL).Unix())}
+	if r.Subject != "" { // filed by person, so that an erasure deletes what is not delivered yet
+		item["subject"], item["lookup"] = sAttr(r.Subject), sAttr(eventsOf(r.Subject))
+	}
+	for name, v := range map[string]string{"message_sk": r.MessageSK, "contact_id": f.ContactID, "message_id": f.MessageID, "consent_event_id": f.ConsentEventID,
 		"erasure_request_id": f.ErasureRequestID, "direction": f.Direction, "message_type": f.MessageType, "purpose": f.Purpose,
 		"status": f.Status, "action": f.Action, "method": f.Method} {
 		if v != "" {
@@ -75,7 +107,7 @@ func (s *Store) Event(ctx context.Context, auditID string) (EventRecord, error) 
 	code, _ := strconv.Atoi(numString(it, "error_code"))
 	return EventRecord{AuditID: auditID, Type: events.Type(str(it, "type")), Subject: str(it, "subject"), MessageSK: str(it, "message_sk"),
 		At: time.Unix(0, numAttr(it, "at")).UTC(),
-		Fields: events.Data{MessageID: str(it, "message_id"), ConsentEventID: str(it, "consent_event_id"), ErasureRequestID: str(it, "erasure_request_id"),
+		Fields: events.Data{ContactID: str(it, "contact_id"), MessageID: str(it, "message_id"), ConsentEventID: str(it, "consent_event_id"), ErasureRequestID: str(it, "erasure_request_id"),
 			Direction: str(it, "direction"), MessageType: str(it, "message_type"), Purpose: str(it, "purpose"), Status: str(it, "status"),
 			ErrorCode: code, Action: str(it, "action"), Method: str(it, "method")}}, nil
 }
