@@ -45,7 +45,7 @@ var purposes = []purpose{
 
 // tableUse says what each DynamoDB table holds.
 var tableUse = map[string]string{
-	"DataTable":  "messages (content encrypted), delivery statuses, consent ledger, suppressions, erasure requests and markers, rate-limit, idempotency, replay and flood-control records",
+	"DataTable":  "messages (content encrypted), delivery statuses, consent ledger, suppressions, erasure requests and markers, rate-limit, idempotency, replay and flood-control records, event records and their delivery state (8 days; no content)",
 	"KeysTable":  "per-subject data keys, wrapped under a KMS-protected branch key",
 	"AuditTable": "the append-only audit trail and its signed daily digests",
 }

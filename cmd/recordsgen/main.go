@@ -5,6 +5,7 @@
 //	go run ./cmd/recordsgen                        # rewrite docs/records-of-processing.md (defaults)
 //	go run ./cmd/recordsgen -samconfig samconfig.toml -config-env prod -out records-prod.md
 //	go run ./cmd/recordsgen -param RetentionDaysMarketing=14 -out -   # to stdout
+//	go run ./cmd/recordsgen -endpoint 'crm=Acme CRM (the controller)+content' -out records-prod.md
 //
 // Retention periods are read the way the functions read them
 // (retention.PolicyFromEnv over the environment template.yaml gives them);
@@ -52,6 +53,32 @@ func (p paramFlag) Set(s string) error {
 	return nil
 }
 
+// endpointFlag collects repeated -endpoint flags:
+// name=recipient, or name=recipient+content for an endpoint whose secret
+// sets include_content.
+type endpointFlag struct{ rows *[]endpointRow }
+
+func (e endpointFlag) String() string {
+	if e.rows == nil {
+		return ""
+	}
+	var names []string
+	for _, r := range *e.rows {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func (e endpointFlag) Set(s string) error {
+	name, who, ok := strings.Cut(s, "=")
+	who, content := strings.CutSuffix(who, "+content")
+	if !ok || name == "" || strings.TrimSpace(who) == "" {
+		return fmt.Errorf("want name=recipient or name=recipient+content")
+	}
+	*e.rows = append(*e.rows, endpointRow{Name: name, Recipient: strings.TrimSpace(who), Content: content})
+	return nil
+}
+
 // run is main without the exit: 0 on success, 2 on any error.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("recordsgen", flag.ContinueOnError)
@@ -67,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Region, "region", "", "AWS region of the deployment")
 	fs.StringVar(&opts.Controller, "controller", "", "controller's name and contact details")
 	fs.StringVar(&opts.DPO, "dpo", "", "data protection officer's name and contact details")
+	fs.Var(endpointFlag{&opts.Endpoints}, "endpoint", "a configured webhook endpoint, name=recipient, or name=recipient+content if it receives content (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

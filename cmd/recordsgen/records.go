@@ -28,6 +28,17 @@ type options struct {
 	Params map[string]string
 	// Region, Controller and DPO fill the record's placeholders.
 	Region, Controller, DPO string
+	// Endpoints are the webhook endpoints the operator configured (secrets
+	// under the endpoint prefix, which the template cannot know), each a
+	// recipient of events (Art. 30(1)(d)).
+	Endpoints []endpointRow
+}
+
+// endpointRow is one configured webhook endpoint: its secret's name, who
+// receives what it is sent, and whether it receives content.
+type endpointRow struct {
+	Name, Recipient string
+	Content         bool
 }
 
 // record is everything the record-of-processing template shows.
@@ -60,6 +71,8 @@ type record struct {
 	RateWindow, OTPWindow    int
 	AuditEvents              []auditRow
 	PerRecipient, OTPPerWin  int
+	EventBus, EndpointPrefix string
+	Endpoints                []endpointRow
 }
 
 type purposeRow struct {
@@ -114,12 +127,12 @@ func build(templateYAML []byte, opts options) (*record, error) {
 	}
 	r := &record{AlarmTopic: paramValue(tpl, params, "AlarmTopicArn") != "", Overrides: formatOverrides(opts.Params), Stage: params["Stage"],
 		Region: or(opts.Region, regionPlaceholder), Controller: or(opts.Controller, controllerPlaceholder),
-		DPO: or(opts.DPO, dpoPlaceholder), IdempotencyHours: int(idempotency.RecordTTL.Hours())}
+		DPO: or(opts.DPO, dpoPlaceholder), IdempotencyHours: int(idempotency.RecordTTL.Hours()), Endpoints: opts.Endpoints}
 	refs, err := parameterRefs(templateYAML)
 	if err != nil {
 		return nil, err
 	}
-	steps := []func(*samtemplate.Template, *record) error{addSettings, addTables, addSecrets, addRoutes,
+	steps := []func(*samtemplate.Template, *record) error{addSettings, addTables, addSecrets, addRoutes, addEvents,
 		addAuditEvents, func(t *samtemplate.Template, r *record) error { return addLogs(t, refs, r) }}
 	for _, step := range steps {
 		if err := step(tpl, r); err != nil {
@@ -214,6 +227,22 @@ func addSettings(tpl *samtemplate.Template, r *record) error {
 	r.AuditYears = strconv.FormatFloat(float64(r.AuditDays)/365, 'f', -1, 64)
 	if len(r.AuditYears) > 4 {
 		r.AuditYears = strconv.FormatFloat(float64(r.AuditDays)/365, 'f', 1, 64)
+	}
+	return nil
+}
+
+// addEvents finds the destinations of events: the bus the template
+// creates and the secret prefix under which endpoints are configured.
+func addEvents(tpl *samtemplate.Template, r *record) error {
+	buses := tpl.ResourceIDs("AWS::Events::EventBus")
+	if len(buses) != 1 {
+		return fmt.Errorf("template: want one event bus, found %d", len(buses))
+	}
+	p, _ := tpl.Resource(buses[0])["Properties"].(map[string]any)
+	r.EventBus, _ = p["Name"].(string)
+	r.EndpointPrefix = functionEnv(tpl, "EventsFunction")["ENDPOINT_SECRET_PREFIX"]
+	if r.EventBus == "" || r.EndpointPrefix == "" {
+		return fmt.Errorf("template: the event bus name or the events function's ENDPOINT_SECRET_PREFIX is missing")
 	}
 	return nil
 }

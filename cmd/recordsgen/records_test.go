@@ -122,6 +122,47 @@ func TestOverridesReachTheRecord(t *testing.T) {
 	}
 }
 
+// TestEndpointsReachTheRecord: each configured endpoint is a recipient
+// row saying whether it receives content; without any, a placeholder
+// asks for them.
+func TestEndpointsReachTheRecord(t *testing.T) {
+	data := readFile(t, templatePath)
+	var rows []endpointRow
+	f := endpointFlag{&rows}
+	for _, v := range []string{"crm=Acme CRM (the controller)+content", "bi=Analytics warehouse"} {
+		if err := f.Set(v); err != nil {
+			t.Fatalf("Set(%q) err = %v, want nil", v, err)
+		}
+	}
+	for _, bad := range []string{"crm", "=x", "crm=", "crm=+content"} {
+		if err := f.Set(bad); err == nil {
+			t.Errorf("Set(%q) err = nil, want an error", bad)
+		}
+	}
+	r, err := build(data, options{Params: map[string]string{"Stage": "prod"}, Endpoints: rows})
+	if err != nil {
+		t.Fatalf("build err = %v, want nil", err)
+	}
+	doc, err := render(r)
+	if err != nil {
+		t.Fatalf("render err = %v, want nil", err)
+	}
+	for _, want := range []string{"| Webhook endpoint `crm`: Acme CRM (the controller) | the event types its secret selects, signed, **with content**",
+		"| Webhook endpoint `bi`: Analytics warehouse | the event types its secret selects, signed, without content",
+		"Rules on the event bus `waguard-prod`"} {
+		if !bytes.Contains(doc, []byte(want)) {
+			t.Errorf("record lacks %q", want)
+		}
+	}
+	if bytes.Contains(doc, []byte("[ENDPOINTS")) {
+		t.Error("record has the endpoints placeholder, want the configured endpoints")
+	}
+	r, _ = build(data, options{})
+	if doc, _ = render(r); !bytes.Contains(doc, []byte("[ENDPOINTS: one row per secret under `waguard/<stage>/endpoints/`")) {
+		t.Error("record without endpoints lacks the placeholder asking for them")
+	}
+}
+
 func TestBuildRefuses(t *testing.T) {
 	data := readFile(t, templatePath)
 	for name, params := range map[string]map[string]string{
