@@ -73,8 +73,8 @@ func (r *run) markBroken(dest, why string) {
 }
 
 // destinations returns the event's destinations: the bus, and every
-// endpoint that wants its type (for subject.erased, only those that
-// received an event about the person: docs/events.md).
+// endpoint that wants its type (subject.erased has its own:
+// [run.noticeDestinations]).
 func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string, map[string]endpoint.Endpoint, error) {
 	set, err := r.h.Endpoints.Load(ctx)
 	if err != nil {
@@ -203,15 +203,13 @@ func (r *run) deliver(ctx context.Context, rec store.EventRecord) error {
 			return err
 		}
 	}
-	dests, eps, err := r.destinations(ctx, rec)
+	destinations := r.destinations
+	if rec.Type == events.TypeSubjectErased {
+		destinations = r.noticeDestinations
+	}
+	dests, eps, err := destinations(ctx, rec)
 	if err != nil {
 		return err
-	}
-	if rec.Type == events.TypeSubjectErased {
-		dests, err = r.h.erasureRecipients(ctx, rec, dests)
-		if err != nil {
-			return err
-		}
 	}
 	errs := make([]error, len(dests))
 	var wg sync.WaitGroup

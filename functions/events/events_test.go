@@ -398,48 +398,42 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 }
 
 // TestErasureNoticeReachesEveryRecipient has a person's event delivered
-// to an endpoint, then erases them: subject.erased goes to the bus and to
-// that endpoint (not to another that never received anything about them),
-// the request lists its recipients, and it completes once the endpoint
-// acknowledged, after a failed first attempt.
+// to two endpoints, then erases them: subject.erased goes to the bus and
+// to the endpoint "crm" even though it subscribes to message.received only
+// (Art. 19 obliges the notice), not to one that never received anything
+// about them; the endpoint "gone", removed before the erasure, is recorded
+// as failed (a dead letter), not waited for; the request lists its
+// recipients and completes once crm acknowledged, after a failed first
+// attempt, and never while crm is neither acknowledged nor failed.
 func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
-	crm, other := &receiver{}, &receiver{}
+	crm, other, gone := &receiver{}, &receiver{}, &receiver{}
 	e := newEnv(t)
-	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "crm", crm, false), newEndpoint(t, "other", other, false, wgevents.TypeSubjectErased)}
+	e.h.Config.AttemptTimeout = 5 * time.Second // a loaded machine must not turn the acknowledgement into a timeout
+	crmEP := newEndpoint(t, "crm", crm, false, wgevents.TypeMessageReceived)
+	otherEP := newEndpoint(t, "other", other, false, wgevents.TypeSubjectErased)
+	e.h.Endpoints = fixedEndpoints{crmEP, newEndpoint(t, "gone", gone, false), otherEP}
 	subject := "events-" + randHex(8)
 	e.stream(t, e.inbound(t, subject, "hello"))
+	e.h.Endpoints = fixedEndpoints{crmEP, otherEP} // the operator removes "gone"
 	ctx := context.Background()
-	eraser := e.storeAs(t, "EraseFunction")
-	req, err := eraser.OpenErasure(ctx, store.ErasureRequest{ID: "er_" + strings.ToUpper(randHex(12)), Subject: subject, Reason: "user_request", RequestedAt: e.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eraser.ScopeErasure(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	recipients, _ := e.h.Store.Recipients(ctx, subject)
-	id := auditID()
-	erased := eraser.EventWrite(store.EventRecord{AuditID: id, Type: wgevents.TypeSubjectErased, Subject: subject, At: e.now,
-		Fields: wgevents.Data{ErasureRequestID: req.ID}})
-	if err := eraser.ProveErasure(ctx, req, id, recipients, e.now, erased); err != nil {
-		t.Fatal(err)
+	eraser, req, id, recipients := e.proveErasure(t, subject)
+	if strings.Join(recipients, ",") != "bus,crm,gone" {
+		t.Fatalf("recipients before the erasure = %v, want bus, crm and gone", recipients)
 	}
 	crm.mu.Lock()
 	crm.statuses = []int{502}
 	crm.mu.Unlock()
 	e.stream(t, streamRecord(id, "data_deletion"))
 	if r, _ := e.h.Store.ErasureRequest(ctx, req.ID); r.Status == "completed" {
-		t.Fatalf("request completed before the endpoint acknowledged")
+		t.Fatalf("request completed before crm acknowledged: %+v", r.Recipients)
 	}
-	d, err := e.h.Store.GetDelivery(ctx, id, "crm")
-	if err != nil {
-		t.Fatal(err)
+	if d, err := e.h.Store.GetDelivery(ctx, id, "gone"); err != nil || d.State != store.DeliveryDead || d.LastError != "endpoint removed" {
+		t.Errorf("delivery to the removed endpoint = %+v, %v; want a dead letter, endpoint removed", d, err)
 	}
-	e.now = d.NextAt.Add(time.Second)
-	e.skipTo(t, d.NextAt)
-	e.retry(t)
+	e.retryUntilSettled(t, id, "crm")
 	if done, err := eraser.FinishErasure(ctx, req.ID, e.now); err != nil || !done { // the erase function's resume
-		t.Fatalf("FinishErasure() = %v, %v; want completed once the endpoint acknowledged", done, err)
+		r, _ := e.h.Store.ErasureRequest(ctx, req.ID)
+		t.Fatalf("FinishErasure() = %v, %v with recipients %+v; want completed once crm acknowledged", done, err, r.Recipients)
 	}
 	r, err := e.h.Store.ErasureRequest(ctx, req.ID)
 	if err != nil || r.Status != "completed" {
@@ -448,12 +442,17 @@ func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
 	var names []string
 	for _, rc := range r.Recipients {
 		names = append(names, rc.Destination)
-		if rc.NotifiedAt.IsZero() || rc.AcknowledgedAt.IsZero() {
-			t.Errorf("recipient %s = %+v, want notified and acknowledged", rc.Destination, rc)
+		switch {
+		case rc.NotifiedAt.IsZero():
+			t.Errorf("recipient %s = %+v, want notified", rc.Destination, rc)
+		case rc.Destination == "crm" && rc.AcknowledgedAt.IsZero():
+			t.Errorf("recipient crm = %+v, want acknowledged", rc)
+		case rc.Destination == "gone" && (rc.FailedAt.IsZero() || !rc.AcknowledgedAt.IsZero()):
+			t.Errorf("recipient gone = %+v, want failed", rc)
 		}
 	}
-	if strings.Join(names, ",") != "bus,crm" {
-		t.Errorf("recipients = %v, want bus and crm", names)
+	if strings.Join(names, ",") != "bus,crm,gone" {
+		t.Errorf("recipients = %v, want bus, crm and gone", names)
 	}
 	got := crm.all()
 	if last := got[len(got)-1]; last.body["type"] != "subject.erased" {
@@ -465,6 +464,90 @@ func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
 	if left, _ := e.h.Store.Recipients(ctx, subject); len(left) != 0 {
 		t.Errorf("the record of recipients outlived the erasure: %v", left)
 	}
+}
+
+// proveErasure opens, scopes and proves an erasure of subject as the
+// erase function does, and returns that function's store, the request,
+// the data_deletion audit id (whose subject.erased record it wrote) and
+// the recipients it named.
+func (e *env) proveErasure(t *testing.T, subject string) (*store.Store, store.ErasureRequest, string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	eraser := e.storeAs(t, "EraseFunction")
+	req, err := eraser.OpenErasure(ctx, store.ErasureRequest{ID: "er_" + strings.ToUpper(randHex(12)), Subject: subject, Reason: "user_request", RequestedAt: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eraser.ScopeErasure(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	recipients, err := e.h.Store.Recipients(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := auditID()
+	erased := eraser.EventWrite(store.EventRecord{AuditID: id, Type: wgevents.TypeSubjectErased, Subject: subject, At: e.now,
+		Fields: wgevents.Data{ErasureRequestID: req.ID}})
+	if err := eraser.ProveErasure(ctx, req, id, recipients, e.now, erased); err != nil {
+		t.Fatal(err)
+	}
+	return eraser, req, id, recipients
+}
+
+// TestErasureNoticeWaitsForUnreadableEndpoint has the configuration of a
+// recipient endpoint unreadable when subject.erased is delivered: the
+// notice waits for the retry run (not a dead letter, the request not
+// completed) and reaches the endpoint once its configuration reads again.
+func TestErasureNoticeWaitsForUnreadableEndpoint(t *testing.T) {
+	crm := &receiver{}
+	e := newEnv(t)
+	crmEP := newEndpoint(t, "crm", crm, false)
+	e.h.Endpoints = fixedEndpoints{crmEP}
+	subject := "events-" + randHex(8)
+	e.stream(t, e.inbound(t, subject, "hello"))
+	eraser, req, id, _ := e.proveErasure(t, subject)
+	e.h.Endpoints = setSource{Problems: []endpoint.Problem{{Name: "crm", Err: endpoint.ErrUnavailable}}}
+	e.stream(t, streamRecord(id, "data_deletion"))
+	d, err := e.h.Store.GetDelivery(context.Background(), id, "crm")
+	if err != nil || d.State != store.DeliveryPending || d.LastError != "configuration unavailable" {
+		t.Fatalf("delivery = %+v, %v; want pending, configuration unavailable", d, err)
+	}
+	if done, _ := eraser.FinishErasure(context.Background(), req.ID, e.now); done {
+		t.Fatal("the request completed while a recipient's configuration was unreadable")
+	}
+	e.h.Endpoints = fixedEndpoints{crmEP}
+	if d := e.retryUntilSettled(t, id, "crm"); d.State != store.DeliveryDelivered {
+		t.Fatalf("delivery = %+v, want delivered once the configuration reads", d)
+	}
+	if done, err := eraser.FinishErasure(context.Background(), req.ID, e.now); err != nil || !done {
+		t.Fatalf("FinishErasure() = %v, %v; want completed", done, err)
+	}
+}
+
+// setSource is a fixed endpoint set, problems included.
+type setSource endpoint.Set
+
+func (s setSource) Load(context.Context) (endpoint.Set, error) { return endpoint.Set(s), nil }
+
+// retryUntilSettled runs the retry run at each due time of the delivery
+// of event auditID to dest until it is no longer pending (a slow machine
+// may make an attempt time out: the schedule then tries again).
+func (e *env) retryUntilSettled(t *testing.T, auditID, dest string) store.Delivery {
+	t.Helper()
+	for range len(retrySchedule) + 1 {
+		d, err := e.h.Store.GetDelivery(context.Background(), auditID, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State != store.DeliveryPending {
+			return d
+		}
+		e.now = d.NextAt.Add(time.Second)
+		e.skipTo(t, d.NextAt)
+		e.retry(t)
+	}
+	t.Fatalf("the delivery to %s is still pending after the whole schedule", dest)
+	return store.Delivery{}
 }
 
 // storeAs is a store with the credentials of another function.
@@ -492,14 +575,8 @@ func TestDeadLetterRoutes(t *testing.T) {
 	rec := e.inbound(t, "events-"+randHex(8), "hi")
 	e.stream(t, rec)
 	aid := rec.Change.NewImage["id"].String()
-	for range len(retrySchedule) + 1 {
-		d, err := e.h.Store.GetDelivery(context.Background(), aid, "flaky")
-		if err != nil || d.State == store.DeliveryDead {
-			break
-		}
-		e.now = d.NextAt.Add(time.Minute)
-		e.skipTo(t, d.NextAt)
-		e.retry(t)
+	if d := e.retryUntilSettled(t, aid, "flaky"); d.State != store.DeliveryDead {
+		t.Fatalf("delivery = %+v, want a dead letter", d)
 	}
 	e.now = time.Now() // the operator redrives now (signatures carry the clock's time)
 	api := newReadEnv(t)

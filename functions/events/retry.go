@@ -116,9 +116,8 @@ func (h *Handler) retryOne(ctx context.Context, r *run, d store.Delivery) (strin
 	var ep endpoint.Endpoint
 	if d.Destination != busDestination {
 		var found bool
-		if ep, found = set.Get(d.Destination); !found { // the endpoint was removed: its deliveries end
-			d.State, d.LastError = store.DeliveryDead, "endpoint removed"
-			return d.State, h.Store.SaveDelivery(ctx, d)
+		if ep, found = set.Get(d.Destination); !found {
+			return h.unusable(ctx, set, rec, d)
 		}
 	}
 	if err := r.settle(ctx, rec, ev, d.Destination, ep, d.Attempts, true); err != nil {
