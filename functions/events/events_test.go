@@ -131,7 +131,7 @@ func newEnv(t *testing.T, eps ...endpoint.Endpoint) *env {
 	e := &env{h: h, st: st, bus: &fakeBus{}, now: time.Now(), webhook: wh.Store}
 	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
 	h.Bus, h.Endpoints, h.Now = e.bus, fixedEndpoints(eps), func() time.Time { return e.now }
-	h.Config.AttemptTimeout, h.Config.RetryCursor = 300*time.Millisecond, "test-"+randHex(6)
+	h.Config.AttemptTimeout, h.Config.RetryCursor = 5*time.Second, "test-"+randHex(6) // a loaded machine must not turn an answer into a timeout
 	return e
 }
 
@@ -379,6 +379,7 @@ func TestErasedBeforeDeliveryIsNeverDelivered(t *testing.T) {
 func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 	slow, fast := &receiver{delay: time.Second}, &receiver{}
 	e := newEnv(t)
+	e.h.Config.AttemptTimeout = 300 * time.Millisecond
 	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "slow", slow, false), newEndpoint(t, "fast", fast, false)}
 	var recs []events.DynamoDBEventRecord
 	for range 5 {
@@ -408,7 +409,6 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 func TestErasureNoticeReachesEveryRecipient(t *testing.T) {
 	crm, other, gone := &receiver{}, &receiver{}, &receiver{}
 	e := newEnv(t)
-	e.h.Config.AttemptTimeout = 5 * time.Second // a loaded machine must not turn the acknowledgement into a timeout
 	crmEP := newEndpoint(t, "crm", crm, false, wgevents.TypeMessageReceived)
 	otherEP := newEndpoint(t, "other", other, false, wgevents.TypeSubjectErased)
 	e.h.Endpoints = fixedEndpoints{crmEP, newEndpoint(t, "gone", gone, false), otherEP}
