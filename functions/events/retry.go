@@ -23,7 +23,9 @@ const retryLookback = 30 * time.Minute
 
 // retry attempts every delivery due up to now, minute by minute from the
 // first minute not yet done, and records where it got, so a run that hits
-// its deadline, or a missed run, is caught up by the next.
+// its deadline, or a missed run, is caught up by the next. The current
+// minute is never recorded as done: deliveries due later in it are the
+// next run's.
 func (h *Handler) retry(ctx context.Context) (RetryResult, error) {
 	now := h.now().UTC()
 	from, err := h.Store.RetryCursor(ctx, h.Config.retryCursor(), now.Add(-retryLookback))
@@ -38,8 +40,12 @@ func (h *Handler) retry(ctx context.Context) (RetryResult, error) {
 		if err != nil || !done {
 			return res, err
 		}
+		next := minute.Add(time.Minute)
+		if next.After(now) {
+			return res, nil // the minute is not over: read it again next time
+		}
 		res.Through = minute
-		if err := h.Store.SetRetryCursor(ctx, h.Config.retryCursor(), minute.Add(time.Minute)); err != nil {
+		if err := h.Store.SetRetryCursor(ctx, h.Config.retryCursor(), next); err != nil {
 			return res, err
 		}
 	}
