@@ -104,8 +104,12 @@ func (h *Handler) retryMinute(ctx context.Context, r *run, minute, now time.Time
 // retryOne attempts one due delivery again and returns its new state.
 func (h *Handler) retryOne(ctx context.Context, r *run, d store.Delivery) (string, error) {
 	rec, err := h.Store.Event(ctx, d.AuditID)
-	if errors.Is(err, store.ErrNotFound) { // its record expired: nothing left to deliver
-		d.State, d.LastError = store.DeliveryDead, "event record expired"
+	if errors.Is(err, store.ErrNotFound) {
+		// Its person's erasure deleted the record, or it expired: nothing
+		// is left to deliver, and a dead letter would ask an operator to
+		// redrive what must never be sent.
+		d.State, d.LastError = store.DeliveryDropped, "event record gone"
+		r.h.Metrics.Add(metricDropped, 1)
 		return d.State, h.Store.SaveDelivery(ctx, d)
 	}
 	if err != nil {
