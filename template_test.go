@@ -729,7 +729,6 @@ func TestTemplateIAMRemovedGrantsStayRemoved(t *testing.T) {
 	tests := []struct{ function, action, resource, why string }{
 		{"EraseFunction", "dynamodb:BatchWriteItem", "", "erasure deletes item by item (shared/store ErasePage, EraseRecords)"},
 		{"RetentionFunction", "dynamodb:BatchWriteItem", "", "the sweep deletes item by item, each with its expiry condition"},
-		{"EraseFunction", "dynamodb:ConditionCheckItem", "", "only storing a message or consent checks the erasure marker, and erasure stores neither"},
 		{"EraseFunction", "dynamodb:PutItem", "GetAtt(KeysTable.Arn)", "erasure reads and deletes subject keys, never creates one"},
 		{"EraseFunction", "kms:GenerateDataKey", "", "a branch key is only created with a subject key, which erasure never creates"},
 		{"RetentionFunction", "kms:GetPublicKey", "", "the digest only signs; auditors fetch the public key themselves (cmd/auditverify)"},

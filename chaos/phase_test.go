@@ -101,15 +101,11 @@ func (x *run) grant(t *testing.T, n string) {
 	subject, _ := core.Keys.Index(num)
 	pseudonym, _ := core.Keys.Pseudonym(num)
 	id := "cev_" + rand.Text()[:24]
-	pending, err := core.Audit.Prepare(ctx, audit.Event{Type: audit.EventConsentGranted, Subject: pseudonym,
-		Actor: audit.Actor{Caller: "chaos"}, Details: map[string]string{"purpose": "transactional", "method": "web_form", "consent_event": id}})
-	if err != nil {
-		t.Fatalf("setup: prepare audit: %v", err)
-	}
-	err = core.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "transactional", Action: store.ActionGrant,
+	err := core.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "transactional", Action: store.ActionGrant,
 		Method: "web_form", PolicyVersion: "2026-01", Actor: "chaos", At: time.Now()}, store.SuppressionLift, "",
-		append([]types.TransactWriteItem{core.Store.LiftErasure(subject)}, pending.TransactItems()...)...)
-	pending.Commit(err)
+		store.Unit{Audit: []audit.Event{{Type: audit.EventConsentGranted, Subject: pseudonym, Actor: audit.Actor{Caller: "chaos"},
+			Details: map[string]string{"purpose": "transactional", "method": "web_form", "consent_event": id}}},
+			Items: []types.TransactWriteItem{core.Store.LiftErasure(subject)}})
 	if err != nil {
 		t.Fatalf("setup: record consent: %v", err)
 	}

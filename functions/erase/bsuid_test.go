@@ -42,7 +42,7 @@ func (e *env) inbound(t testing.TB, who subject.Who, username, text string) {
 	l := hex.EncodeToString(randBytes(10))
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: l, Phone: who.Phone.E164(),
 		UserID: who.User.Reveal(), Username: username, ProviderID: "wamid.u" + l, Type: "text", Body: []byte(text), At: time.Now(),
-		Class: retention.ClassSupport, Also: sub.Keys, Attach: a}); err != nil {
+		Class: retention.ClassSupport, Also: sub.Keys, Attach: a}, store.Unit{}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestExportShowsMessageIDs(t *testing.T) {
 	subject := e.subject(t, num)
 	lookup := hex.EncodeToString(randBytes(10))
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: lookup, Phone: num,
-		ProviderID: "wamid.id" + lookup, Type: "text", Body: []byte("hi"), At: time.Now(), Class: retention.ClassSupport}); err != nil {
+		ProviderID: "wamid.id" + lookup, Type: "text", Body: []byte("hi"), At: time.Now(), Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	status, out := e.call(t, "POST /v1/exports", map[string]string{"phone": num}, nil)

@@ -138,12 +138,12 @@ func (e *env) seed(t testing.TB, num string, n int) []byte {
 		l := hex.EncodeToString(randBytes(10))
 		body = []byte("hello " + l)
 		if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.x" + l,
-			ProfileName: "Grace H", Type: "text", Body: body, At: time.Now(), Class: retention.ClassSupport}); err != nil {
+			ProfileName: "Grace H", Type: "text", Body: body, At: time.Now(), Class: retention.ClassSupport}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := e.webhook.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_" + hex.EncodeToString(randBytes(8)),
-		Purpose: "marketing", Action: store.ActionGrant, Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, ""); err != nil {
+		Purpose: "marketing", Action: store.ActionGrant, Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, "", store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	return body
@@ -218,7 +218,7 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 		t.Errorf("other subject's messages = %d (err %v), want 3 decryptable", len(msgs), err)
 	}
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: e.subject(t, victim), Lookup: "late" + id, Phone: victim,
-		Type: "text", Body: []byte("x"), At: time.Now(), Class: retention.ClassSupport}); !errors.Is(err, store.ErrErased) {
+		Type: "text", Body: []byte("x"), At: time.Now(), Class: retention.ClassSupport}, store.Unit{}); !errors.Is(err, store.ErrErased) {
 		t.Errorf("a message after erasure: err = %v, want ErrErased", err)
 	}
 	if p, err := e.h.Store.Profile(context.Background(), e.subject(t, victim)); err != nil || !p.Erased {
@@ -348,7 +348,7 @@ func TestLargeSubject(t *testing.T) {
 		}
 	}
 	r, err := e.h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: newID("er_"), Subject: subject,
-		Pseudonym: "pseudonym", Reason: "other", RequestedAt: time.Now()})
+		Pseudonym: "pseudonym", Reason: "other", RequestedAt: time.Now()}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,11 +416,11 @@ func TestFinalConfirmationFindsTheNumberPastExpiredItems(t *testing.T) {
 	old := time.Now().Add(-200 * 24 * time.Hour) // support keeps 180 days
 	past := store.New(e.db, e.webhook.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return old }})
 	if err := past.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "0000" + hex.EncodeToString(randBytes(8)),
-		Phone: victim, ProviderID: "wamid.old", Type: "text", Body: []byte("old"), At: old, Class: retention.ClassSupport}); err != nil {
+		Phone: victim, ProviderID: "wamid.old", Type: "text", Body: []byte("old"), At: old, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: "ffff" + hex.EncodeToString(randBytes(8)),
-		Phone: victim, ProviderID: "wamid.new", Type: "text", Body: []byte("new"), At: time.Now(), Class: retention.ClassSupport}); err != nil {
+		Phone: victim, ProviderID: "wamid.new", Type: "text", Body: []byte("new"), At: time.Now(), Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	before := e.st.SandboxSends(t, victim)
@@ -443,12 +443,12 @@ func TestExportHasStatusHistory(t *testing.T) {
 	id := "msg_" + strings.ToUpper(hex.EncodeToString(randBytes(6)))
 	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	if err := e.webhook.Store.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: lookup, Phone: num, ProviderID: "wamid.s" + lookup,
-		Body: []byte(`{"text":"hi"}`), Purpose: retention.ClassTransactional, Status: "accepted", At: sent}); err != nil {
+		Body: []byte(`{"text":"hi"}`), Purpose: retention.ClassTransactional, Status: "accepted", At: sent}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, st := range []store.Status{{Status: "sent"}, {Status: "delivered"}, {Status: "failed", ErrorCode: 131026}} {
 		st.Lookup, st.At = lookup, sent.Add(time.Duration(i+1)*time.Minute)
-		if err := e.webhook.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st); err != nil {
+		if err := e.webhook.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -492,7 +492,7 @@ func TestExportPagesBySize(t *testing.T) {
 	for i := range n {
 		l := fmt.Sprintf("%04d", i) + hex.EncodeToString(randBytes(8))
 		if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: subject, Lookup: l, Phone: num, ProviderID: "wamid.b" + l,
-			Type: "text", Body: text, At: time.Now(), Class: retention.ClassSupport}); err != nil {
+			Type: "text", Body: text, At: time.Now(), Class: retention.ClassSupport}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -83,7 +83,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.Confirm = &Confirmation{Sender: sender, Text: text, Template: tmpl}
+		h.Confirm = &Confirmation{Sender: core.Outbound(sender), Text: text, Template: tmpl}
 	}
 	return h, nil
 }

@@ -51,12 +51,12 @@ func TestOpenAPIResponses(t *testing.T) {
 		id := "msg_" + strings.ToUpper(hex.EncodeToString(randBytes(6)))
 		ctx := context.Background()
 		if err := e.webhook.Store.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: l, Phone: num, ProviderID: "wamid.o" + l,
-			Body: []byte(`{"text":"x"}`), Purpose: retention.ClassTransactional, Status: "accepted", At: time.Now()}); err != nil {
+			Body: []byte(`{"text":"x"}`), Purpose: retention.ClassTransactional, Status: "accepted", At: time.Now()}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, st := range []store.Status{{Status: "sent"}, {Status: "failed", ErrorCode: 131026}} {
 			st.Lookup, st.At = l, time.Now()
-			if err := e.webhook.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st); err != nil {
+			if err := e.webhook.Store.ApplyStatus(ctx, subject, "msg#out#"+id, st, store.Unit{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/metrics"
@@ -145,18 +143,14 @@ func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, err
 	slices.Sort(recipients)
 	recipients = slices.Compact(recipients)
 	c := cur.Counts
-	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventDataDeletion, Subject: r.Pseudonym,
-		Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID, Details: map[string]string{"erasure_request": r.ID,
-			"messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses), "consent_events": strconv.Itoa(c.ConsentEvents),
-			"other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords), "subject_key": "deleted", "reason": r.Reason,
-			"recipients": strings.Join(recipients, ",")}})
-	if err != nil {
-		return false, err
-	}
-	erased := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: events.TypeSubjectErased, At: h.now(),
-		Fields: events.Data{ErasureRequestID: r.ID, ContactID: events.ContactID(h.ContactKey, r.Subject)}})
-	err = h.Store.ProveErasure(ctx, *r, pending.Event().ID, recipients, h.now(), append([]types.TransactWriteItem{erased}, pending.TransactItems()...)...)
-	pending.Commit(err)
+	err = h.Store.ProveErasure(ctx, *r, recipients, h.now(), store.Unit{
+		Audit: []audit.Event{{Type: audit.EventDataDeletion, Subject: r.Pseudonym, Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID,
+			Details: map[string]string{"erasure_request": r.ID, "messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses),
+				"consent_events": strconv.Itoa(c.ConsentEvents), "other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords),
+				"subject_key": "deleted", "reason": r.Reason, "recipients": strings.Join(recipients, ",")}}},
+		Events: []store.EventRecord{{Type: events.TypeSubjectErased, At: h.now(),
+			Fields: events.Data{ErasureRequestID: r.ID, ContactID: events.ContactID(h.ContactKey, r.Subject)}}},
+	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return true, nil // completed by another run
 	}

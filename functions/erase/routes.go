@@ -39,15 +39,10 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	subject, pseudonym := sub.Key, sub.Pseudonym
 	id := newID("er_")
-	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventErasureRequested, Subject: pseudonym,
-		Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
-		Details: map[string]string{"erasure_request": id, "reason": in.Reason}})
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	r, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: subject, Pseudonym: pseudonym, Reason: in.Reason,
-		RequestedAt: h.now()}, pending.TransactItems()...)
-	pending.Commit(err)
+		RequestedAt: h.now()}, store.Unit{Audit: []audit.Event{{Type: audit.EventErasureRequested, Subject: pseudonym,
+		Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
+		Details: map[string]string{"erasure_request": id, "reason": in.Reason}}}})
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return httpapi.Response{}, err
 	}

@@ -203,7 +203,7 @@ func (e *readEnv) inbound(t testing.TB, m msgIn) string {
 	}
 	if err := e.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: lookup, Phone: m.who.Phone.E164(),
 		UserID: m.who.User.Reveal(), Username: m.username, ProfileName: m.profileName, ProviderID: "wamid.IN" + lookup, Type: typ,
-		Body: body, At: m.at, Class: retention.ClassSupport, Also: sub.Keys, Attach: a}); err != nil {
+		Body: body, At: m.at, Class: retention.ClassSupport, Also: sub.Keys, Attach: a}, store.Unit{}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)
 	}
 	id := store.InboundMessageID(lookup)
@@ -223,7 +223,7 @@ func (e *readEnv) outbound(t testing.TB, who subject.Who, text string, at time.T
 	lookup := hex.EncodeToString(randBytes(12))
 	if err := e.webhook.Store.PutOutbound(context.Background(), store.Outbound{Subject: sub.Key, ID: id, Lookup: lookup,
 		Phone: who.Phone.E164(), UserID: who.User.Reveal(), ProviderID: "wamid.OUT" + lookup, Body: []byte(text), Type: store.OutboundText,
-		Purpose: retention.ClassSupport, Status: "accepted", ClientID: "webhook", At: at}); err != nil {
+		Purpose: retention.ClassSupport, Status: "accepted", ClientID: "webhook", At: at}, store.Unit{}); err != nil {
 		t.Fatalf("PutOutbound() err = %v", err)
 	}
 	e.stored[id] = storedMessage{lookup: lookup, providerID: "wamid.OUT" + lookup}

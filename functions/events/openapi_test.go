@@ -26,7 +26,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	button := e.inbound(t, msgIn{who: who, typ: "button", body: []byte(`{"reply_id":"yes","reply_title":"Yes"}`), at: time.Now().Add(-time.Second)})
 	sub := e.subjectOf(t, who)
 	if err := e.webhook.Store.ApplyStatus(context.Background(), sub, "msg#out#"+out,
-		store.Status{Lookup: e.stored[out].lookup, Status: "failed", ErrorCode: 131026, At: time.Now()}); err != nil {
+		store.Status{Lookup: e.stored[out].lookup, Status: "failed", ErrorCode: 131026, At: time.Now()}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	reader := e.createClient(t, `["consents:read"]`)

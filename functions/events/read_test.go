@@ -42,7 +42,7 @@ func TestGetMessageShape(t *testing.T) {
 	sub := e.subjectOf(t, who)
 	for _, st := range []store.Status{{Status: "sent", At: at.Add(time.Second)}, {Status: "failed", ErrorCode: 131026, At: at.Add(2 * time.Second)}} {
 		st.Lookup = e.stored[out].lookup
-		if err := e.webhook.Store.ApplyStatus(context.Background(), sub, "msg#out#"+out, st); err != nil {
+		if err := e.webhook.Store.ApplyStatus(context.Background(), sub, "msg#out#"+out, st, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 	}

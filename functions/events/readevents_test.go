@@ -29,8 +29,8 @@ func TestEventLeadsToTheReadAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, lookup := auditID(), hex.EncodeToString(randBytes(10))
-	outbox := r.webhook.Store.EventWrite(store.EventRecord{AuditID: id, Type: wgevents.TypeMessageReceived, Subject: sub.Key,
-		MessageSK: "msg#in#" + lookup, At: time.Now(), Fields: wgevents.Data{Direction: "in", MessageType: "text", Purpose: "support"}})
+	outbox := store.Unit{Events: []store.EventRecord{{AuditID: id, Type: wgevents.TypeMessageReceived, Subject: sub.Key,
+		MessageSK: "msg#in#" + lookup, At: time.Now(), Fields: wgevents.Data{Direction: "in", MessageType: "text", Purpose: "support"}}}}
 	if err := r.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub.Key, Lookup: lookup, Phone: n.E164(),
 		ProviderID: "wamid.ev" + lookup, Type: "text", Body: []byte("hello"), At: time.Now(), Class: retention.ClassSupport,
 		Also: sub.Keys, Attach: a}, outbox); err != nil {
@@ -61,8 +61,8 @@ func TestEventLeadsToTheReadAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id2, lookup2 := auditID(), hex.EncodeToString(randBytes(10))
-	outbox2 := r.webhook.Store.EventWrite(store.EventRecord{AuditID: id2, Type: wgevents.TypeMessageReceived, Subject: sub2.Key,
-		MessageSK: "msg#in#" + lookup2, At: time.Now(), Fields: wgevents.Data{Direction: "in", MessageType: "text", Purpose: "support"}})
+	outbox2 := store.Unit{Events: []store.EventRecord{{AuditID: id2, Type: wgevents.TypeMessageReceived, Subject: sub2.Key,
+		MessageSK: "msg#in#" + lookup2, At: time.Now(), Fields: wgevents.Data{Direction: "in", MessageType: "text", Purpose: "support"}}}}
 	if err := r.webhook.Store.PutInbound(context.Background(), store.Inbound{Subject: sub2.Key, Lookup: lookup2, Phone: n2.E164(),
 		ProviderID: "wamid.ev" + lookup2, Type: "text", Body: []byte("hi"), At: time.Now(), Class: retention.ClassSupport,
 		Also: sub2.Keys, Attach: a2}, outbox2); err != nil {

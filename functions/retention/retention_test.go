@@ -67,7 +67,7 @@ func seed(t *testing.T, st stacktest.Stack, db *dynamodb.Client) (string, []item
 	var items []item
 	lookup := hex.EncodeToString(random(8))
 	if err := s.PutInbound(ctx, store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550177", Type: "text", Body: []byte("x"),
-		At: past, Class: retention.ClassSupport}); err != nil {
+		At: past, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	items = append(items, item{"msg#in#" + lookup, false}, item{"window", false}) // support 180 d, metadata 90 d
@@ -78,12 +78,12 @@ func seed(t *testing.T, st stacktest.Stack, db *dynamodb.Client) (string, []item
 		id := "msg_" + hex.EncodeToString(random(6))
 		l := hex.EncodeToString(random(8))
 		if err := s.PutOutbound(ctx, store.Outbound{Subject: subject, ID: id, Lookup: l, Phone: "+12015550177", ProviderID: "wamid.r" + l,
-			Body: []byte("y"), Purpose: p.class, Status: "sent", At: past}); err != nil {
+			Body: []byte("y"), Purpose: p.class, Status: "sent", At: past}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 		items = append(items, item{"msg#out#" + id, p.expired})
 		if p.class == retention.ClassTransactional {
-			if err := s.ApplyStatus(ctx, subject, "msg#out#"+id, store.Status{Lookup: l, Status: "read", At: past}); err != nil {
+			if err := s.ApplyStatus(ctx, subject, "msg#out#"+id, store.Status{Lookup: l, Status: "read", At: past}, store.Unit{}); err != nil {
 				t.Fatal(err)
 			}
 			items = append(items, item{"status#" + l + "#read", true}) // status 30 d
@@ -171,7 +171,7 @@ func TestShortenedPolicyReachesExistingItems(t *testing.T) {
 		id := "msg_" + hex.EncodeToString(random(6))
 		l := hex.EncodeToString(random(8))
 		if err := s.PutOutbound(context.Background(), store.Outbound{Subject: subject, ID: id, Lookup: l, Phone: "+12015550178",
-			ProviderID: "wamid.p" + l, Body: []byte("z"), Purpose: class, Status: "sent", At: at}); err != nil {
+			ProviderID: "wamid.p" + l, Body: []byte("z"), Purpose: class, Status: "sent", At: at}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 		return "msg#out#" + id
@@ -234,7 +234,7 @@ func TestOldestSurvivingItemPerClass(t *testing.T) {
 	s := store.New(db, env, store.Config{Table: st.DataTable, Policy: retention.DefaultPolicy(), Now: func() time.Time { return written }})
 	l := hex.EncodeToString(random(8))
 	if err := s.PutOutbound(context.Background(), store.Outbound{Subject: "oldest-" + l, ID: "msg_" + l, Lookup: l, Phone: "+12015550178",
-		ProviderID: "wamid.o" + l, Body: []byte("z"), Purpose: retention.ClassMarketing, Status: "sent", At: written}); err != nil {
+		ProviderID: "wamid.o" + l, Body: []byte("z"), Purpose: retention.ClassMarketing, Status: "sent", At: written}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(map[string]string{"action": "sweep"})

@@ -66,7 +66,7 @@ func TestFallbackKey(t *testing.T) {
 			string(cur.Get("primary").Reveal()) + `"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	e.h.Provider, err = provider.New(secrets.NewStore(sm, 0), provider.Config{SecretID: name, BaseURL: e.st.SandboxURL,
+	e.h.Outbound.Provider, err = provider.New(secrets.NewStore(sm, 0), provider.Config{SecretID: name, BaseURL: e.st.SandboxURL,
 		Version: "v21.0", PhoneNumberID: e.h.Config.PhoneNumberID})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
@@ -62,18 +61,16 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if r.Action == store.ActionGrant {
 		change, typ = store.SuppressionLift, audit.EventConsentGranted
 	}
-	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: typ, Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID},
-		RequestID: req.RequestContext.RequestID, Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}})
-	if err != nil {
-		return httpapi.Response{}, err
+	u := store.Unit{
+		Audit: []audit.Event{{Type: typ, Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
+			Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}}},
+		Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: ev.At,
+			Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method}}},
 	}
-	extra := []types.TransactWriteItem{h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeConsentChanged,
-		Subject: subject, At: ev.At, Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method}})}
 	if r.Action == store.ActionGrant {
-		extra = append(extra, h.Store.LiftErasure(subject))
+		u.Items = append(u.Items, h.Store.LiftErasure(subject))
 	}
-	err = h.Store.RecordConsent(ctx, subject, ev, change, "", append(extra, pending.TransactItems()...)...)
-	pending.Commit(err)
+	err = h.Store.RecordConsent(ctx, subject, ev, change, "", u)
 	if errors.Is(err, store.ErrErased) {
 		// Nothing is kept about an erased number but its suppression, so a
 		// revoke has nothing to revoke and must not recreate a partition.

@@ -146,7 +146,7 @@ func TestSecretsManagerDown(t *testing.T) {
 	}
 	for name, swap := range map[string]func(h *Handler){
 		"api keys":             func(h *Handler) { h.Gate.Auth = auth },
-		"provider credentials": func(h *Handler) { h.Provider = prov },
+		"provider credentials": func(h *Handler) { h.Outbound.Provider = prov },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newEnv(t)

@@ -15,7 +15,7 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/outbound"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
@@ -33,11 +33,13 @@ type Handler struct {
 	Audit       *audit.Writer
 	Idempotency *idempotency.Store
 	Limits      *ratelimit.Limiter
-	Provider    *provider.Sender
-	Metrics     *metrics.Recorder
-	Log         *slog.Logger
-	Config      Config
-	Now         func() time.Time
+	// Outbound sends messages (shared/outbound: intent, provider call,
+	// confirmation or withdrawal).
+	Outbound *outbound.Sender
+	Metrics  *metrics.Recorder
+	Log      *slog.Logger
+	Config   Config
+	Now      func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
 

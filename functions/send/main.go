@@ -58,6 +58,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: os.Getenv("DATA_TABLE"), Scope: "send"}); err != nil {
 		return nil, err
 	}
-	h.Provider, err = provider.New(core.Secrets, cfg.Provider)
+	prov, err := provider.New(core.Secrets, cfg.Provider)
+	h.Outbound = core.Outbound(prov)
 	return h, err
 }

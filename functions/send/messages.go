@@ -6,9 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/outbound"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/retention"
@@ -152,13 +151,13 @@ func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Respons
 	return out, nil
 }
 
-// send runs the checks and the provider call for one message. The
-// message and its message_sent event are recorded before the provider
-// call (status sending), so that a message can never go out without its
-// record and audit event; the provider's answer then confirms it (status
-// sent, provider id) or withdraws it (nothing was sent). With a lease, the
-// intent marks the key's point of no return and the confirmation
-// completes it.
+// send runs the checks, then the outbound protocol (shared/outbound):
+// the message and its message_sent event are recorded before the
+// provider call (status sending), so that a message can never go out
+// without its record and audit event; the provider's answer then confirms
+// it (status sent, provider id) or withdraws it (nothing was sent). With a
+// lease, the intent marks the key's point of no return and the
+// confirmation completes it.
 func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n recipient, lease *idempotency.Lease) (httpapi.Response, error) {
 	sub, err := h.Subjects.Find(ctx, n.who)
 	if err != nil {
@@ -184,67 +183,51 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	if err := h.limit(ctx, ev, subject, r.Purpose); err != nil {
 		return httpapi.Response{}, err
 	}
-	id, err := newID("msg_")
+	id, err := outbound.NewID()
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	m := store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(), Body: r.content(), Type: r.kind(),
-		Purpose: retention.Class(r.Purpose),
-		Status:  store.StatusSending, ClientID: p.ClientID, At: h.now()}
-	if lease != nil {
-		m.IdempotencyRef = lease.Ref() // lets Meta's status webhook complete the key
+	m := &outbound.Message{Record: store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(),
+		Purpose: retention.Class(r.Purpose), ClientID: p.ClientID, At: h.now()}, To: n.to, Text: r.Text, Audit: ev}
+	if r.Template != nil {
+		t := r.template()
+		m.Template = &t
 	}
-	// Fail closed: the message is stored encrypted and audited before it
-	// can go out.
-	if err := h.intend(ctx, ev, m, lease); errors.Is(err, store.ErrErased) {
+	var mark []types.TransactWriteItem
+	if lease != nil {
+		m.Record.IdempotencyRef = lease.Ref() // lets Meta's status webhook complete the key
+		item, err := lease.Irreversible(storable(httpapi.ErrorResponse(errOutcomeUnknown)))
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		mark = append(mark, item)
+	}
+	// Fail closed: the message is stored encrypted and audited, and the
+	// key marked past its point of no return, before it can go out.
+	if err := h.Outbound.Intend(ctx, m, mark...); errors.Is(err, store.ErrErased) {
 		return httpapi.Response{}, errSuppressed // erased since the check above: nothing is sent
 	} else if err != nil {
 		return httpapi.Response{}, err
 	}
-	res, err := h.deliver(ctx, r, n.to, whatsapp.WithCallbackData(id))
+	res, err := h.Outbound.Call(ctx, m)
 	if err != nil {
-		return httpapi.Response{}, h.refused(ctx, ev, m, r, err)
+		perr := h.providerError(ctx, ev, subject, err)
+		if _, werr := h.Outbound.Withdraw(ctx, m, err); werr != nil {
+			return httpapi.Response{}, werr // a dependency failure: the key is freed, nothing was sent
+		}
+		return httpapi.Response{}, perr
 	}
 	out := httpapi.JSON(http.StatusAccepted, sent{ID: id, Status: "sent", ProviderMessageID: res.ProviderID})
-	m.Status, m.ProviderID, m.Lookup = "sent", res.ProviderID, h.Keys.Lookup("wamid", res.ProviderID)
-	h.confirm(ctx, ev, m, res, lease, storable(out))
+	h.confirm(ctx, m, res, lease, storable(out))
 	h.Metrics.Add(metrics.MessagesSent, 1)
 	return out, nil
 }
 
-// intend records the message as sending with its message_sent event and,
-// with a lease, the key's point of no return, in one transaction.
-func (h *Handler) intend(ctx context.Context, ev audit.Event, m store.Outbound, lease *idempotency.Lease) error {
-	ev.Type, ev.Details = audit.EventMessageSent, map[string]string{"message": m.ID, "purpose": string(m.Purpose), "outcome": "submitted"}
-	pending, err := h.Audit.Prepare(ctx, ev)
-	if err != nil {
-		return err
-	}
-	extra := pending.TransactItems()
-	if lease != nil {
-		mark, err := lease.Irreversible(storable(httpapi.ErrorResponse(errOutcomeUnknown)))
-		if err != nil {
-			pending.Commit(err)
-			return err
-		}
-		extra = append(extra, mark)
-	}
-	err = h.Store.PutOutbound(ctx, m, extra...)
-	pending.Commit(err)
-	return err
-}
-
-// confirm records the provider's acceptance (status, provider id, the
-// fallback key's use) and completes the lease, in one transaction. The
-// message has gone out whatever happens here: when DynamoDB fails, the
-// write is queued for a later invocation of this instance ([repairs]) and
-// the client still gets its 202.
-func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound, res provider.Result, lease *idempotency.Lease, resp idempotency.Response) {
-	c, err := h.Store.PrepareConfirm(ctx, m)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "sent message not confirmed", "err", err)
-		return
-	}
+// confirm records the provider's acceptance and completes the lease, in
+// one transaction. The message has gone out whatever happens here: when
+// DynamoDB fails, the write is queued for a later invocation of this
+// instance ([repairs]) and the client still gets its 202.
+func (h *Handler) confirm(ctx context.Context, m *outbound.Message, res provider.Result, lease *idempotency.Lease, resp idempotency.Response) {
 	var extra []types.TransactWriteItem
 	if lease != nil {
 		done, err := lease.CompleteWrite(resp)
@@ -254,22 +237,13 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		}
 		extra = append(extra, done)
 	}
+	c, err := h.Outbound.PrepareConfirm(ctx, m, res, extra...)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "sent message not confirmed", "err", err)
+		return
+	}
 	commit := func(ctx context.Context) error {
-		items := extra
-		var pending *audit.Pending
-		if res.UsedFallback {
-			fb := ev
-			fb.Subject, fb.Type, fb.Details = "", audit.EventAPIKeyFallbackUsed, map[string]string{"secret": "provider-credentials"}
-			var err error
-			if pending, err = h.Audit.Prepare(ctx, fb); err != nil {
-				return err
-			}
-			items = append(slices.Clone(extra), pending.TransactItems()...)
-		}
-		err := h.Store.Confirm(ctx, c, items...)
-		if pending != nil {
-			pending.Commit(err)
-		}
+		err := c.Commit(ctx)
 		if errors.Is(err, store.ErrNotFound) {
 			// No longer sending: erased meanwhile (nothing of the message
 			// is kept, and the key still replays its 202), or already
@@ -290,40 +264,6 @@ func (h *Handler) confirm(ctx context.Context, ev audit.Event, m store.Outbound,
 		h.Log.ErrorContext(ctx, "sent message not confirmed; queued for the next invocation", "err", err)
 		h.repairs.add(commit)
 	}
-}
-
-// refused handles a provider call that failed. When the answer proves the
-// provider sent nothing (whatsapp.Classify), the sending record is
-// withdrawn with a message_status event (failed); when the outcome is
-// unknown (no answer, or one that proves nothing, such as a gateway's
-// 502), the record stays sending until Meta's status settles it.
-func (h *Handler) refused(ctx context.Context, ev audit.Event, m store.Outbound, r messageRequest, err error) error {
-	perr := h.providerError(ctx, ev, m.Subject, r, err)
-	var api *whatsapp.APIError
-	details := map[string]string{"message": m.ID, "status": "failed"}
-	switch {
-	case errors.Is(err, provider.ErrCredentials):
-		details["reason"] = "credentials_unavailable"
-	case !whatsapp.Classify(err).NotSent():
-		return perr // the outcome is unknown
-	case errors.As(err, &api):
-		details["error_code"] = strconv.Itoa(api.Code)
-	case errors.Is(err, whatsapp.ErrNotSent):
-		details["reason"] = "unreachable"
-	default:
-		details["reason"] = "invalid_message"
-	}
-	ev.Type, ev.Details = audit.EventMessageStatus, details
-	pending, aerr := h.Audit.Prepare(ctx, ev)
-	if aerr != nil {
-		return aerr
-	}
-	werr := h.Store.WithdrawOutbound(ctx, m.Subject, m.ID, pending.TransactItems()...)
-	pending.Commit(werr)
-	if werr != nil {
-		return werr // a dependency failure: the key is freed, nothing was sent
-	}
-	return perr
 }
 
 // admissible checks suppression, consent and the service window.
@@ -379,44 +319,10 @@ func limitName(key string) string {
 	return "recipient"
 }
 
-// deliver calls the provider (with opts: the message id as callback data,
-// so that Meta's statuses can confirm a message whose answer was lost).
-// It retries, with jittered exponential backoff while the deadline
-// allows, only answers that prove the provider did not accept the message
-// and may later (whatsapp.OutcomeRefusedRetryable: a rate limit, an error
-// Meta documents as "not processed", a connection that failed before the
-// request was written). An unknown outcome is never retried: the message
-// may have gone out.
-func (h *Handler) deliver(ctx context.Context, r messageRequest, n provider.Recipient, opts ...whatsapp.SendOption) (provider.Result, error) {
-	wait := 200 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		var res provider.Result
-		var err error
-		if r.Text != nil {
-			res, err = h.Provider.SendText(ctx, n, *r.Text, opts...)
-		} else {
-			res, err = h.Provider.SendTemplate(ctx, n, r.template(), opts...)
-		}
-		if whatsapp.Classify(err) != whatsapp.OutcomeRefusedRetryable || attempt == 3 {
-			return res, err
-		}
-		sleep := time.Duration(rand.Int64N(int64(wait))) + wait/2
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sleep+2*time.Second {
-			return res, err // keep a reserve to answer and audit
-		}
-		select {
-		case <-ctx.Done():
-			return res, err
-		case <-time.After(sleep):
-		}
-		wait *= 2
-	}
-}
-
 // providerError maps a provider failure to waguard's error; 131050 (the
 // user stopped marketing messages) revokes marketing consent and suppresses
 // the purpose first.
-func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject string, r messageRequest, err error) error {
+func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject string, err error) error {
 	if errors.Is(err, provider.ErrCredentials) {
 		return err // Secrets Manager: dependency_unavailable
 	}
@@ -459,16 +365,10 @@ func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject str
 		return err
 	}
 	ev.Type, ev.Details = audit.EventConsentRevoked, map[string]string{"purpose": "marketing", "method": "provider_131050", "consent_event": id}
-	pending, err := h.Audit.Prepare(ctx, ev)
-	if err != nil {
-		return err
-	}
-	changed := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeConsentChanged, Subject: subject,
-		At: h.now(), Fields: wgevents.Data{ConsentEventID: id, Purpose: "marketing", Action: store.ActionRevoke, Method: "provider_131050"}})
 	err = h.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: store.ActionRevoke,
 		Method: "provider_131050", PolicyVersion: "provider", Actor: "send", At: h.now()}, store.SuppressionAdd, "meta_131050",
-		append([]types.TransactWriteItem{changed}, pending.TransactItems()...)...)
-	pending.Commit(err)
+		store.Unit{Audit: []audit.Event{ev}, Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: h.now(),
+			Fields: wgevents.Data{ConsentEventID: id, Purpose: "marketing", Action: store.ActionRevoke, Method: "provider_131050"}}}})
 	if errors.Is(err, store.ErrErased) {
 		return nil
 	}

@@ -65,7 +65,7 @@ func faultyHandler(t *testing.T, e *env, down *atomic.Bool, trip bool) *Handler 
 	h.Log, h.MetricsOut = slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard
 	if trip {
 		sm := secretsmanager.NewFromConfig(e.st.AWS(t))
-		h.Provider, err = provider.New(secrets.NewStore(sm, time.Minute), provider.Config{SecretID: h.Config.Provider.SecretID,
+		h.Outbound.Provider, err = provider.New(secrets.NewStore(sm, time.Minute), provider.Config{SecretID: h.Config.Provider.SecretID,
 			BaseURL: e.st.SandboxURL, Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID, HTTP: &http.Client{Transport: thenDown{down}}})
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/provider"
-	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
@@ -93,23 +92,6 @@ func parseWho(phoneNumber, userID string) (subject.Who, error) {
 // {"code": …} language object is built by the client.
 func (r messageRequest) template() whatsapp.Template {
 	return whatsapp.Template{Name: r.Template.Name, Language: r.Template.Language, Components: r.Template.Components}
-}
-
-// content is what is stored (encrypted) as the message body.
-func (r messageRequest) content() []byte {
-	if r.Text != nil {
-		return []byte(*r.Text)
-	}
-	b, _ := json.Marshal(r.Template)
-	return b
-}
-
-// kind is what content holds: store.OutboundText or store.OutboundTemplate.
-func (r messageRequest) kind() string {
-	if r.Text != nil {
-		return store.OutboundText
-	}
-	return store.OutboundTemplate
 }
 
 // strictJSON decodes exactly one JSON object, refusing unknown fields.

@@ -159,7 +159,7 @@ func TestSendChecks(t *testing.T) {
 			n, _ := phone.Parse(to)
 			subject, _ := e.h.Keys.Index(n)
 			if err := e.h.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_stop" + to[1:], Purpose: "marketing",
-				Action: store.ActionRevoke, Method: "whatsapp_keyword", PolicyVersion: "k", Actor: "webhook", At: time.Now()}, store.SuppressionAdd, "stop_keyword"); err != nil {
+				Action: store.ActionRevoke, Method: "whatsapp_keyword", PolicyVersion: "k", Actor: "webhook", At: time.Now()}, store.SuppressionAdd, "stop_keyword", store.Unit{}); err != nil {
 				t.Fatal(err)
 			}
 		}, "", func(to string) any { return template(to, "marketing") }, 403, "recipient_suppressed"},

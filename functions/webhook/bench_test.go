@@ -91,7 +91,7 @@ func BenchmarkHotPath1KB(b *testing.B) {
 		m := evs[0].Message
 		err = st.PutInbound(ctx, store.Inbound{Subject: subject, Lookup: keys.Lookup(blindindex.KindWAMID, m.ID+strconv.Itoa(i)),
 			Phone: "+" + m.From, ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: []byte(m.Text),
-			At: m.Time, Class: retention.ClassSupport})
+			At: m.Time, Class: retention.ClassSupport}, store.Unit{})
 		if err != nil {
 			b.Fatalf("PutInbound() err = %v, want nil", err)
 		}
@@ -168,7 +168,7 @@ func warmSubject(b *testing.B, ctx context.Context, keys *blindindex.Keys, st *s
 		b.Fatalf("Index() err = %v, want nil", err)
 	}
 	if err := st.PutInbound(ctx, store.Inbound{Subject: subject, Lookup: keys.Lookup(blindindex.KindWAMID, "warm"),
-		Phone: n.E164(), ProviderID: "warm", Type: "text", Body: []byte("warm"), At: now, Class: retention.ClassSupport}); err != nil {
+		Phone: n.E164(), ProviderID: "warm", Type: "text", Body: []byte("warm"), At: now, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		b.Fatalf("PutInbound(warm-up) err = %v, want nil", err)
 	}
 	return subject

@@ -143,15 +143,10 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	if link, ok := sub.linkEvent(req, caller, "message"); ok {
 		auditEvents = append(auditEvents, link)
 	}
-	pending, err := h.Audit.Prepare(ctx, auditEvents[0], auditEvents[1:]...)
-	if err != nil {
-		return person{}, err
-	}
-	extra = append(extra, h.inboundEvents(pending.Events(), sub, lookup, m, kw)...)
 	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: who.Phone.E164(), UserID: who.User.Reveal(),
 		Username: m.Username, ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
-		Class: h.Config.InboundClass, Also: sub.keys, Attach: sub.attach}, append(extra, pending.TransactItems()...)...)
-	pending.Commit(err)
+		Class: h.Config.InboundClass, Also: sub.keys, Attach: sub.attach},
+		store.Unit{Audit: auditEvents, Events: h.inboundEvents(sub, lookup, m, kw), Items: extra})
 	switch {
 	case errors.Is(err, store.ErrErased):
 		out.Ignored++
@@ -169,20 +164,19 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 }
 
 // inboundEvents are the outbox records of an inbound message and of its
-// keyword's consent change, keyed by their audit events (evs: received,
-// then the consent change if any), for the message's transaction.
-func (h *Handler) inboundEvents(evs []audit.Event, sub person, lookup string, m whatsapp.Message, kw Keyword) []types.TransactWriteItem {
+// keyword's consent change, in the order of their audit events (received,
+// then the consent change if any).
+func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, kw Keyword) []store.EventRecord {
 	at := window.Bound(m.Time, h.now())
-	out := []types.TransactWriteItem{h.Store.EventWrite(store.EventRecord{AuditID: evs[0].ID, Type: wgevents.TypeMessageReceived,
-		Subject: sub.index, MessageSK: "msg#in#" + lookup, At: at,
-		Fields: wgevents.Data{Direction: "in", MessageType: m.Type, Purpose: string(h.Config.InboundClass)}})}
-	if (kw == KeywordStop || kw == KeywordStart) && len(evs) > 1 {
+	out := []store.EventRecord{{Type: wgevents.TypeMessageReceived, Subject: sub.index, MessageSK: "msg#in#" + lookup, At: at,
+		Fields: wgevents.Data{Direction: "in", MessageType: m.Type, Purpose: string(h.Config.InboundClass)}}}
+	if kw == KeywordStop || kw == KeywordStart {
 		action := store.ActionRevoke
 		if kw == KeywordStart {
 			action = store.ActionGrant
 		}
-		out = append(out, h.Store.EventWrite(store.EventRecord{AuditID: evs[1].ID, Type: wgevents.TypeConsentChanged, Subject: sub.index, At: at,
-			Fields: wgevents.Data{ConsentEventID: "cev_" + lookup[:20], Purpose: "marketing", Action: action, Method: "whatsapp_keyword"}}))
+		out = append(out, store.EventRecord{Type: wgevents.TypeConsentChanged, Subject: sub.index, At: at,
+			Fields: wgevents.Data{ConsentEventID: "cev_" + lookup[:20], Purpose: "marketing", Action: action, Method: "whatsapp_keyword"}})
 	}
 	return out
 }
@@ -220,15 +214,10 @@ func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return err
 	}
-	pending, err := h.Audit.Prepare(ctx, audit.Event{Type: audit.EventErasureRequested, Subject: sub.pseudonym,
-		Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID,
-		Details: map[string]string{"erasure_request": id, "reason": "whatsapp_keyword"}})
-	if err != nil {
-		return err
-	}
 	_, err = h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Pseudonym: sub.pseudonym, Reason: "whatsapp_keyword",
-		RequestedAt: h.now()}, pending.TransactItems()...)
-	pending.Commit(err)
+		RequestedAt: h.now()}, store.Unit{Audit: []audit.Event{{Type: audit.EventErasureRequested, Subject: sub.pseudonym,
+		Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID,
+		Details: map[string]string{"erasure_request": id, "reason": "whatsapp_keyword"}}}})
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil
 	}
@@ -250,7 +239,7 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	lookup := h.Keys.Lookup("wamid", s.ID)
 	subjectIndex, sk, err := h.Store.FindOutbound(ctx, lookup)
 	if errors.Is(err, store.ErrNotFound) && known {
-		subjectIndex, sk, err = h.confirmLost(ctx, p, s, lookup)
+		subjectIndex, sk, err = h.confirmLost(ctx, p, s)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && retryUnknownStatus(s.CallbackData, h.now().Sub(s.Time)):
@@ -271,16 +260,10 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if link, ok := p.linkEvent(req, caller, "status"); ok {
 		evs = append(evs, link)
 	}
-	pending, err := h.Audit.Prepare(ctx, evs[0], evs[1:]...)
-	if err != nil {
-		return err
-	}
-	status := h.Store.EventWrite(store.EventRecord{AuditID: pending.Event().ID, Type: wgevents.TypeMessageStatus, Subject: subjectIndex,
-		MessageSK: sk, At: window.Bound(s.Time, h.now()),
-		Fields: wgevents.Data{Direction: "out", Status: s.Status, ErrorCode: s.ErrorCode, MessageID: strings.TrimPrefix(sk, "msg#out#")}})
+	status := store.EventRecord{Type: wgevents.TypeMessageStatus, Subject: subjectIndex, MessageSK: sk, At: window.Bound(s.Time, h.now()),
+		Fields: wgevents.Data{Direction: "out", Status: s.Status, ErrorCode: s.ErrorCode, MessageID: strings.TrimPrefix(sk, "msg#out#")}}
 	err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time},
-		append(append(p.attach.TransactItems(), status), pending.TransactItems()...)...)
-	pending.Commit(err)
+		store.Unit{Audit: evs, Events: []store.EventRecord{status}, Items: p.attach.TransactItems()})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		out.Duplicates++
@@ -301,34 +284,21 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // now completes it, with the send's idempotency key when it had one (so a
 // retry with the key replays the 202). It returns the message's key, or
 // store.ErrNotFound.
-func (h *Handler) confirmLost(ctx context.Context, sub person, s whatsapp.Status, lookup string) (string, string, error) {
+func (h *Handler) confirmLost(ctx context.Context, sub person, s whatsapp.Status) (string, string, error) {
 	if !messageID(s.CallbackData) {
 		return "", "", store.ErrNotFound
 	}
-	m, err := h.Store.SendingOutbound(ctx, sub.index, s.CallbackData)
-	if err != nil {
-		return "", "", err
-	}
-	m.Status, m.ProviderID, m.Lookup = "sent", s.ID, lookup
-	c, err := h.Store.PrepareConfirm(ctx, m)
-	if err != nil {
-		return "", "", err
-	}
-	var extra []types.TransactWriteItem
-	if m.IdempotencyRef != "" && h.Idempotency != nil {
+	err := h.Outbound.ConfirmLost(ctx, sub.index, s.CallbackData, s.ID, func(m store.Outbound) []types.TransactWriteItem {
+		if m.IdempotencyRef == "" || h.Idempotency == nil {
+			return nil
+		}
 		body, _ := json.Marshal(map[string]string{"id": m.ID, "status": "sent"}) // the send's 202, without the wamid
 		w, err := h.Idempotency.CompleteLost(m.IdempotencyRef, idempotency.Response{Status: http.StatusAccepted, Body: body})
-		if err == nil {
-			extra = append(extra, w)
+		if err != nil {
+			return nil // not a reference of this table: the message is confirmed alone
 		}
-	}
-	err = h.Store.Confirm(ctx, c, extra...)
-	var tc *types.TransactionCanceledException
-	if len(extra) > 0 && !errors.Is(err, store.ErrNotFound) && errors.As(err, &tc) {
-		// The key was settled otherwise (completed, or its record expired):
-		// confirm the message alone.
-		err = h.Store.Confirm(ctx, c)
-	}
+		return []types.TransactWriteItem{w}
+	})
 	if err != nil {
 		return "", "", err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/provider"
+	"github.com/waguard/waguard/shared/outbound"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
@@ -35,8 +35,9 @@ type Handler struct {
 	Audit    *audit.Writer
 	Log      *slog.Logger
 	Metrics  *metrics.Recorder
-	// Provider sends keyword confirmations; nil when none is configured.
-	Provider *provider.Sender
+	// Outbound sends keyword confirmations (its Provider is nil when none
+	// is configured) and completes sends whose answer was lost.
+	Outbound *outbound.Sender
 	// Idempotency completes the key of a send whose outcome only Meta's
 	// status told (nil: the status completes the message alone).
 	Idempotency *idempotency.Store

@@ -114,12 +114,7 @@ func (h *Handler) system(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			out.Duplicates++ // already linked: a redelivery
 			return nil
 		}
-		pending, err := h.Audit.Prepare(ctx, ev)
-		if err != nil {
-			return err
-		}
-		err = h.Store.AttachNow(ctx, p.attach, pending.TransactItems()...)
-		pending.Commit(err)
+		err = h.Store.AttachNow(ctx, p.attach, store.Unit{Audit: []audit.Event{ev}})
 		if errors.Is(err, store.ErrConflict) && attempt == 0 {
 			continue
 		}

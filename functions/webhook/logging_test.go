@@ -32,7 +32,7 @@ func TestWarnLineCarriesRequestIDs(t *testing.T) {
 	}))
 	t.Cleanup(meta.Close)
 	var err error
-	h.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: meta.URL,
+	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: meta.URL,
 		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
 	if err != nil {
 		t.Fatal(err)

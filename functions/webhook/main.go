@@ -49,10 +49,12 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if h.Idempotency, err = idempotency.New(clients.DynamoDB, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
 		return nil, err
 	}
+	var prov *provider.Sender
 	if len(cfg.Replies) > 0 {
-		if h.Provider, err = provider.New(core.Secrets, cfg.Provider); err != nil {
+		if prov, err = provider.New(core.Secrets, cfg.Provider); err != nil {
 			return nil, err
 		}
 	}
+	h.Outbound = core.Outbound(prov)
 	return h, nil
 }

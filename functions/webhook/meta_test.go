@@ -112,7 +112,7 @@ func putOutbound(t *testing.T, h *Handler, p payload) {
 	t.Helper()
 	err := h.Store.PutOutbound(context.Background(), store.Outbound{Subject: p.index, ID: "msg_" + p.wamid[len(p.wamid)-12:],
 		Lookup: h.Keys.Lookup("wamid", p.wamid), Phone: "+" + p.from, ProviderID: p.wamid, Body: []byte(`{"text":"hi"}`),
-		Purpose: retention.ClassTransactional, Status: "accepted", At: time.Now()})
+		Purpose: retention.ClassTransactional, Status: "accepted", At: time.Now()}, store.Unit{})
 	if err != nil {
 		t.Fatalf("PutOutbound() err = %v", err)
 	}

@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/phone"
@@ -186,7 +190,7 @@ func TestErasureKeywordOpensOneRequest(t *testing.T) {
 		}
 		n, _ := phone.ParseWAID(from)
 		subject, _ := h.Keys.Index(n)
-		open, err := h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: "er_probe" + randomHex(t), Subject: subject, Reason: "other", RequestedAt: now})
+		open, err := h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: "er_probe" + randomHex(t), Subject: subject, Reason: "other", RequestedAt: now}, store.Unit{})
 		if !errors.Is(err, store.ErrDuplicate) || open.Reason != "whatsapp_keyword" || open.Status != "pending" {
 			t.Fatalf("open request = %+v (err %v), want the keyword's pending request", open, err)
 		}
@@ -209,7 +213,7 @@ func normalizedText(from, id, text string, at time.Time) []byte {
 func TestKeywordReplies(t *testing.T) {
 	h, _, st := newStackHandler(t)
 	var err error
-	h.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: st.SandboxURL,
+	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: st.SandboxURL,
 		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +261,7 @@ func TestRedeliveredStopAfterErasureIsIgnored(t *testing.T) {
 	if resp, _ := h.Handle(ctx, metaRequest(t, h, p.body)); resp.StatusCode != 200 || !strings.Contains(resp.Body, `"received":1`) {
 		t.Fatalf("STOP = %d %s, want 200 received 1", resp.StatusCode, resp.Body)
 	}
-	req, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: "er_redeliver" + randomHex(t), Subject: p.index, Reason: "user_request", RequestedAt: time.Now()})
+	req, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: "er_redeliver" + randomHex(t), Subject: p.index, Reason: "user_request", RequestedAt: time.Now()}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +274,7 @@ func TestRedeliveredStopAfterErasureIsIgnored(t *testing.T) {
 		}
 	}
 	if err := h.Store.RecordConsent(ctx, p.index, store.ConsentEvent{ID: "cev_" + randomHex(t), Purpose: "marketing", Action: store.ActionGrant,
-		Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, "", h.Store.LiftErasure(p.index)); err != nil {
+		Method: "api", PolicyVersion: "1", Actor: "test", At: time.Now()}, store.SuppressionLift, "", store.Unit{Items: []types.TransactWriteItem{h.Store.LiftErasure(p.index)}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ := h.Handle(ctx, metaRequest(t, h, p.body))
@@ -283,5 +287,46 @@ func TestRedeliveredStopAfterErasureIsIgnored(t *testing.T) {
 	prof, err := h.Store.Profile(ctx, p.index)
 	if err != nil || !prof.Consented("marketing") || prof.Erased {
 		t.Errorf("after the redelivery: consented %v, erased %v (err %v); want the fresh grant to stand", prof.Consented("marketing"), prof.Erased, err)
+	}
+}
+
+// TestKeywordReplyRecordedBeforeSent has the provider check, when the
+// keyword reply reaches it, that waguard already holds the reply's
+// record (status sending) under the id sent as callback data: a reply
+// must never go out without its record and audit event. The reply is then
+// confirmed (sent, with the provider's id).
+func TestKeywordReplyRecordedBeforeSent(t *testing.T) {
+	h, _, st := newStackHandler(t)
+	p := fillText(t, h, "help")
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	wamid := "wamid.reply" + hex.EncodeToString(b)
+	var recorded, called bool
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Callback string `json:"biz_opaque_callback_data"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		m, err := h.Store.SendingOutbound(r.Context(), p.index, body.Callback)
+		called, recorded = true, err == nil && m.ID == body.Callback
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"`+wamid+`"}]}`)
+	}))
+	t.Cleanup(meta.Close)
+	var err error
+	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: meta.URL,
+		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Config.Replies = map[Keyword]string{KeywordHelp: "Reply STOP to opt out."}
+	if resp, _ := h.Handle(context.Background(), metaRequest(t, h, p.body)); resp.StatusCode != 200 {
+		t.Fatalf("Handle() = %d %s", resp.StatusCode, resp.Body)
+	}
+	if !called || !recorded {
+		t.Fatalf("provider called %v, reply recorded before the call %v; want both", called, recorded)
+	}
+	if got := countPrefix(t, h, p.index, "msg#out#"); got != 1 {
+		t.Errorf("stored replies = %d, want 1", got)
 	}
 }

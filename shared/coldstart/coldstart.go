@@ -35,6 +35,8 @@ import (
 	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/metrics"
+	"github.com/waguard/waguard/shared/outbound"
+	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
@@ -103,7 +105,7 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 		return nil, err
 	}
 	rec.BeforeFlush(cryptoMetrics(env))
-	st := store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy})
+	st := store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy, Audit: writer})
 	return &Core{
 		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
 		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
@@ -112,6 +114,17 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 		Subjects:       subject.New(keys, st),
 		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
 	}, nil
+}
+
+// Outbound returns the sender of the outbound protocol (shared/outbound)
+// over the core's store and keys, sending through p (nil: the function
+// only confirms messages whose answer was lost).
+func (c *Core) Outbound(p *provider.Sender) *outbound.Sender {
+	s := &outbound.Sender{Store: c.Store, Lookup: func(id string) string { return c.Keys.Lookup("wamid", id) }}
+	if p != nil {
+		s.Provider = p
+	}
+	return s
 }
 
 // newRecorder returns the function's metrics recorder.

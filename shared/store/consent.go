@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/window"
 )
 
@@ -47,20 +48,20 @@ const (
 )
 
 // RecordConsent appends ev to the ledger and applies change to the
-// purpose's suppression, in one transaction with extra (the audit event).
+// purpose's suppression, in one transaction with u.
 // A revoke never deletes the grant it revokes (GDPR Art. 7(1)). Returns
 // [ErrErased] if the subject was erased and ev is not a grant.
-func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string, extra ...types.TransactWriteItem) error {
+func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string, u Unit) error {
 	items, err := s.ConsentWrites(ctx, subject, ev, change, reason)
 	if err != nil {
 		return err
 	}
-	erasedAt := -1
+	t := new(tx)
 	if ev.Action != ActionGrant {
-		items, erasedAt = append([]types.TransactWriteItem{s.notErased(subject)}, items...), 0
+		t.add(ErrErased, s.notErased(subject))
 	}
-	// The ledger entry directly follows the optional erasure check.
-	return s.transact(ctx, append(items, extra...), erasedAt+1, erasedAt)
+	t.add(ErrDuplicate, items[0]).add(nil, items[1:]...) // the ledger entry first
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error { return commit(t) })
 }
 
 // ConsentWrites returns the writes that record ev and apply change, for a

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/audit"
 )
 
 // ErasureDeadline is the one month GDPR Art. 12(3) allows, as 30 days.
@@ -76,12 +78,12 @@ func erasurePointer(subject string) map[string]types.AttributeValue {
 	return key("erq-open#"+subject, "erq")
 }
 
-// OpenErasure creates a pending erasure request for the subject, with
-// extra (the audit event) in the same transaction. When one is already
+// OpenErasure creates a pending erasure request for the subject, with u
+// in the same transaction. When one is already
 // open it returns that request together with an error wrapping
 // [ErrDuplicate] (requests are idempotent per subject; the wrapped
 // cancellation tells an audit.Pending its item was not written).
-func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...types.TransactWriteItem) (ErasureRequest, error) {
+func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, u Unit) (ErasureRequest, error) {
 	req.Status = "pending"
 	req.DueBy = req.RequestedAt.Add(ErasureDeadline)
 	pointer := erasurePointer(req.Subject)
@@ -89,9 +91,9 @@ func (s *Store) OpenErasure(ctx context.Context, req ErasureRequest, extra ...ty
 	item := map[string]types.AttributeValue{"pk": sAttr("erq#" + req.ID), "sk": sAttr("erq"), "subject": sAttr(req.Subject),
 		"reason": sAttr(req.Reason), "status": sAttr(req.Status), "requested_at": num(req.RequestedAt.Unix()),
 		"due_by": num(req.DueBy.Unix()), "lookup": sAttr(pendingLookup), "pseudonym": sAttr(req.Pseudonym)}
-	items := append([]types.TransactWriteItem{put(s.name, pointer, "attribute_not_exists(pk)"),
-		put(s.name, item, "attribute_not_exists(pk)")}, extra...)
-	err := s.transact(ctx, items, 0, -1)
+	err := s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		return commit(new(tx).add(ErrDuplicate, put(s.name, pointer, "attribute_not_exists(pk)")).add(nil, put(s.name, item, "attribute_not_exists(pk)")))
+	})
 	if !errors.Is(err, ErrDuplicate) {
 		return req, err
 	}
@@ -256,18 +258,31 @@ func (s *Store) SetErasureRecipient(ctx context.Context, id, destination, outcom
 }
 
 // ProveErasure records that request r's data is gone, in one
-// transaction with extra (the data_deletion audit event and the
-// subject.erased event record): step notified, the audit event that
-// proves it, and each recipient as notified at at.
-func (s *Store) ProveErasure(ctx context.Context, r ErasureRequest, auditEvent string, recipients []string, at time.Time, extra ...types.TransactWriteItem) error {
+// transaction with u (the data_deletion audit event, first, and the
+// subject.erased event record; without audit events, the record's
+// AuditID names the proof): step notified, the audit event that proves
+// it, and each recipient as notified at at. [ErrDuplicate] means
+// another run proved it first.
+func (s *Store) ProveErasure(ctx context.Context, r ErasureRequest, recipients []string, at time.Time, u Unit) error {
 	m := map[string]types.AttributeValue{}
 	for _, d := range recipients {
 		m[d] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"notified_at": num(at.Unix())}}
 	}
-	upd := s.erasureUpdate(r.ID, "SET #st = :p, step = :s, audit_event = :a, recipients = :r, updated_at = :t",
-		map[string]types.AttributeValue{":p": sAttr("in_progress"), ":s": sAttr("notified"), ":a": sAttr(auditEvent),
-			":r": &types.AttributeValueMemberM{Value: m}, ":t": num(at.Unix())})
-	return s.transact(ctx, append([]types.TransactWriteItem{upd}, extra...), 0, -1)
+	return s.write(ctx, u, func(evs []audit.Event, commit func(*tx) error) error {
+		var proof string
+		switch {
+		case len(evs) > 0:
+			proof = evs[0].ID
+		case len(u.Events) > 0:
+			proof = u.Events[0].AuditID
+		default:
+			return errors.New("store: an erasure's proof needs its audit event")
+		}
+		upd := s.erasureUpdate(r.ID, "SET #st = :p, step = :s, audit_event = :a, recipients = :r, updated_at = :t",
+			map[string]types.AttributeValue{":p": sAttr("in_progress"), ":s": sAttr("notified"), ":a": sAttr(proof),
+				":r": &types.AttributeValueMemberM{Value: m}, ":t": num(at.Unix())})
+		return commit(new(tx).add(ErrDuplicate, upd))
+	})
 }
 
 // BusRecipient names the event bus among an erasure's recipients.
@@ -309,7 +324,7 @@ func (s *Store) FinishErasure(ctx context.Context, id string, at time.Time) (boo
 			return false, err
 		}
 	}
-	err = s.CompleteErasure(ctx, r, "", at)
+	err = s.completeErasure(ctx, r, at)
 	if errors.Is(err, ErrDuplicate) {
 		return true, nil // completed by another run
 	}
@@ -359,19 +374,15 @@ func (s *Store) MarkKeyDeleted(ctx context.Context, id string) error {
 		map[string]types.AttributeValue{":y": sAttr("true")})}, -1, -1)
 }
 
-// CompleteErasure marks request id completed with the audit event that
-// proves it, closes the subject's open-request pointer and drops the
-// request from the pending index, in one transaction with extra (the
-// data_deletion audit event). [ErrDuplicate] means it was already done.
-func (s *Store) CompleteErasure(ctx context.Context, r ErasureRequest, auditEvent string, at time.Time, extra ...types.TransactWriteItem) error {
-	done := s.erasureUpdate(r.ID, "SET #st = :done, step = :s, audit_event = :a, completed_at = :t REMOVE lookup",
-		map[string]types.AttributeValue{":s": sAttr("completed"), ":a": sAttr(auditEvent), ":t": num(at.Unix())})
-	if auditEvent == "" { // proven before (ProveErasure): keep its event
-		done = s.erasureUpdate(r.ID, "SET #st = :done, step = :s, completed_at = :t REMOVE lookup",
-			map[string]types.AttributeValue{":s": sAttr("completed"), ":t": num(at.Unix())})
-	}
+// completeErasure marks proven request r completed (keeping the audit
+// event that proved it), closes the subject's open-request pointer and
+// drops the request from the pending index, in one transaction.
+// [ErrDuplicate] means it was already done.
+func (s *Store) completeErasure(ctx context.Context, r ErasureRequest, at time.Time) error {
+	done := s.erasureUpdate(r.ID, "SET #st = :done, step = :s, completed_at = :t REMOVE lookup",
+		map[string]types.AttributeValue{":s": sAttr("completed"), ":t": num(at.Unix())})
 	pointer := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: erasurePointer(r.Subject)}}
-	return s.transact(ctx, append([]types.TransactWriteItem{done, pointer}, extra...), 0, -1)
+	return s.commit(ctx, []types.TransactWriteItem{done, pointer}, span{0, 1, ErrDuplicate})
 }
 
 // LiftErasure is the write that lifts a subject's erasure suppression,

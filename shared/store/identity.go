@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/identity"
 )
 
@@ -181,13 +182,15 @@ func (s *Store) mergeWrites(ctx context.Context, d identity.Decision, m string, 
 }
 
 // AttachNow commits a on its own (for an event that stores nothing
-// else, such as a change of identifiers), with extra (the audit event,
-// last). It returns [ErrConflict] when an attachment changed meanwhile.
-func (s *Store) AttachNow(ctx context.Context, a Attachment, extra ...types.TransactWriteItem) error {
-	if a.Empty() {
+// else, such as a change of identifiers), with u. It returns
+// [ErrConflict] when an attachment changed meanwhile.
+func (s *Store) AttachNow(ctx context.Context, a Attachment, u Unit) error {
+	if a.Empty() && u.empty() {
 		return nil
 	}
-	return s.commit(ctx, append(slices.Clone(a.items), extra...), span{0, len(a.items), ErrConflict})
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		return commit(new(tx).add(ErrConflict, a.items...))
+	})
 }
 
 // TransactItems returns a's writes, for a caller that commits them in its

@@ -48,7 +48,7 @@ func (f *fixture) resolve(t *testing.T, ids ...store.Identifier) identity.Decisi
 		also = append(also, id.Key)
 	}
 	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: d.Subject, Lookup: lookup, ProviderID: "wamid.i" + lookup, Type: "text",
-		Body: []byte("hi"), At: f.now, Class: retention.ClassSupport, Also: also, Attach: a}); err != nil {
+		Body: []byte("hi"), At: f.now, Class: retention.ClassSupport, Also: also, Attach: a}, store.Unit{}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)
 	}
 	return d
@@ -94,7 +94,7 @@ func TestIdentityFindsDataWrittenBeforeIdentities(t *testing.T) {
 	f := newFixture(t)
 	p := newPerson(t)
 	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: p.phone.Key, Lookup: randomID(t), Phone: p.phone.Value, Type: "text",
-		Body: []byte("old"), At: f.now, Class: retention.ClassSupport}); err != nil {
+		Body: []byte("old"), At: f.now, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	known, err := f.s.Identify(ctx(t), []identity.ID{p.phone.ID, p.user.ID})
@@ -121,7 +121,7 @@ func TestIdentityMergesTwoSubjects(t *testing.T) {
 	p := newPerson(t)
 	f.resolve(t, p.user)
 	if err := f.s.RecordConsent(ctx(t), p.user.Key, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionRevoke,
-		Method: "whatsapp_keyword", PolicyVersion: "1", Actor: "webhook", At: f.now}, store.SuppressionAdd, "stop_keyword"); err != nil {
+		Method: "whatsapp_keyword", PolicyVersion: "1", Actor: "webhook", At: f.now}, store.SuppressionAdd, "stop_keyword", store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	f.resolve(t, p.phone)
@@ -163,7 +163,7 @@ func TestIdentityConflict(t *testing.T) {
 	f.resolve(t, p.phone, p.user) // a concurrent event attaches the BSUID to the phone
 	lookup := randomID(t)
 	err = f.s.PutInbound(ctx(t), store.Inbound{Subject: d.Subject, Lookup: lookup, Type: "text", Body: []byte("x"), At: f.now,
-		Class: retention.ClassSupport, Attach: a})
+		Class: retention.ClassSupport, Attach: a}, store.Unit{})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Errorf("PutInbound(stale attachment) err = %v, want ErrConflict", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/window"
 )
@@ -46,14 +47,14 @@ type Inbound struct {
 }
 
 // PutInbound stores m and moves the subject's service window forward, in
-// one transaction with extra (the audit event). The window counts from
+// one transaction with u. The window counts from
 // the message's own time, bounded by now ([window.Bound]), and never moves
 // back: a late redelivery of an older message leaves it where it is. It
 // returns [ErrDuplicate] when the message was stored before and
 // [ErrErased] when the subject is erased, or was erased after the
 // message's time (a redelivery from before an erasure, even once a fresh
 // consent lifted it); in both cases nothing is written.
-func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.TransactWriteItem) error {
+func (s *Store) PutInbound(ctx context.Context, m Inbound, u Unit) error {
 	now := s.now()
 	pk, sk := SubjectPK(m.Subject), "msg#in#"+m.Lookup
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(sk), "direction": sAttr("in"),
@@ -84,21 +85,20 @@ func (s *Store) PutInbound(ctx context.Context, m Inbound, extra ...types.Transa
 			checks = append(checks, s.notErasedSince(k, at))
 		}
 	}
-	write := func(withWindow bool) error {
-		items := append(slices.Clone(checks), put(s.name, item, "attribute_not_exists(pk)"))
-		if withWindow {
-			items = append(items, win)
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		attempt := func(withWindow bool) error {
+			t := new(tx).add(ErrErased, checks...).add(ErrDuplicate, put(s.name, item, "attribute_not_exists(pk)"))
+			if withWindow {
+				t.add(errWindowLater, win)
+			}
+			return commit(t.add(ErrConflict, m.Attach.items...).add(nil, profile...))
 		}
-		from := len(items)
-		items = append(append(append(items, m.Attach.items...), profile...), extra...)
-		return s.commit(ctx, items, span{0, len(checks), ErrErased}, span{len(checks), len(checks) + 1, ErrDuplicate},
-			span{from, from + len(m.Attach.items), ErrConflict}, span{len(checks) + 1, len(checks) + 2, errWindowLater})
-	}
-	err = write(true)
-	if errors.Is(err, errWindowLater) { // the window is already later: store the message alone
-		err = write(false)
-	}
-	return err
+		err := attempt(true)
+		if errors.Is(err, errWindowLater) { // the window is already later: store the message alone
+			err = attempt(false)
+		}
+		return err
+	})
 }
 
 // errWindowLater: the service window's condition failed (it is later).
@@ -153,17 +153,18 @@ const (
 // the provider's answer never arrived or could not be recorded.
 const StatusSending = "sending"
 
-// PutOutbound stores m in one transaction with extra (the audit event).
+// PutOutbound stores m in one transaction with u.
 // It returns [ErrErased] if the subject was erased meanwhile. A message
 // recorded before the provider call has status [StatusSending] and no
 // ProviderID or Lookup; [Store.PrepareConfirm] and [Store.Confirm] complete it.
-func (s *Store) PutOutbound(ctx context.Context, m Outbound, extra ...types.TransactWriteItem) error {
+func (s *Store) PutOutbound(ctx context.Context, m Outbound, u Unit) error {
 	item, err := s.outboundItem(ctx, m)
 	if err != nil {
 		return err
 	}
-	items := append([]types.TransactWriteItem{s.notErased(m.Subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
-	return s.transact(ctx, items, 1, 0)
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		return commit(new(tx).add(ErrErased, s.notErased(m.Subject)).add(ErrDuplicate, put(s.name, item, "attribute_not_exists(pk)")))
+	})
 }
 
 // Confirmation is a prepared [Store.Confirm]: the message's new item,
@@ -186,18 +187,18 @@ func (s *Store) PrepareConfirm(ctx context.Context, m Outbound) (Confirmation, e
 }
 
 // Confirm replaces the message recorded with status [StatusSending] by
-// c's item, in one transaction with extra (a plain conditional PutItem
-// when there is none). It returns [ErrNotFound] if the message is gone
+// c's item, in one transaction with u (a plain conditional PutItem when
+// u is empty). It returns [ErrNotFound] if the message is gone
 // (erased meanwhile: the erasure deletes it after suppressing the
 // subject, so the condition alone keeps a confirmation from recreating
 // it) or no longer sending; nothing is written then. It may be called
 // again after a failure.
-func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.TransactWriteItem) error {
+func (s *Store) Confirm(ctx context.Context, c Confirmation, u Unit) error {
 	p := types.Put{TableName: &s.name, Item: c.item,
 		ConditionExpression:       aws.String("#s = :sending"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":sending": sAttr(StatusSending)}}
-	if len(extra) == 0 {
+	if u.empty() {
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
 			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues})
 		var ccf *types.ConditionalCheckFailedException
@@ -209,11 +210,9 @@ func (s *Store) Confirm(ctx context.Context, c Confirmation, extra ...types.Tran
 		}
 		return nil
 	}
-	err := s.transact(ctx, append([]types.TransactWriteItem{{Put: &p}}, extra...), 0, -1)
-	if errors.Is(err, ErrDuplicate) { // item 0's condition: not sending
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
-	}
-	return err
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		return commit(new(tx).add(ErrNotFound, types.TransactWriteItem{Put: &p}))
+	})
 }
 
 // SendingOutbound returns the message id of subject if it is still
@@ -241,11 +240,11 @@ func (s *Store) SendingOutbound(ctx context.Context, subject, id string) (Outbou
 
 // WithdrawOutbound deletes a message recorded with status
 // [StatusSending] that the provider refused (nothing was sent, so nothing
-// is kept), in one transaction with extra (the audit event). A message
+// is kept), in one transaction with u. A message
 // that is gone (erased meanwhile) is not an error.
-func (s *Store) WithdrawOutbound(ctx context.Context, subject, id string, extra ...types.TransactWriteItem) error {
+func (s *Store) WithdrawOutbound(ctx context.Context, subject, id string, u Unit) error {
 	del := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(SubjectPK(subject), "msg#out#"+id)}}
-	return s.transact(ctx, append([]types.TransactWriteItem{del}, extra...), -1, -1)
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error { return commit(new(tx).add(nil, del)) })
 }
 
 func (s *Store) outboundItem(ctx context.Context, m Outbound) (map[string]types.AttributeValue, error) {
@@ -317,9 +316,9 @@ func (s *Store) FindOutbound(ctx context.Context, lookup string) (subject, sk st
 // status item with its own retention (statuses and read receipts are
 // behavioural data) and, unless it is older than what the message already
 // shows, the message's status. It returns [ErrDuplicate] for a redelivered
-// status and [ErrErased] once the subject is being erased; extra (the
-// audit event) commits with it.
-func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, extra ...types.TransactWriteItem) error {
+// status and [ErrErased] once the subject is being erased; u commits
+// with it.
+func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, u Unit) error {
 	pk := SubjectPK(subject)
 	item := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("status#" + st.Lookup + "#" + st.Status),
 		"status": sAttr(st.Status), "at": num(st.At.Unix()), "message": sAttr(sk)}
@@ -337,15 +336,22 @@ func (s *Store) ApplyStatus(ctx context.Context, subject, sk string, st Status, 
 			":r": num(statusRank(st.Status)), ":t": num(st.At.Unix())}, st)}}
 	// The erasure check keeps a status arriving during an erasure from
 	// recreating data in the subject's partition.
-	base := append([]types.TransactWriteItem{s.notErased(subject), put(s.name, item, "attribute_not_exists(pk)")}, extra...)
-	err := s.transact(ctx, append(base, update), 1, 0)
-	if err == nil || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrErased) {
-		return err
+	base := func() *tx {
+		return new(tx).add(ErrErased, s.notErased(subject)).add(ErrDuplicate, put(s.name, item, "attribute_not_exists(pk)"))
 	}
-	// The message already shows a later status (callbacks arrive out of
-	// order) or is gone: keep the status item alone.
-	return s.transact(ctx, base, 1, 0)
+	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error {
+		err := commit(base().add(errStatusLater, update))
+		if !errors.Is(err, errStatusLater) {
+			return err
+		}
+		// The message already shows a later status (callbacks arrive out
+		// of order) or is gone: keep the status item alone.
+		return commit(base())
+	})
 }
+
+// errStatusLater: the message already shows a later status, or is gone.
+var errStatusLater = errors.New("store: the message shows a later status")
 
 func errorCodeSet(st Status) string {
 	if st.ErrorCode == 0 {

@@ -23,7 +23,7 @@ func TestConfirmLostKeepsTheRecipient(t *testing.T) {
 	id := "msg_" + lettersID(t)
 	sending := store.Outbound{Subject: subject, ID: id, UserID: "US.13491208655302741918", Body: []byte("hello"), Type: store.OutboundText,
 		Purpose: retention.ClassSupport, Status: store.StatusSending, ClientID: "ops", At: f.now}
-	if err := f.s.PutOutbound(ctx(t), sending); err != nil {
+	if err := f.s.PutOutbound(ctx(t), sending, store.Unit{}); err != nil {
 		t.Fatalf("PutOutbound() err = %v", err)
 	}
 	m, err := f.s.SendingOutbound(ctx(t), subject, id)
@@ -35,7 +35,7 @@ func TestConfirmLostKeepsTheRecipient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PrepareConfirm() err = %v", err)
 	}
-	if err := f.s.Confirm(ctx(t), c); err != nil {
+	if err := f.s.Confirm(ctx(t), c, store.Unit{}); err != nil {
 		t.Fatalf("Confirm() err = %v", err)
 	}
 	msgs, _, err := f.s.Messages(ctx(t), subject, "", 10)
@@ -58,12 +58,12 @@ func TestMessageByID(t *testing.T) {
 	subject, lookup := randomID(t), randomID(t)
 	in := store.Inbound{Subject: subject, Lookup: lookup, Phone: "+447700900003", ProviderID: "wamid.in" + lookup, Type: "text",
 		Body: []byte("hi"), At: f.now, Class: retention.ClassSupport}
-	if err := f.s.PutInbound(ctx(t), in); err != nil {
+	if err := f.s.PutInbound(ctx(t), in, store.Unit{}); err != nil {
 		t.Fatalf("PutInbound() err = %v", err)
 	}
 	out := store.Outbound{Subject: subject, ID: "msg_" + lettersID(t), Phone: in.Phone, Body: []byte("re"), Type: store.OutboundText,
 		Purpose: retention.ClassSupport, Status: store.StatusSending, At: f.now}
-	if err := f.s.PutOutbound(ctx(t), out); err != nil {
+	if err := f.s.PutOutbound(ctx(t), out, store.Unit{}); err != nil {
 		t.Fatalf("PutOutbound() err = %v", err)
 	}
 	inID := store.InboundMessageID(lookup)
@@ -98,7 +98,7 @@ func TestErasureHidesMessages(t *testing.T) {
 	f := newFixture(t)
 	subject, lookup := randomID(t), randomID(t)
 	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: subject, Lookup: lookup, Phone: "+447700900004", ProviderID: "wamid.e" + lookup,
-		Type: "text", Body: []byte("before"), At: f.now, Class: retention.ClassSupport}); err != nil {
+		Type: "text", Body: []byte("before"), At: f.now, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.MarkErased(ctx(t), subject, "er_TEST", f.now); err != nil {

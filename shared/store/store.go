@@ -86,6 +86,7 @@ type Store struct {
 	seal   sealer
 	policy retention.Policy
 	now    func() time.Time
+	audit  Preparer
 }
 
 // Config configures a Store.
@@ -96,6 +97,9 @@ type Config struct {
 	Policy retention.Policy
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Audit writes the audit events of every change ([Unit]); a store
+	// without one refuses a change that has audit events.
+	Audit Preparer
 }
 
 // New returns a store over db that encrypts with seal.
@@ -103,7 +107,7 @@ func New(db table, seal sealer, c Config) *Store {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Store{db: db, name: c.Table, seal: seal, policy: c.Policy, now: c.Now}
+	return &Store{db: db, name: c.Table, seal: seal, policy: c.Policy, now: c.Now, audit: c.Audit}
 }
 
 // SubjectPK is the partition key of a subject's data.

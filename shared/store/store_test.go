@@ -94,11 +94,11 @@ func TestInboundIsEncryptedAndDeduplicated(t *testing.T) {
 	phone := "+4477009" + randomID(t)[:5]
 	m := store.Inbound{Subject: subject, Lookup: lookup, Phone: phone, ProviderID: "wamid.test" + lookup,
 		ProfileName: "Profile " + lookup, Type: "text", Body: body, At: f.now, Class: retention.ClassSupport}
-	if err := f.s.PutInbound(ctx(t), m); err != nil {
+	if err := f.s.PutInbound(ctx(t), m, store.Unit{}); err != nil {
 		t.Fatalf("PutInbound() err = %v, want nil", err)
 	}
 	for i := 0; i < 3; i++ {
-		if err := f.s.PutInbound(ctx(t), m); !errors.Is(err, store.ErrDuplicate) {
+		if err := f.s.PutInbound(ctx(t), m, store.Unit{}); !errors.Is(err, store.ErrDuplicate) {
 			t.Fatalf("PutInbound(redelivery %d) err = %v, want ErrDuplicate", i, err)
 		}
 	}
@@ -122,7 +122,7 @@ func TestErasedSubjectStoresNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := store.Inbound{Subject: subject, Lookup: randomID(t), Phone: "+447700900001", Type: "text", Body: []byte("x"), At: f.now, Class: retention.ClassSupport}
-	if err := f.s.PutInbound(ctx(t), m); !errors.Is(err, store.ErrErased) {
+	if err := f.s.PutInbound(ctx(t), m, store.Unit{}); !errors.Is(err, store.ErrErased) {
 		t.Fatalf("PutInbound(erased subject) err = %v, want ErrErased", err)
 	}
 	out, err := f.db.Query(ctx(t), &dynamodb.QueryInput{TableName: &f.st.DataTable, KeyConditionExpression: aws.String("pk = :pk"),
@@ -149,7 +149,7 @@ func TestConsentLedgerIsAppendOnly(t *testing.T) {
 		f.now = f.now.Add(time.Minute)
 		ev := store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: s.action, Method: "whatsapp_keyword",
 			PolicyVersion: "2026-01", Actor: "webhook", At: f.now}
-		if err := f.s.RecordConsent(ctx(t), subject, ev, s.change, "stop_keyword"); err != nil {
+		if err := f.s.RecordConsent(ctx(t), subject, ev, s.change, "stop_keyword", store.Unit{}); err != nil {
 			t.Fatalf("step %d: RecordConsent() err = %v", i, err)
 		}
 		p, err := f.s.Profile(ctx(t), subject)
@@ -173,7 +173,7 @@ func TestStatusesFollowTheOutboundMessage(t *testing.T) {
 	subject, lookup := randomID(t), randomID(t)
 	out := store.Outbound{Subject: subject, ID: "msg_" + randomID(t), Lookup: lookup, Phone: "+447700900002",
 		ProviderID: "wamid.out" + lookup, Body: []byte(`{"text":"hi"}`), Purpose: retention.ClassTransactional, Status: "sent", At: f.now}
-	if err := f.s.PutOutbound(ctx(t), out); err != nil {
+	if err := f.s.PutOutbound(ctx(t), out, store.Unit{}); err != nil {
 		t.Fatalf("PutOutbound() err = %v", err)
 	}
 	gotSubject, sk, err := f.s.FindOutbound(ctx(t), lookup)
@@ -181,11 +181,11 @@ func TestStatusesFollowTheOutboundMessage(t *testing.T) {
 		t.Fatalf("FindOutbound() = %q, %q, %v; want the message", gotSubject, sk, err)
 	}
 	for _, st := range []string{"delivered", "read", "sent"} { // the late "sent" must not win
-		if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: st, At: f.now}); err != nil {
+		if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: st, At: f.now}, store.Unit{}); err != nil {
 			t.Fatalf("ApplyStatus(%s) err = %v", st, err)
 		}
 	}
-	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}); !errors.Is(err, store.ErrDuplicate) {
+	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}, store.Unit{}); !errors.Is(err, store.ErrDuplicate) {
 		t.Errorf("ApplyStatus(redelivered read) err = %v, want ErrDuplicate", err)
 	}
 	item, err := f.db.GetItem(ctx(t), &dynamodb.GetItemInput{TableName: &f.st.DataTable, Key: map[string]types.AttributeValue{
@@ -201,14 +201,14 @@ func TestStatusesFollowTheOutboundMessage(t *testing.T) {
 func TestOpenErasureIsIdempotentPerSubject(t *testing.T) {
 	f := newFixture(t)
 	subject := randomID(t)
-	first, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "whatsapp_keyword", RequestedAt: f.now})
+	first, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "whatsapp_keyword", RequestedAt: f.now}, store.Unit{})
 	if err != nil {
 		t.Fatalf("OpenErasure() err = %v; want a new request", err)
 	}
 	if want := f.now.Add(store.ErasureDeadline); !first.DueBy.Equal(want) {
 		t.Errorf("DueBy = %v, want %v", first.DueBy, want)
 	}
-	again, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now})
+	again, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
 	if !errors.Is(err, store.ErrDuplicate) || again.ID != first.ID || again.Status != "pending" {
 		t.Errorf("second OpenErasure() = %+v, err %v; want the first request back with ErrDuplicate", again, err)
 	}
@@ -219,7 +219,7 @@ func TestContentRoundTrip(t *testing.T) {
 	subject, lookup := randomID(t), randomID(t)
 	m := store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550142", ProviderID: "wamid.x" + lookup,
 		ProfileName: "Grace", Type: "text", Body: []byte("hello"), At: f.now, Class: retention.ClassSupport}
-	if err := f.s.PutInbound(ctx(t), m); err != nil {
+	if err := f.s.PutInbound(ctx(t), m, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	item, err := f.db.GetItem(ctx(t), &dynamodb.GetItemInput{TableName: &f.st.DataTable, Key: map[string]types.AttributeValue{
@@ -253,13 +253,13 @@ func TestEraseSubject(t *testing.T) {
 			lookup := randomID(t)
 			m := store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.e" + lookup, Type: "text",
 				Body: []byte("message " + lookup), At: f.now, Class: retention.ClassSupport}
-			if err := f.s.PutInbound(ctx(t), m); err != nil {
+			if err := f.s.PutInbound(ctx(t), m, store.Unit{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	if err := f.s.RecordConsent(ctx(t), victim, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
-		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, ""); err != nil {
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, "", store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, it := range partitionItems(t, f, victim) {
@@ -267,7 +267,7 @@ func TestEraseSubject(t *testing.T) {
 			kept = it // a copy of a ciphertext, as a backup or stream would hold
 		}
 	}
-	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now})
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestEraseSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: victim, Lookup: randomID(t), Phone: "+12015550199", Type: "text",
-		Body: []byte("late"), At: f.now, Class: retention.ClassSupport}); !errors.Is(err, store.ErrErased) {
+		Body: []byte("late"), At: f.now, Class: retention.ClassSupport}, store.Unit{}); !errors.Is(err, store.ErrErased) {
 		t.Fatalf("PutInbound during erasure err = %v, want ErrErased", err)
 	}
 	var total store.Counts
@@ -347,7 +347,7 @@ func TestStatusAfterErasureIsRefused(t *testing.T) {
 	f := newFixture(t)
 	subject, lookup := randomID(t), randomID(t)
 	if err := f.s.PutOutbound(ctx(t), store.Outbound{Subject: subject, ID: "msg_" + lettersID(t), Lookup: lookup, Phone: "+12015550143",
-		ProviderID: "wamid.s" + lookup, Body: []byte("x"), Purpose: retention.ClassTransactional, Status: "sent", At: f.now}); err != nil {
+		ProviderID: "wamid.s" + lookup, Body: []byte("x"), Purpose: retention.ClassTransactional, Status: "sent", At: f.now}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	_, sk, err := f.s.FindOutbound(ctx(t), lookup)
@@ -357,7 +357,7 @@ func TestStatusAfterErasureIsRefused(t *testing.T) {
 	if err := f.s.MarkErased(ctx(t), subject, "er_status", f.now); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}); !errors.Is(err, store.ErrErased) {
+	if err := f.s.ApplyStatus(ctx(t), subject, sk, store.Status{Lookup: lookup, Status: "read", At: f.now}, store.Unit{}); !errors.Is(err, store.ErrErased) {
 		t.Errorf("ApplyStatus during erasure err = %v, want ErrErased", err)
 	}
 	for _, it := range partitionItems(t, f, subject) {
@@ -394,11 +394,11 @@ func TestConcurrentErasureRunsCountOnce(t *testing.T) {
 	for range 10 {
 		lookup := randomID(t)
 		if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: victim, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.c" + lookup,
-			Type: "text", Body: []byte("m"), At: f.now, Class: retention.ClassSupport}); err != nil {
+			Type: "text", Body: []byte("m"), At: f.now, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now})
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: victim, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestConsentLedgerSortsInArrivalOrder(t *testing.T) {
 			change = store.SuppressionAdd
 		}
 		if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: action,
-			Method: "test", PolicyVersion: "1", Actor: "test", At: at}, change, "test"); err != nil {
+			Method: "test", PolicyVersion: "1", Actor: "test", At: at}, change, "test", store.Unit{}); err != nil {
 			t.Fatalf("RecordConsent(%s) err = %v", id, err)
 		}
 	}
@@ -491,12 +491,12 @@ func TestConsentFromTheFutureIsBounded(t *testing.T) {
 	f := newFixture(t)
 	subject := randomID(t)
 	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
-		Method: "whatsapp_keyword", PolicyVersion: "1", Actor: "webhook", At: f.now.Add(365 * 24 * time.Hour)}, store.SuppressionLift, ""); err != nil {
+		Method: "whatsapp_keyword", PolicyVersion: "1", Actor: "webhook", At: f.now.Add(365 * 24 * time.Hour)}, store.SuppressionLift, "", store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(time.Minute)
 	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionRevoke,
-		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionAdd, "test"); err != nil {
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionAdd, "test", store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := f.s.Profile(ctx(t), subject)
@@ -519,7 +519,7 @@ func TestServiceWindowOnlyMovesForward(t *testing.T) {
 		t.Helper()
 		lookup := randomID(t)
 		if err := f.s.PutInbound(ctx(t), store.Inbound{Subject: subject, Lookup: lookup, Phone: "+12015550199", ProviderID: "wamid.w" + lookup,
-			Type: "text", Body: []byte("w"), At: at, Class: retention.ClassSupport}); err != nil {
+			Type: "text", Body: []byte("w"), At: at, Class: retention.ClassSupport}, store.Unit{}); err != nil {
 			t.Fatalf("PutInbound(%v) err = %v", at, err)
 		}
 	}
@@ -561,10 +561,10 @@ func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
 			Body: []byte("STOP"), At: at, Class: retention.ClassSupport}
 	}
 	old := msg(before)
-	if err := f.s.PutInbound(ctx(t), old); err != nil {
+	if err := f.s.PutInbound(ctx(t), old, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
-	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now})
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,13 +578,13 @@ func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
 	}
 	f.now = f.now.Add(time.Minute)
 	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
-		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, "", f.s.LiftErasure(subject)); err != nil {
+		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, "", store.Unit{Items: []types.TransactWriteItem{f.s.LiftErasure(subject)}}); err != nil {
 		t.Fatalf("fresh grant err = %v", err)
 	}
 	if p, err := f.s.Profile(ctx(t), subject); err != nil || p.Erased {
 		t.Fatalf("after a fresh grant: erased = %v (err %v), want false", p.Erased, err)
 	}
-	if err := f.s.PutInbound(ctx(t), old); !errors.Is(err, store.ErrErased) {
+	if err := f.s.PutInbound(ctx(t), old, store.Unit{}); !errors.Is(err, store.ErrErased) {
 		t.Errorf("redelivery of a message from before the erasure: err = %v, want ErrErased", err)
 	}
 	for _, it := range partitionItems(t, f, subject) {
@@ -592,7 +592,7 @@ func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
 			t.Errorf("erased message %s is back after a redelivery", sk)
 		}
 	}
-	if err := f.s.PutInbound(ctx(t), msg(f.now)); err != nil {
+	if err := f.s.PutInbound(ctx(t), msg(f.now), store.Unit{}); err != nil {
 		t.Errorf("a message written after the erasure: err = %v, want nil", err)
 	}
 	// A second erasure suppresses again, whatever the first lift did.
