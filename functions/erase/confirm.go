@@ -47,10 +47,7 @@ func (h *Handler) confirm(ctx context.Context, r *store.ErasureRequest) (bool, e
 	}
 	prof, err := h.Store.Profile(ctx, r.Subject)
 	inWindow := err == nil && window.Open(prof.LastInbound, h.now())
-	id, err := outbound.NewID()
-	if err != nil {
-		return false, err
-	}
+	id := outbound.NewID()
 	m := &outbound.Message{
 		Record: store.Outbound{Subject: r.Subject, ID: id, Phone: who.phone, UserID: who.user, Purpose: retention.ClassTransactional,
 			ClientID: "erasure", At: h.now()},

@@ -28,6 +28,7 @@ import (
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/envelope"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
@@ -347,7 +348,7 @@ func TestLargeSubject(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := e.h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: newID("er_"), Subject: subject,
+	r, err := e.h.Store.OpenErasure(context.Background(), store.ErasureRequest{ID: ids.New("er_"), Subject: subject,
 		Pseudonym: "pseudonym", Reason: "other", RequestedAt: time.Now()}, store.Unit{})
 	if err != nil {
 		t.Fatal(err)

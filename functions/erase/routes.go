@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
 )
@@ -38,7 +37,7 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 		return httpapi.Response{}, err
 	}
 	subject, pseudonym := sub.Key, sub.Pseudonym
-	id := newID("er_")
+	id := ids.New("er_")
 	r, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: subject, Pseudonym: pseudonym, Reason: in.Reason,
 		RequestedAt: h.now()}, store.Unit{Audit: []audit.Event{{Type: audit.EventErasureRequested, Subject: pseudonym,
 		Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
@@ -122,12 +121,4 @@ func strict(b []byte, v any) error {
 		return errors.New("data after the JSON value")
 	}
 	return nil
-}
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) string {
-	b := make([]byte, 15)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return prefix + idEncoding.EncodeToString(b)
 }

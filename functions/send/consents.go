@@ -12,6 +12,7 @@ import (
 	"github.com/waguard/waguard/shared/audit"
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -48,10 +49,7 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 		return httpapi.Response{}, err
 	}
 	subject, pseudonym := sub.Key, sub.Pseudonym
-	id, err := newID("cev_")
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	id := ids.New("cev_")
 	ev := store.ConsentEvent{ID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method, PolicyVersion: r.PolicyVersion,
 		Actor: p.ClientID, At: h.now()}
 	if r.Evidence != "" {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/outbound"
 	"github.com/waguard/waguard/shared/provider"
@@ -183,10 +182,7 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	if err := h.limit(ctx, ev, subject, r.Purpose); err != nil {
 		return httpapi.Response{}, err
 	}
-	id, err := outbound.NewID()
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	id := outbound.NewID()
 	m := &outbound.Message{Record: store.Outbound{Subject: subject, ID: id, Phone: n.who.Phone.E164(), UserID: n.who.User.Reveal(),
 		Purpose: retention.Class(r.Purpose), ClientID: p.ClientID, At: h.now()}, To: n.to, Text: r.Text, Audit: ev}
 	if r.Template != nil {
@@ -360,12 +356,9 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 // stopMarketing records Meta's 131050 as a marketing revocation with a
 // suppression, audited.
 func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject string) error {
-	id, err := newID("cev_")
-	if err != nil {
-		return err
-	}
+	id := ids.New("cev_")
 	ev.Type, ev.Details = audit.EventConsentRevoked, map[string]string{"purpose": "marketing", "method": "provider_131050", "consent_event": id}
-	err = h.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: store.ActionRevoke,
+	err := h.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: store.ActionRevoke,
 		Method: "provider_131050", PolicyVersion: "provider", Actor: "send", At: h.now()}, store.SuppressionAdd, "meta_131050",
 		store.Unit{Audit: []audit.Event{ev}, Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: h.now(),
 			Fields: wgevents.Data{ConsentEventID: id, Purpose: "marketing", Action: store.ActionRevoke, Method: "provider_131050"}}}})
@@ -373,14 +366,4 @@ func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject str
 		return nil
 	}
 	return err
-}
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) (string, error) {
-	b := make([]byte, 15)
-	if _, err := crand.Read(b); err != nil {
-		return "", err
-	}
-	return prefix + idEncoding.EncodeToString(b), nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	"github.com/waguard/waguard/shared/audit"
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/idempotency"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/subject"
@@ -210,11 +209,8 @@ func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, 
 // openErasure opens (or finds) the subject's erasure request: the signed
 // webhook from their own number is the proof of identity.
 func (h *Handler) openErasure(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string, sub person) error {
-	id, err := newID("er_")
-	if err != nil {
-		return err
-	}
-	_, err = h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Pseudonym: sub.pseudonym, Reason: "whatsapp_keyword",
+	id := ids.New("er_")
+	_, err := h.Store.OpenErasure(ctx, store.ErasureRequest{ID: id, Subject: sub.index, Pseudonym: sub.pseudonym, Reason: "whatsapp_keyword",
 		RequestedAt: h.now()}, store.Unit{Audit: []audit.Event{{Type: audit.EventErasureRequested, Subject: sub.pseudonym,
 		Actor: audit.Actor{Caller: caller}, RequestID: req.RequestContext.RequestID,
 		Details: map[string]string{"erasure_request": id, "reason": "whatsapp_keyword"}}}})
@@ -337,14 +333,4 @@ func (h *Handler) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
-}
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) (string, error) {
-	b := make([]byte, 15)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return prefix + idEncoding.EncodeToString(b), nil
 }

@@ -35,11 +35,8 @@ func (h *Handler) reply(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 }
 
 func (h *Handler) sendReply(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub person, text string) error {
-	id, err := outbound.NewID()
-	if err != nil {
-		return err
-	}
-	_, err = h.Outbound.Send(ctx, &outbound.Message{
+	id := outbound.NewID()
+	_, err := h.Outbound.Send(ctx, &outbound.Message{
 		Record: store.Outbound{Subject: sub.index, ID: id, Phone: sub.who.Phone.E164(), UserID: sub.who.User.Reveal(),
 			Purpose: retention.ClassSupport, ClientID: "webhook", At: h.now()},
 		To: sub.recipient(), Text: &text,

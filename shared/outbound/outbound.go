@@ -26,8 +26,6 @@ package outbound
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
@@ -106,18 +105,9 @@ var (
 	ErrNotConfirmed = errors.New("outbound: sent, but the confirmation was not recorded")
 )
 
-// NewID returns a new message id: "msg_" and 24 characters of base32.
-func NewID() (string, error) { return newID("msg_") }
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) (string, error) {
-	b := make([]byte, 15)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return prefix + idEncoding.EncodeToString(b), nil
-}
+// NewID returns a new message id: "msg_" and 24 characters of base32
+// (shared/ids).
+func NewID() string { return ids.New("msg_") }
 
 // Intend records m as sending, with its message_sent audit event and
 // extra (an idempotency key's point of no return), in one transaction.
