@@ -173,21 +173,7 @@ func (e *e2eEnv) post(t *testing.T, url string, body, out any) int {
 // body and the API Gateway request id (what the audit events record).
 func (e *e2eEnv) api(t *testing.T, method, path string, body any) (int, map[string]any, string) {
 	t.Helper()
-	var r bytes.Buffer
-	if body != nil {
-		_ = json.NewEncoder(&r).Encode(body)
-	}
-	req, _ := http.NewRequest(method, e.st.GatewayURL+path, &r)
-	req.Header.Set("Authorization", "Bearer "+e.r.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s err = %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, resp.Header.Get("apigw-requestid")
+	return e.r.gatewayCall(t, method, path, body)
 }
 
 // retryRun invokes the events function's retry run through the gateway,

@@ -19,6 +19,14 @@ import (
 // Lambda emulator) with the ops key.
 func (e *readEnv) gateway(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
+	status, out, _ := e.gatewayCall(t, method, path, body)
+	return status, out
+}
+
+// gatewayCall is gateway that also returns the API Gateway request id
+// (what the audit events record).
+func (e *readEnv) gatewayCall(t *testing.T, method, path string, body any) (int, map[string]any, string) {
+	t.Helper()
 	var r bytes.Buffer
 	if body != nil {
 		_ = json.NewEncoder(&r).Encode(body)
@@ -33,7 +41,7 @@ func (e *readEnv) gateway(t *testing.T, method, path string, body any) (int, map
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return resp.StatusCode, out, resp.Header.Get("apigw-requestid")
 }
 
 // deliver has the WhatsApp sandbox sign and deliver a webhook to the

@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
 )
 
@@ -31,12 +30,7 @@ func TestWarnLineCarriesRequestIDs(t *testing.T) {
 		_, _ = io.WriteString(w, `{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100}}`)
 	}))
 	t.Cleanup(meta.Close)
-	var err error
-	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: meta.URL,
-		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setProvider(t, h, st, meta.URL)
 	h.Config.Replies = map[Keyword]string{KeywordHelp: "Reply STOP to opt out."}
 	var logs bytes.Buffer
 	h.Log = redact.NewLogger(&logs, slog.LevelInfo)

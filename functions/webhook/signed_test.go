@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/signature"
@@ -212,12 +213,7 @@ func normalizedText(from, id, text string, at time.Time) []byte {
 // redelivery; an unconfigured keyword sends nothing.
 func TestKeywordReplies(t *testing.T) {
 	h, _, st := newStackHandler(t)
-	var err error
-	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: st.SandboxURL,
-		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setProvider(t, h, st, st.SandboxURL)
 	h.Config.Replies = map[Keyword]string{KeywordHelp: "Reply STOP to opt out. Help: example.com/help"}
 	for _, tc := range []struct {
 		text      string
@@ -313,12 +309,7 @@ func TestKeywordReplyRecordedBeforeSent(t *testing.T) {
 		_, _ = io.WriteString(w, `{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"`+wamid+`"}]}`)
 	}))
 	t.Cleanup(meta.Close)
-	var err error
-	h.Outbound.Provider, err = provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: meta.URL,
-		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setProvider(t, h, st, meta.URL)
 	h.Config.Replies = map[Keyword]string{KeywordHelp: "Reply STOP to opt out."}
 	if resp, _ := h.Handle(context.Background(), metaRequest(t, h, p.body)); resp.StatusCode != 200 {
 		t.Fatalf("Handle() = %d %s", resp.StatusCode, resp.Body)
@@ -329,4 +320,16 @@ func TestKeywordReplyRecordedBeforeSent(t *testing.T) {
 	if got := countPrefix(t, h, p.index, "msg#out#"); got != 1 {
 		t.Errorf("stored replies = %d, want 1", got)
 	}
+}
+
+// setProvider makes h send keyword replies through the provider at
+// baseURL (the sandbox, or a test's own Graph API double).
+func setProvider(t *testing.T, h *Handler, st stacktest.Stack, baseURL string) {
+	t.Helper()
+	p, err := provider.New(h.Secrets, provider.Config{SecretID: st.ProviderSecretID, BaseURL: baseURL,
+		Version: "v21.0", PhoneNumberID: h.Config.PhoneNumberID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Outbound.Provider = p
 }
