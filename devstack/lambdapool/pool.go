@@ -148,12 +148,14 @@ func (p *Pool) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 	return out, err
 }
 
-// refusedConnection reports whether err is a refused connection: the
+// refusedConnection reports whether err is a connection that failed
+// while it was being opened: refused, or reset during the handshake (a
+// loaded machine's full accept queue answers a SYN with a reset). The
 // request never reached an emulator, so sending it again cannot run the
 // function twice.
 func refusedConnection(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED)
+	return errors.As(err, &op) && op.Op == "dial" && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // discard stops inst and frees its slot.
