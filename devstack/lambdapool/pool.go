@@ -149,13 +149,25 @@ func (p *Pool) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 }
 
 // refusedConnection reports whether err is a connection that failed
-// while it was being opened: refused, or reset during the handshake (a
-// loaded machine's full accept queue answers a SYN with a reset). The
-// request never reached an emulator, so sending it again cannot run the
-// function twice.
+// while it was being opened (refused, or reset during the handshake: a
+// loaded machine's full accept queue answers a SYN with a reset) or while
+// the request was being written (reset, or a broken pipe: the queue
+// dropped a connection the client already thought open). Either way the
+// emulator never received the whole request, and it reads the whole body
+// before it invokes the function, so sending it again cannot run the
+// function twice. A failure while reading the answer proves nothing.
 func refusedConnection(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET))
+	if !errors.As(err, &op) {
+		return false
+	}
+	switch op.Op {
+	case "dial":
+		return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+	case "write":
+		return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	}
+	return false
 }
 
 // discard stops inst and frees its slot.

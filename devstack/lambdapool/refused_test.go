@@ -10,8 +10,10 @@ import (
 )
 
 // TestRefusedConnection: only a failure while the connection was being
-// opened (refused, or reset in the handshake) proves nothing was sent; a
-// reset or EOF after it was open does not.
+// opened (refused, or reset in the handshake) or while the request was
+// being written (the emulator cannot run a request it did not receive
+// whole) proves nothing ran; a reset or EOF while reading the answer does
+// not.
 func TestRefusedConnection(t *testing.T) {
 	dial := func(errno syscall.Errno) error {
 		return fmt.Errorf("invoke: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)})
@@ -23,6 +25,8 @@ func TestRefusedConnection(t *testing.T) {
 	}{
 		{"refused", dial(syscall.ECONNREFUSED), true},
 		{"reset in the handshake", dial(syscall.ECONNRESET), true},
+		{"reset while writing the request", fmt.Errorf("invoke: %w", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}), true},
+		{"broken pipe writing the request", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
 		{"reset while reading", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false},
 		{"timeout dialling", dial(syscall.ETIMEDOUT), false},
 		{"other", errors.New("EOF"), false},
