@@ -79,6 +79,7 @@ var auditMeaning = map[audit.EventType]string{
 	audit.EventMessageStatus:           "a delivery status or read receipt was recorded, or the provider refused a submitted message (status failed)",
 	audit.EventConsentGranted:          "a consent grant was appended to the ledger",
 	audit.EventConsentRevoked:          "a consent revocation was appended to the ledger",
+	audit.EventConsentResumed:          "a person's resume of marketing messages in WhatsApp's settings was appended to the ledger (not a grant)",
 	audit.EventDataDeletion:            "a person's data was erased (with counts)",
 	audit.EventDataExport:              "a page of a person's data was exported",
 	audit.EventDataAccess:              "an API client read a person's data (route, records returned), through the read API or the consent query",

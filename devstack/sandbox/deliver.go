@@ -99,8 +99,8 @@ func jsonOrString(b []byte) json.RawMessage {
 // ("US.ENT.…") and Username. With WithholdPhone the number is left out,
 // as Meta does for a user with a username it may not reveal.
 type DeliverRequest struct {
-	// Kind is "text", "status", "system", "preference", "user_id_update"
-	// or "raw".
+	// Kind is "text", "button", "status", "system", "preference",
+	// "user_id_update" or "raw".
 	Kind string `json:"kind"`
 	// From, Text and Name describe an inbound text (kind "text"); From is
 	// optional when UserID is set. Name also fills the profile of the
@@ -127,6 +127,11 @@ type DeliverRequest struct {
 	PreviousParentUserID string `json:"previous_parent_user_id,omitempty"`
 	// NewFrom is the new number of a user_changed_number system message.
 	NewFrom string `json:"new_from,omitempty"`
+	// ButtonPayload and ButtonText are a quick-reply tap (kind "button",
+	// sent like a text: From or UserID): the payload the business set and
+	// the label. Meta's "Stop promotions" button sends its label as both.
+	ButtonPayload string `json:"button_payload,omitempty"`
+	ButtonText    string `json:"button_text,omitempty"`
 	// Preference is "stop" or "resume" (kind "preference").
 	Preference string `json:"preference,omitempty"`
 	// WAMID, Status, Recipient and ErrorCode describe a status (kind
@@ -184,8 +189,8 @@ func (s *Sandbox) buildPayload(dr DeliverRequest) ([]byte, string, error) {
 	if dr.Repeat < 0 || dr.Repeat > maxRepeat {
 		return nil, "", fmt.Errorf("deliver: repeat must be 0 to %d", maxRepeat)
 	}
-	if dr.WithholdPhone && (dr.UserID == "" || dr.Kind != "text" && dr.Kind != "status") {
-		return nil, "", errors.New("deliver: withhold_phone needs kind text or status and a user_id")
+	if dr.WithholdPhone && (dr.UserID == "" || dr.Kind != "text" && dr.Kind != "button" && dr.Kind != "status") {
+		return nil, "", errors.New("deliver: withhold_phone needs kind text, button or status and a user_id")
 	}
 	for _, number := range []string{dr.From, dr.NewFrom} {
 		if number != "" && validateRecipient(number) != nil {
@@ -196,7 +201,7 @@ func (s *Sandbox) buildPayload(dr DeliverRequest) ([]byte, string, error) {
 		dr.Name = defaultName
 	}
 	switch dr.Kind {
-	case "text":
+	case "text", "button":
 		return s.buildText(dr)
 	case "status":
 		return s.buildStatus(dr)
@@ -212,7 +217,7 @@ func (s *Sandbox) buildPayload(dr DeliverRequest) ([]byte, string, error) {
 		}
 		return dr.Payload, "", nil
 	default:
-		return nil, "", errors.New(`deliver: kind must be "text", "status", "system", "preference", "user_id_update" or "raw"`)
+		return nil, "", errors.New(`deliver: kind must be "text", "button", "status", "system", "preference", "user_id_update" or "raw"`)
 	}
 }
 
@@ -220,8 +225,10 @@ func (s *Sandbox) buildPayload(dr DeliverRequest) ([]byte, string, error) {
 // wamid of a message without a number embeds the number 0.
 func (s *Sandbox) buildText(dr DeliverRequest) ([]byte, string, error) {
 	from := digitsOf(dr.From)
-	if (dr.From != "" || dr.UserID == "") && validateRecipient(dr.From) != nil || dr.Text == "" {
-		return nil, "", errors.New("deliver: text needs a valid from or user_id, and a text")
+	button := dr.Kind == "button"
+	if (dr.From != "" || dr.UserID == "") && validateRecipient(dr.From) != nil || (!button && dr.Text == "") ||
+		(button && dr.ButtonPayload == "" && dr.ButtonText == "") {
+		return nil, "", errors.New("deliver: text and button need a valid from or user_id, and a text or a button payload or text")
 	}
 	wamid := NewWAMID(or(from, "0"), false)
 	if dr.WithholdPhone {
@@ -230,11 +237,20 @@ func (s *Sandbox) buildText(dr DeliverRequest) ([]byte, string, error) {
 	b, err := BuildTextEvent(s.Business(), TextEvent{
 		From: from, Name: dr.Name, Body: dr.Text, WAMID: wamid, Time: s.opts.Now(),
 		UserID: dr.UserID, ParentUserID: dr.ParentUserID, Username: dr.Username,
-	})
+	}.withButton(button, dr))
 	if err != nil {
 		return nil, "", fmt.Errorf("deliver: %w", err)
 	}
 	return b, wamid, nil
+}
+
+// withButton makes ev a tap on dr's quick-reply button when button is
+// set (the payload defaults to the label, as Meta sends it).
+func (ev TextEvent) withButton(button bool, dr DeliverRequest) TextEvent {
+	if button {
+		ev.Button = &ButtonObject{Payload: or(dr.ButtonPayload, dr.ButtonText), Text: or(dr.ButtonText, dr.ButtonPayload)}
+	}
+	return ev
 }
 
 // buildStatus builds a status event, filling the wamid, recipient and

@@ -207,6 +207,7 @@ func TestDeliverErrors(t *testing.T) {
 		{"bad_preference_no_user.json", 400},
 		{"bad_preference_from_letters.json", 400},
 		{"bad_user_id_update_no_previous.json", 400},
+		{"bad_button_no_label.json", 400},
 	}
 	rc := &receiver{}
 	hook := httptest.NewServer(rc)
@@ -287,6 +288,13 @@ func TestDeliverBSUIDShapes(t *testing.T) {
 		{"text_phone_and_bsuid.json", "messages_phone_and_bsuid.json", "messages", wantSender("12025550142", user, "", "")},
 		{"text_bsuid_only_username.json", "messages_bsuid_only_username.json", "messages", wantSender("", user, parent, "test.user")},
 		{"text_phone_withheld.json", "", "messages", wantSender("", user, "", "test.user")},
+		{"button_stop_promotions.json", "", "messages", func(t *testing.T, v changeValue) {
+			t.Helper()
+			wantSender("12025550142", user, "", "")(t, v)
+			if b := v.Messages[0].Button; v.Messages[0].Type != "button" || b == nil || b.Payload != "Stop promotions" || b.Text != "Stop promotions" {
+				t.Errorf("button event = %+v, want type button with the label as payload and text", v.Messages[0])
+			}
+		}},
 		{"status_bsuid_only.json", "status_bsuid_only.json", "messages", wantRecipient("", user, "", "test.user")},
 		{"status_sent_phone_and_bsuid.json", "", "messages", wantRecipient("447700900123", user, parent, "")},
 		{"system_user_changed_user_id.json", "system_user_changed_user_id.json", "messages", wantSystem(SystemUserChangedUserID, user, next, "")},

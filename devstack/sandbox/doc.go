@@ -29,7 +29,9 @@
 //   - POST /_sandbox/deliver builds, signs and posts a webhook; see
 //     [DeliverRequest]. It answers
 //     {"status":...,"body":...,"wamid":...,"signature":...,"attempts":[...],"payload":...}.
-//     Kinds: "text" (an inbound text), "status", "system" (a user's BSUID
+//     Kinds: "text" (an inbound text), "button" (a tap on a template's
+//     quick-reply button: "button_payload" and/or "button_text"), "status"
+//     (with "error_code" for a failed one, e.g. 131050), "system" (a user's BSUID
 //     or number changed), "preference" (user_preferences stop or resume),
 //     "user_id_update" (the field Meta retracted in August 2026) and "raw".
 //     A user is named by a number ("from", or "recipient" for a status),
@@ -39,7 +41,8 @@
 //     {"kind":"text","user_id":"US.13491208655302741918","username":"test.user","text":"hi"}
 //     or {"kind":"status","status":"delivered","user_id":"US.13491208655302741918","withhold_phone":true}
 //     or {"kind":"system","previous_user_id":"US.13491208655302741918","user_id":"US.27381940563712094455"}
-//     or {"kind":"preference","preference":"stop","user_id":"US.13491208655302741918"}.
+//     or {"kind":"preference","preference":"stop","user_id":"US.13491208655302741918"}
+//     or {"kind":"button","from":"447700900123","button_text":"Stop promotions"}.
 //   - PUT /_sandbox/credentials with {"access_tokens":[...],"app_secret":"...","endpoint_secrets":[...]}
 //     replaces any of the values in a running sandbox (for secret rotation).
 //

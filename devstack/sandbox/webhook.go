@@ -53,6 +53,19 @@ type TextEvent struct {
 	// Username is the sender's username (contacts[].profile.username);
 	// optional.
 	Username string
+	// Button, when set, makes the message a tap on a template's
+	// quick-reply button (type "button") instead of a text; Body is then
+	// ignored and Context names the template message tapped.
+	Button *ButtonObject
+	// Context is the wamid of the message a button reply answers.
+	Context string
+}
+
+// ButtonObject is a quick-reply button tap: the payload the business set
+// on the button (Meta sends the label when none was set) and its label.
+type ButtonObject struct {
+	Payload string `json:"payload"`
+	Text    string `json:"text"`
 }
 
 // StatusEvent describes a status update on a message the business sent.
@@ -122,8 +135,15 @@ type (
 		ID               string         `json:"id"`
 		Timestamp        string         `json:"timestamp"`
 		Type             string         `json:"type"`
+		Context          *msgContext    `json:"context,omitempty"`
 		Text             *TextObject    `json:"text,omitempty"`
+		Button           *ButtonObject  `json:"button,omitempty"`
 		System           *systemContent `json:"system,omitempty"`
+	}
+	// msgContext names the message a reply answers.
+	msgContext struct {
+		From string `json:"from"`
+		ID   string `json:"id"`
 	}
 	messageStatus struct {
 		ID                    string `json:"id"`
@@ -159,15 +179,20 @@ type (
 // when Body or WAMID is empty, or the sender is not named by digits in
 // From, a BSUID in UserID, or both (see validUser).
 func BuildTextEvent(b Business, ev TextEvent) ([]byte, error) {
-	if ev.Body == "" || ev.WAMID == "" || !validUser(ev.From, ev.UserID, ev.ParentUserID) {
+	if (ev.Body == "" && ev.Button == nil) || ev.WAMID == "" || !validUser(ev.From, ev.UserID, ev.ParentUserID) {
 		return nil, fmt.Errorf("build text event: %w", ErrBadEvent)
 	}
 	v := b.value()
 	v.Contacts = []contact{newContact(ev.Name, ev.Username, ev.From, ev.UserID, ev.ParentUserID)}
-	v.Messages = []inboundMsg{{
-		From: ev.From, FromUserID: ev.UserID, FromParentUserID: ev.ParentUserID, ID: ev.WAMID,
-		Timestamp: unixString(ev.Time), Type: "text", Text: &TextObject{Body: ev.Body},
-	}}
+	m := inboundMsg{From: ev.From, FromUserID: ev.UserID, FromParentUserID: ev.ParentUserID, ID: ev.WAMID,
+		Timestamp: unixString(ev.Time), Type: "text", Text: &TextObject{Body: ev.Body}}
+	if ev.Button != nil {
+		m.Type, m.Text, m.Button = "button", nil, ev.Button
+		if ev.Context != "" {
+			m.Context = &msgContext{From: b.DisplayPhoneNumber, ID: ev.Context}
+		}
+	}
+	v.Messages = []inboundMsg{m}
 	return b.encode(v)
 }
 

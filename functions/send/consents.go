@@ -119,14 +119,8 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		Erased   bool             `json:"erased"`
 	}{Purposes: map[string]state{}, Ledger: []entry{}, Erased: prof.Erased}
 	for purpose := range purposes {
-		st := "none"
-		for _, ev := range prof.Ledger {
-			if ev.Purpose == purpose {
-				st = map[string]string{store.ActionGrant: "granted", store.ActionRevoke: "revoked"}[ev.Action]
-			}
-		}
 		_, supp := prof.Suppressed[purpose]
-		out.Purposes[purpose] = state{State: st, Suppressed: supp || prof.Erased}
+		out.Purposes[purpose] = state{State: prof.State(purpose), Suppressed: supp || prof.Erased}
 	}
 	for _, ev := range prof.Ledger {
 		out.Ledger = append(out.Ledger, entry{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,

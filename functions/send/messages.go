@@ -13,6 +13,7 @@ import (
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/consent"
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
@@ -353,17 +354,28 @@ func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject str
 		Transient: api.Retryable()}
 }
 
-// stopMarketing records Meta's 131050 as a marketing revocation with a
-// suppression, audited.
+// stopMarketing records Meta's 131050 as a marketing revocation, audited,
+// with the suppression shared/consent decides on the reason held now (a
+// person's own STOP stays the reason; WhatsApp's setting is lifted by its
+// resume).
 func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject string) error {
 	id := ids.New("cev_")
-	ev.Type, ev.Details = audit.EventConsentRevoked, map[string]string{"purpose": "marketing", "method": "provider_131050", "consent_event": id}
-	err := h.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "marketing", Action: store.ActionRevoke,
-		Method: "provider_131050", PolicyVersion: "provider", Actor: "send", At: h.now()}, store.SuppressionAdd, "meta_131050",
-		store.Unit{Audit: []audit.Event{ev}, Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: h.now(),
-			Fields: wgevents.Data{ConsentEventID: id, Purpose: "marketing", Action: store.ActionRevoke, Method: "provider_131050"}}}})
-	if errors.Is(err, store.ErrErased) {
-		return nil
+	for attempt := 0; ; attempt++ {
+		prof, err := h.Store.Profile(ctx, subject)
+		if err != nil {
+			return err
+		}
+		c := consent.Decide(consent.Provider131050, prof.Suppressed["marketing"])
+		ev.Type, ev.Details = consent.AuditType(c.Action), map[string]string{"purpose": c.Purpose, "method": c.Method, "consent_event": id}
+		err = h.Store.RecordChange(ctx, subject, store.ConsentEvent{ID: id, Actor: "send", At: h.now()}, c,
+			store.Unit{Audit: []audit.Event{ev}, Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: h.now(),
+				Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method}}}})
+		switch {
+		case errors.Is(err, store.ErrSuppressionChanged) && attempt == 0:
+			continue
+		case errors.Is(err, store.ErrErased):
+			return nil
+		}
+		return err
 	}
-	return err
 }

@@ -62,6 +62,14 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			c.Replies[kw] = v
 		}
 	}
+	if v := getenv("STOP_PROMOTIONS_LABELS"); v != "" {
+		c.Keywords.StopPromotions = nil
+		for _, label := range strings.Split(v, ",") {
+			if label = strings.TrimSpace(label); label != "" {
+				c.Keywords.StopPromotions = append(c.Keywords.StopPromotions, label)
+			}
+		}
+	}
 	if c.PhoneNumberID == "" || c.MetaSecretID == "" || c.SignedSecretID == "" {
 		return Config{}, errors.New("config: PHONE_NUMBER_ID, META_WEBHOOK_SECRET_ID and SIGNED_WEBHOOK_SECRET_ID are required")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/consent"
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/ids"
@@ -62,6 +63,8 @@ func (h *Handler) process(ctx context.Context, req events.APIGatewayV2HTTPReques
 			err = h.status(ctx, req, caller, ev.Status, out)
 		case whatsapp.KindSystem:
 			err = h.system(ctx, req, caller, ev.System, out)
+		case whatsapp.KindPreference:
+			err = h.preference(ctx, req, caller, ev.Preference, out)
 		default:
 			out.Ignored++
 		}
@@ -94,10 +97,7 @@ func (h *Handler) inbound(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if err != nil || sub.index == "" {
 		return err
 	}
-	kw := KeywordNone
-	if m.Type == "text" {
-		kw = h.Config.Keywords.Match(m.Text)
-	}
+	kw := h.keywordOf(m)
 	if kw == KeywordErase { // idempotent per subject, so also re-run on a redelivery
 		if err := h.openErasure(ctx, req, caller, sub); err != nil {
 			return err
@@ -131,10 +131,7 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	lookup := h.Keys.Lookup("wamid", m.ID)
 	received := audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
 		RequestID: req.RequestContext.RequestID, Details: map[string]string{"type": m.Type, "class": string(h.Config.InboundClass)}}
-	kw := KeywordNone
-	if m.Type == "text" {
-		kw = h.Config.Keywords.Match(m.Text)
-	}
+	kw := h.keywordOf(m)
 	extra, auditEvents, err := h.keywordWrites(ctx, sub, lookup, m, kw, received)
 	if err != nil {
 		return person{}, err
@@ -162,6 +159,18 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	return sub, nil
 }
 
+// keywordOf is what a whole message means: a text keyword, or a
+// quick-reply button's stop of promotions.
+func (h *Handler) keywordOf(m whatsapp.Message) Keyword {
+	switch m.Type {
+	case "text":
+		return h.Config.Keywords.Match(m.Text)
+	case "button":
+		return h.Config.Keywords.MatchButton(m.ReplyID, m.ReplyTitle)
+	}
+	return KeywordNone
+}
+
 // inboundEvents are the outbox records of an inbound message and of its
 // keyword's consent change, in the order of their audit events (received,
 // then the consent change if any).
@@ -169,41 +178,47 @@ func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, k
 	at := window.Bound(m.Time, h.now())
 	out := []store.EventRecord{{Type: wgevents.TypeMessageReceived, Subject: sub.index, MessageSK: "msg#in#" + lookup, At: at,
 		Fields: wgevents.Data{Direction: "in", MessageType: m.Type, Purpose: string(h.Config.InboundClass)}}}
-	if kw == KeywordStop || kw == KeywordStart {
-		action := store.ActionRevoke
-		if kw == KeywordStart {
-			action = store.ActionGrant
-		}
-		out = append(out, store.EventRecord{Type: wgevents.TypeConsentChanged, Subject: sub.index, At: at,
-			Fields: wgevents.Data{ConsentEventID: "cev_" + lookup[:20], Purpose: "marketing", Action: action, Method: "whatsapp_keyword"}})
+	if sig, ok := kw.Signal(); ok {
+		c := consent.Decide(sig, "")
+		out = append(out, consentRecord(sub.index, keywordConsentID(lookup), c, at))
 	}
 	return out
 }
 
+// consentRecord is the consent.changed outbox record of change c.
+func consentRecord(subject, id string, c consent.Change, at time.Time) store.EventRecord {
+	return store.EventRecord{Type: wgevents.TypeConsentChanged, Subject: subject, At: at,
+		Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method}}
+}
+
+// keywordConsentID is the id of the consent event a message's keyword
+// records: derived from the message, so a redelivery can never record a
+// second change.
+func keywordConsentID(lookup string) string { return "cev_" + lookup[:20] }
+
 // keywordWrites returns the consent writes and audit events a keyword
-// adds to the message's transaction. Consent event ids derive from the
-// message, so a redelivery can never record a second change.
+// (or the stop-promotions button) adds to the message's transaction. The
+// effect of these signals does not depend on what suppression is held
+// (shared/consent), so nothing is read first.
 func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, m whatsapp.Message, kw Keyword, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
-	var action, evType = "", audit.EventUnknown
-	change := store.SuppressionKeep
-	switch kw {
-	case KeywordStop:
-		action, evType, change = store.ActionRevoke, audit.EventConsentRevoked, store.SuppressionAdd
-	case KeywordStart:
-		action, evType, change = store.ActionGrant, audit.EventConsentGranted, store.SuppressionLift
-	default:
+	sig, ok := kw.Signal()
+	if !ok {
 		return nil, []audit.Event{received}, nil
 	}
-	id := "cev_" + lookup[:20]
-	ev := store.ConsentEvent{ID: id, Purpose: "marketing", Action: action, Method: "whatsapp_keyword",
-		PolicyVersion: "whatsapp_keyword", Actor: "webhook", Evidence: []byte("inbound message " + lookup), At: m.Time}
-	items, err := h.Store.ConsentWrites(ctx, sub.index, ev, change, "stop_keyword")
+	c := consent.Decide(sig, "")
+	id := keywordConsentID(lookup)
+	items, err := h.Store.ChangeWrites(ctx, sub.index, store.ConsentEvent{ID: id, Actor: "webhook",
+		Evidence: []byte("inbound message " + lookup), At: m.Time}, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	consent := audit.Event{Type: evType, Subject: sub.pseudonym, Actor: received.Actor, RequestID: received.RequestID,
-		Details: map[string]string{"purpose": "marketing", "method": "whatsapp_keyword", "consent_event": id}}
-	return items, []audit.Event{received, consent}, nil
+	return items, []audit.Event{received, consentAudit(c, id, sub.pseudonym, received.Actor, received.RequestID)}, nil
+}
+
+// consentAudit is the audit event of consent change c recorded as id.
+func consentAudit(c consent.Change, id, pseudonym string, actor audit.Actor, requestID string) audit.Event {
+	return audit.Event{Type: consent.AuditType(c.Action), Subject: pseudonym, Actor: actor, RequestID: requestID,
+		Details: map[string]string{"purpose": c.Purpose, "method": c.Method, "consent_event": id}}
 }
 
 // openErasure opens (or finds) the subject's erasure request: the signed
@@ -258,8 +273,22 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	status := store.EventRecord{Type: wgevents.TypeMessageStatus, Subject: subjectIndex, MessageSK: sk, At: window.Bound(s.Time, h.now()),
 		Fields: wgevents.Data{Direction: "out", Status: s.Status, ErrorCode: s.ErrorCode, MessageID: strings.TrimPrefix(sk, "msg#out#")}}
-	err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time},
-		store.Unit{Audit: evs, Events: []store.EventRecord{status}, Items: p.attach.TransactItems()})
+	for attempt := 0; ; attempt++ {
+		u := store.Unit{Audit: evs, Events: []store.EventRecord{status}, Items: p.attach.TransactItems()}
+		stopped := s.Status == "failed" && s.ErrorCode == codeStoppedMarketing
+		if stopped {
+			// Meta refused a marketing message because the person stopped
+			// marketing in WhatsApp: the ledger says so, with the status.
+			if u, err = h.stoppedMarketing(ctx, req, caller, subjectIndex, p.pseudonym, lookup, s, u); err != nil {
+				return err
+			}
+		}
+		err = h.Store.ApplyStatus(ctx, subjectIndex, sk, store.Status{Lookup: lookup, Status: s.Status, ErrorCode: s.ErrorCode, At: s.Time}, u)
+		if stopped && errors.Is(err, store.ErrItemCondition) && attempt == 0 {
+			continue // the suppression changed since it was read
+		}
+		break
+	}
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		out.Duplicates++

@@ -1,6 +1,10 @@
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/waguard/waguard/shared/consent"
+)
 
 // Keyword is what a whole inbound message means, if anything.
 type Keyword int
@@ -12,6 +16,9 @@ const (
 	KeywordStart
 	KeywordErase
 	KeywordHelp
+	// KeywordStopPromotions is a tap on a marketing template's "Stop
+	// promotions" quick-reply button (a button message, not text).
+	KeywordStopPromotions
 )
 
 // Keywords lists the words of each meaning.
@@ -19,6 +26,10 @@ type Keywords struct {
 	Stop, Start, Help []string
 	// ErasurePhrase is matched as a whole message too.
 	ErasurePhrase string
+	// StopPromotions are the labels of Meta's "Stop promotions" button,
+	// one per template language the business uses: Meta sends the label as
+	// the button's payload and text, translated ("Parar promoções").
+	StopPromotions []string
 }
 
 // DefaultKeywords are the carrier and Twilio lists, without YES: a reply
@@ -29,11 +40,40 @@ func DefaultKeywords(erasurePhrase string) Keywords {
 		erasurePhrase = "DELETE MY DATA"
 	}
 	return Keywords{
-		Stop:          []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT", "OPTOUT"},
-		Start:         []string{"START", "UNSTOP", "SUBSCRIBE", "OPTIN"},
-		Help:          []string{"HELP", "INFO"},
-		ErasurePhrase: erasurePhrase,
+		Stop:           []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT", "OPTOUT"},
+		Start:          []string{"START", "UNSTOP", "SUBSCRIBE", "OPTIN"},
+		Help:           []string{"HELP", "INFO"},
+		ErasurePhrase:  erasurePhrase,
+		StopPromotions: []string{"Stop promotions"},
 	}
+}
+
+// MatchButton classifies a quick-reply button message by its payload and
+// text: [KeywordStopPromotions] when either equals a listed label,
+// trimmed and ignoring case. An opt-out is honoured however it is
+// labelled: a false match only suppresses marketing, which a grant lifts.
+func (k Keywords) MatchButton(payload, text string) Keyword {
+	for _, label := range k.StopPromotions {
+		for _, v := range []string{payload, text} {
+			if t := strings.TrimSpace(v); t != "" && strings.EqualFold(t, label) {
+				return KeywordStopPromotions
+			}
+		}
+	}
+	return KeywordNone
+}
+
+// Signal is the consent signal a keyword gives, if any.
+func (kw Keyword) Signal() (consent.Signal, bool) {
+	switch kw {
+	case KeywordStop:
+		return consent.KeywordStop, true
+	case KeywordStart:
+		return consent.KeywordStart, true
+	case KeywordStopPromotions:
+		return consent.StopPromotions, true
+	}
+	return 0, false
 }
 
 // Match classifies text. A message is a keyword only when, trimmed of

@@ -112,3 +112,63 @@ func TestRetryUnknownStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchButton: the Stop promotions button is recognised by its label
+// in the payload or the text, in every configured language; other quick
+// replies, and labels inside longer text, are not.
+func TestMatchButton(t *testing.T) {
+	k := DefaultKeywords("")
+	k.StopPromotions = append(k.StopPromotions, "Parar promoções")
+	tests := []struct {
+		name, payload, text string
+		want                Keyword
+	}{
+		{"label as payload and text", "Stop promotions", "Stop promotions", KeywordStopPromotions},
+		{"payload set by the business, label as text", "OPT_OUT_42", "Stop promotions", KeywordStopPromotions},
+		{"label as payload only", "stop promotions", "", KeywordStopPromotions},
+		{"translated", "Parar promoções", "Parar promoções", KeywordStopPromotions},
+		{"padded", "  Stop promotions\n", "", KeywordStopPromotions},
+		{"another quick reply", "TRACK_ORDER", "Track my order", KeywordNone},
+		{"label inside text", "", "Stop promotions please", KeywordNone},
+		{"empty", "", "", KeywordNone},
+		{"STOP keyword is not a button", "STOP", "STOP", KeywordNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := k.MatchButton(tt.payload, tt.text); got != tt.want {
+				t.Errorf("MatchButton(%q, %q) = %v, want %v", tt.payload, tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStopPromotionsLabelsConfig: STOP_PROMOTIONS_LABELS replaces the
+// default list, comma-separated, blanks dropped.
+func TestStopPromotionsLabelsConfig(t *testing.T) {
+	env := map[string]string{"PHONE_NUMBER_ID": "1", "META_WEBHOOK_SECRET_ID": "m", "SIGNED_WEBHOOK_SECRET_ID": "s",
+		"PROVIDER_SECRET_ID": "p", "STOP_PROMOTIONS_LABELS": "Stop promotions, Parar promoções,, "}
+	c, err := configFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("configFromEnv() err = %v", err)
+	}
+	if got := strings.Join(c.Keywords.StopPromotions, "|"); got != "Stop promotions|Parar promoções" {
+		t.Errorf("StopPromotions = %q, want the two labels", got)
+	}
+}
+
+// FuzzMatchButton checks MatchButton never panics and matches only a
+// configured label, trimmed, ignoring case.
+func FuzzMatchButton(f *testing.F) {
+	for _, s := range []string{"Stop promotions", " stop PROMOTIONS ", "", "Stop"} {
+		f.Add(s, s)
+	}
+	k := DefaultKeywords("")
+	f.Fuzz(func(t *testing.T, payload, text string) {
+		if k.MatchButton(payload, text) == KeywordNone {
+			return
+		}
+		if !strings.EqualFold(strings.TrimSpace(payload), "Stop promotions") && !strings.EqualFold(strings.TrimSpace(text), "Stop promotions") {
+			t.Fatalf("MatchButton matched neither label: payload_len=%d text_len=%d", len(payload), len(text))
+		}
+	})
+}

@@ -38,6 +38,10 @@ const (
 	// records it returned, so a DPO can answer who read whose data. The
 	// subject-access export keeps its own EventDataExport.
 	EventDataAccess EventType = "data_access"
+	// EventConsentResumed: a person resumed marketing messages in
+	// WhatsApp's own settings (user_preferences resume). Recorded in the
+	// ledger; not a grant.
+	EventConsentResumed EventType = "consent_resumed"
 )
 
 // Valid reports whether t is one of the event types above.
@@ -47,7 +51,7 @@ func (t EventType) Valid() bool {
 		EventConsentGranted, EventConsentRevoked, EventDataDeletion,
 		EventDataExport, EventErasureRequested, EventRetentionSweep,
 		EventAPIKeyRotated, EventAPIKeyFallbackUsed, EventRateLimitExceeded,
-		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked, EventDataAccess:
+		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked, EventDataAccess, EventConsentResumed:
 		return true
 	}
 	return false

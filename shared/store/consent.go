@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,13 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/consent"
 	"github.com/waguard/waguard/shared/window"
 )
 
-// Consent actions.
+// Consent actions (shared/consent defines them and [consent.ActionResume]).
 const (
-	ActionGrant  = "grant"
-	ActionRevoke = "revoke"
+	ActionGrant  = consent.ActionGrant
+	ActionRevoke = consent.ActionRevoke
 )
 
 // ConsentEvent is one entry of a subject's append-only consent ledger.
@@ -52,7 +54,59 @@ const (
 // A revoke never deletes the grant it revokes (GDPR Art. 7(1)). Returns
 // [ErrErased] if the subject was erased and ev is not a grant.
 func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string, u Unit) error {
-	items, err := s.ConsentWrites(ctx, subject, ev, change, reason)
+	return s.record(ctx, subject, ev, suppression{change: change, reason: reason}, u)
+}
+
+// RecordChange appends the ledger entry of c (the rule shared/consent
+// decided) with ev's id, actor, evidence and time, and applies c's effect
+// on the suppression, in one transaction with u. Returns [ErrDuplicate]
+// when ev's id was recorded before, [ErrErased] if the subject was erased
+// and c is not a grant, and [ErrSuppressionChanged] when c's effect is
+// limited to some reasons (c.Over) and the suppression changed since the
+// caller read it: read it again and decide again.
+func (s *Store) RecordChange(ctx context.Context, subject string, ev ConsentEvent, c consent.Change, u Unit) error {
+	ev, sup := fromChange(ev, c)
+	return s.record(ctx, subject, ev, sup, u)
+}
+
+// ChangeWrites is [Store.ConsentWrites] for a change decided by
+// shared/consent ([Store.RecordChange]), for a caller that commits it in
+// its own transaction. A failed c.Over condition cancels that
+// transaction.
+func (s *Store) ChangeWrites(ctx context.Context, subject string, ev ConsentEvent, c consent.Change) ([]types.TransactWriteItem, error) {
+	ev, sup := fromChange(ev, c)
+	return s.consentWrites(ctx, subject, ev, sup)
+}
+
+// ErrSuppressionChanged is returned when a suppression change limited to
+// some reasons found the suppression held for another one.
+var ErrSuppressionChanged = errors.New("store: the suppression changed meanwhile")
+
+// suppression is what a ledger entry does to its purpose's suppression.
+type suppression struct {
+	change SuppressionChange
+	reason string
+	// over, when not nil, limits the change to a purpose not suppressed
+	// or suppressed for one of these reasons (a condition).
+	over []string
+}
+
+// fromChange fills ev from c.
+func fromChange(ev ConsentEvent, c consent.Change) (ConsentEvent, suppression) {
+	ev.Purpose, ev.Action, ev.Method, ev.PolicyVersion = c.Purpose, c.Action, c.Method, c.PolicyVersion
+	sup := suppression{reason: c.Reason, over: c.Over}
+	switch c.Effect {
+	case consent.Suppress:
+		sup.change = SuppressionAdd
+	case consent.Lift:
+		sup.change = SuppressionLift
+	}
+	return ev, sup
+}
+
+// record writes ev and sup in one transaction with u.
+func (s *Store) record(ctx context.Context, subject string, ev ConsentEvent, sup suppression, u Unit) error {
+	items, err := s.consentWrites(ctx, subject, ev, sup)
 	if err != nil {
 		return err
 	}
@@ -60,15 +114,33 @@ func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEve
 	if ev.Action != ActionGrant {
 		t.add(ErrErased, s.notErased(subject))
 	}
-	t.add(ErrDuplicate, items[0]).add(nil, items[1:]...) // the ledger entry first
+	// The event's marker and ledger entry first; only a limited
+	// suppression change has a condition among the rest.
+	t.add(ErrDuplicate, items[:2]...).add(ErrSuppressionChanged, items[2:]...)
 	return s.write(ctx, u, func(_ []audit.Event, commit func(*tx) error) error { return commit(t) })
 }
 
 // ConsentWrites returns the writes that record ev and apply change, for a
 // caller that commits them in its own transaction (the webhook commits a
-// STOP keyword together with the message that carried it). The ledger
-// entry comes first and is conditional on not existing.
+// STOP keyword together with the message that carried it). The event
+// id's marker and the ledger entry come first, each conditional on not
+// existing.
 func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string) ([]types.TransactWriteItem, error) {
+	return s.consentWrites(ctx, subject, ev, suppression{change: change, reason: reason})
+}
+
+// consentIDPrefix begins the sort key of the item that marks a consent
+// event id as recorded.
+const consentIDPrefix = "cevid#"
+
+// consentWrites returns the writes of the event id's marker and of the
+// ledger entry (both conditional on not existing), then the
+// suppression's.
+// A lift removes the purpose's suppression from every partition of the
+// subject ([Store.Partitions]): [Store.Profile] counts a suppression held
+// in any of them, so lifting the home partition's alone would leave a
+// merged subject suppressed after a fresh grant.
+func (s *Store) consentWrites(ctx context.Context, subject string, ev ConsentEvent, sup suppression) ([]types.TransactWriteItem, error) {
 	pk := SubjectPK(subject)
 	now := s.now()
 	at := window.Bound(ev.At, now).UTC()
@@ -79,15 +151,50 @@ func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEve
 	if err := s.sealFields(ctx, subject, pk, sk, item, field{"evidence", ev.Evidence}); err != nil {
 		return nil, err
 	}
-	items := []types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}
-	switch change {
+	// The ledger's sort key holds the time of recording, so the entry's
+	// own condition cannot refuse a second recording of one event: a
+	// marker keyed by the event id does (a signal's id derives from what
+	// Meta sent, so its redelivery is a duplicate).
+	marker := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(consentIDPrefix + ev.ID), "at": num(at.Unix())}
+	items := []types.TransactWriteItem{put(s.name, marker, "attribute_not_exists(pk)"), put(s.name, item, "attribute_not_exists(pk)")}
+	cond, names, values := overCondition(sup.over)
+	switch sup.change {
 	case SuppressionAdd:
-		items = append(items, put(s.name, map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("supp#" + ev.Purpose),
-			"reason": sAttr(reason), "at": num(ev.At.Unix())}, ""))
+		w := put(s.name, map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr("supp#" + ev.Purpose),
+			"reason": sAttr(sup.reason), "at": num(ev.At.Unix())}, cond)
+		w.Put.ExpressionAttributeNames, w.Put.ExpressionAttributeValues = names, values
+		items = append(items, w)
 	case SuppressionLift:
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(pk, "supp#"+ev.Purpose)}})
+		parts, err := s.Partitions(ctx, subject)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			d := &types.Delete{TableName: &s.name, Key: key(SubjectPK(p), "supp#"+ev.Purpose)}
+			if cond != "" {
+				d.ConditionExpression, d.ExpressionAttributeNames, d.ExpressionAttributeValues = &cond, names, values
+			}
+			items = append(items, types.TransactWriteItem{Delete: d})
+		}
 	}
 	return items, nil
+}
+
+// overCondition is the condition that limits a suppression change to a
+// purpose not suppressed or suppressed for one of reasons ("" when
+// reasons is nil: unconditional).
+func overCondition(reasons []string) (string, map[string]string, map[string]types.AttributeValue) {
+	if reasons == nil {
+		return "", nil, nil
+	}
+	values := map[string]types.AttributeValue{}
+	var refs []string
+	for i, r := range reasons {
+		ref := fmt.Sprintf(":r%d", i)
+		values[ref] = sAttr(r)
+		refs = append(refs, ref)
+	}
+	return "attribute_not_exists(pk) OR #reason IN (" + strings.Join(refs, ", ") + ")", map[string]string{"#reason": "reason"}, values
 }
 
 // ledgerSK is a ledger entry's sort key: its own time to the second
@@ -118,15 +225,21 @@ type Profile struct {
 	LastInbound time.Time
 }
 
-// Consented reports whether the latest ledger event for purpose is a grant.
+// Consented reports whether the latest grant or revoke for purpose is a
+// grant ([consent.State]: a resume of WhatsApp's setting grants nothing).
 func (p Profile) Consented(purpose string) bool {
-	state := false
+	return p.State(purpose) == "granted"
+}
+
+// State is purpose's consent state: granted, revoked or none ([consent.State]).
+func (p Profile) State(purpose string) string {
+	var actions []string
 	for _, ev := range p.Ledger {
 		if ev.Purpose == purpose {
-			state = ev.Action == ActionGrant
+			actions = append(actions, ev.Action)
 		}
 	}
-	return state
+	return consent.State(actions)
 }
 
 // Profile reads a subject's consent ledger, suppressions, erasure state
