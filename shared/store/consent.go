@@ -32,6 +32,10 @@ type ConsentEvent struct {
 	PolicyVersion, Actor string
 	// Evidence is optional proof (stored encrypted).
 	Evidence []byte
+	// Notice is the exact text shown (shared/notice), registered with the
+	// entry and not kept in it; NoticeSHA256 is its id, which the entry
+	// keeps (set from Notice when empty; read back by [Store.Profile]).
+	Notice, NoticeSHA256 string
 	// At is when it happened.
 	At time.Time
 }
@@ -67,7 +71,8 @@ func (s *Store) RecordConsent(ctx context.Context, subject string, ev ConsentEve
 // ConsentWrites returns the writes that record ev and apply change, for a
 // caller that commits them in its own transaction (the webhook commits a
 // STOP keyword together with the message that carried it). The ledger
-// entry comes first and is conditional on not existing.
+// entry comes first and is conditional on not existing; ev's notice, when
+// not registered yet, is registered by the last write.
 func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string) ([]types.TransactWriteItem, error) {
 	pk := SubjectPK(subject)
 	now := s.now()
@@ -79,6 +84,13 @@ func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEve
 	if err := s.sealFields(ctx, subject, pk, sk, item, field{"evidence", ev.Evidence}); err != nil {
 		return nil, err
 	}
+	noticeID, register, err := s.consentNotice(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	if noticeID != "" {
+		item["notice_sha256"] = sAttr(noticeID)
+	}
 	items := []types.TransactWriteItem{put(s.name, item, "attribute_not_exists(pk)")}
 	switch change {
 	case SuppressionAdd:
@@ -87,7 +99,7 @@ func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEve
 	case SuppressionLift:
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.name, Key: key(pk, "supp#"+ev.Purpose)}})
 	}
-	return items, nil
+	return append(items, register...), nil
 }
 
 // ledgerSK is a ledger entry's sort key: its own time to the second
@@ -178,7 +190,7 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 		if live(it, now) {
 			p.Ledger = append(p.Ledger, ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
 				Action: str(it, "action"), Method: str(it, "method"), PolicyVersion: str(it, "policy_version"),
-				Actor: str(it, "actor"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
+				Actor: str(it, "actor"), NoticeSHA256: str(it, "notice_sha256"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
 		}
 	}
 	return p, nil
