@@ -221,6 +221,7 @@ func TestTemplateRoutes(t *testing.T) {
 		{Method: "POST", Path: "/v1/messages", Function: "SendFunction"},
 		{Method: "POST", Path: "/v1/consents", Function: "SendFunction"},
 		{Method: "POST", Path: "/v1/consents/query", Function: "SendFunction"},
+		{Method: "GET", Path: "/v1/notices/{id}", Function: "SendFunction"},
 		{Method: "POST", Path: "/v1/erasure-requests", Function: "EraseFunction"},
 		{Method: "GET", Path: "/v1/erasure-requests/{id}", Function: "EraseFunction"},
 		{Method: "POST", Path: "/v1/exports", Function: "EraseFunction"},

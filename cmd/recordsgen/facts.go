@@ -45,7 +45,7 @@ var purposes = []purpose{
 
 // tableUse says what each DynamoDB table holds.
 var tableUse = map[string]string{
-	"DataTable":  "messages (content encrypted), delivery statuses, consent ledger, suppressions, erasure requests and markers, rate-limit, idempotency, replay and flood-control records, event records and their delivery state (8 days; no content)",
+	"DataTable":  "messages (content encrypted), delivery statuses, consent ledger, consent notices (the business's own text, kept), suppressions, erasure requests and markers, rate-limit, idempotency, replay and flood-control records, event records and their delivery state (8 days; no content)",
 	"KeysTable":  "per-subject data keys, wrapped under a KMS-protected branch key",
 	"AuditTable": "the append-only audit trail and its signed daily digests",
 }
@@ -60,8 +60,9 @@ var routeUse = map[string]route{
 	"POST /webhooks/meta":                {"Meta's WhatsApp Cloud API", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
 	"POST /webhooks/signed":              {"a signing provider or internal sender", "inbound messages (number and/or WhatsApp user id, username, profile name, text or reply), delivery statuses, identifier changes"},
 	"POST /v1/messages":                  {"the controller's systems (API key, scope `messages:send`)", "recipient number or WhatsApp user id, message text or template parameters"},
-	"POST /v1/consents":                  {"the controller's systems (`consents:write`)", "number or WhatsApp user id, consent event, optional evidence"},
+	"POST /v1/consents":                  {"the controller's systems (`consents:write`)", "number or WhatsApp user id, consent event, optional evidence, optional notice text (not personal data)"},
 	"POST /v1/consents/query":            {"the controller's systems (`consents:read`)", "number or WhatsApp user id (answer: consent state and ledger)"},
+	"GET /v1/notices/{id}":               {"the controller's systems (`consents:read`)", "none (answer: a consent notice's text, the business's own wording)"},
 	"POST /v1/erasure-requests":          {"the controller's systems (`subjects:erase`)", "number or WhatsApp user id, reason"},
 	"GET /v1/erasure-requests/{id}":      {"the controller's systems (`subjects:erase`)", "none (answer: status and counts, no number)"},
 	"POST /v1/exports":                   {"the controller's systems (`subjects:export`)", "number or WhatsApp user id (answer: the person's decrypted data and identifiers)"},

@@ -29,6 +29,7 @@ import (
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/ids"
+	"github.com/waguard/waguard/shared/notice"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
@@ -327,6 +328,34 @@ func TestExportRoundTrip(t *testing.T) {
 	status, out = e.call(t, "POST /v1/exports", map[string]string{"phone": unknown}, nil)
 	if msgs, _ := out["messages"].([]any); status != 200 || len(msgs) != 0 || out["consents"] == nil {
 		t.Errorf("export of an unknown number = %d %v, want 200 with empty lists", status, out)
+	}
+}
+
+// TestExportNamesTheNotice: a consent entry recorded with a notice is
+// exported with the notice's id, and erasing the person leaves the notice
+// (the business's text, not the person's data).
+func TestExportNamesTheNotice(t *testing.T) {
+	e := newEnv(t)
+	num, _ := number(t)
+	subject := e.subject(t, num)
+	text := "Offers from Example Ltd by WhatsApp. " + hex.EncodeToString(randBytes(6))
+	if err := e.webhook.Store.RecordConsent(context.Background(), subject, store.ConsentEvent{ID: "cev_" + hex.EncodeToString(randBytes(8)),
+		Purpose: "marketing", Action: store.ActionGrant, Method: "web_form", Notice: text, Actor: "test", At: time.Now()}, store.SuppressionLift, "", store.Unit{}); err != nil {
+		t.Fatal(err)
+	}
+	status, out := e.call(t, "POST /v1/exports", map[string]string{"phone": num}, nil)
+	consents, _ := out["consents"].([]any)
+	if status != 200 || len(consents) != 1 {
+		t.Fatalf("export = %d %v, want one consent entry", status, out)
+	}
+	if c := consents[0].(map[string]any); c["notice_sha256"] != notice.ID(text) || c["policy_version"] != "" {
+		t.Errorf("exported consent = %v, want notice_sha256 %s and an empty policy_version", c, notice.ID(text))
+	}
+	if status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": num, "reason": "user_request"}, nil); status != 202 {
+		t.Fatalf("POST /v1/erasure-requests = %d %v", status, out)
+	}
+	if n, err := e.webhook.Store.Notice(context.Background(), notice.ID(text)); err != nil || n.Text != text {
+		t.Errorf("Notice() after the erasure = %+v, %v; want the notice kept", n, err)
 	}
 }
 

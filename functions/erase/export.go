@@ -59,7 +59,9 @@ type exportConsent struct {
 	Action        string    `json:"action"`
 	Method        string    `json:"method"`
 	PolicyVersion string    `json:"policy_version"`
-	Actor         string    `json:"actor"`
+	// NoticeSHA256 names the notice shown (GET /v1/notices/{id}).
+	NoticeSHA256 string `json:"notice_sha256,omitempty"`
+	Actor        string `json:"actor"`
 }
 
 // exportIdentifier is one identifier of the person: kind phone, user_id,
@@ -250,7 +252,7 @@ func (h *Handler) exportState(ctx context.Context, subject string, doc *exportDo
 	}
 	for _, ev := range prof.Ledger {
 		doc.Consents = append(doc.Consents, exportConsent{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
-			PolicyVersion: ev.PolicyVersion, Actor: ev.Actor})
+			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor})
 	}
 	for purpose := range prof.Suppressed {
 		doc.Suppression.Purposes = append(doc.Suppression.Purposes, purpose)

@@ -12,6 +12,7 @@ import (
 	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/audit"
 	wgevents "github.com/waguard/waguard/shared/events"
+	"github.com/waguard/waguard/shared/notice"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -124,7 +125,7 @@ func TestE2EMessageStatus(t *testing.T) {
 
 // TestE2EConsentChanged: a STOP from the person revokes marketing
 // (method whatsapp_keyword) and a consent recorded through the API keeps
-// its method; both become consent.changed.
+// its method and names the notice shown; both become consent.changed.
 func TestE2EConsentChanged(t *testing.T) {
 	e := newE2E(t)
 	p := e.newPerson(t)
@@ -141,8 +142,9 @@ func TestE2EConsentChanged(t *testing.T) {
 	}
 	e.checkBus(t, a, data)
 
+	shown := "Offers from Example Ltd by WhatsApp; reply STOP to opt out. " + tag()
 	status, out, _ := e.api(t, "POST", "/v1/consents", map[string]string{"phone": p.phone, "purpose": "marketing", "action": "grant",
-		"method": "double_opt_in", "policy_version": "2026-02"})
+		"method": "double_opt_in", "policy_version": "2026-02", "notice": shown})
 	if status != 201 {
 		t.Fatalf("grant = %d %v", status, out)
 	}
@@ -151,7 +153,8 @@ func TestE2EConsentChanged(t *testing.T) {
 		return of(p, wgevents.TypeConsentChanged)(a) && a.data["consent_event_id"] == id
 	})
 	checkArrival(t, a)
-	data = map[string]any{"contact_id": p.contact, "consent_event_id": id, "purpose": "marketing", "action": "grant", "method": "double_opt_in"}
+	data = map[string]any{"contact_id": p.contact, "consent_event_id": id, "purpose": "marketing", "action": "grant", "method": "double_opt_in",
+		"notice_sha256": notice.ID(shown)}
 	if diff := cmp.Diff(withContent(data, map[string]any{"phone": p.phone, "user_id": p.userID}), a.data); diff != "" {
 		t.Errorf("API grant: sandbox delivery data (-want +got):\n%s", diff)
 	}

@@ -13,6 +13,7 @@ import (
 	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/ids"
+	"github.com/waguard/waguard/shared/notice"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -26,8 +27,30 @@ type consentRequest struct {
 	Purpose       string `json:"purpose"`
 	Action        string `json:"action"`
 	Method        string `json:"method"`
-	PolicyVersion string `json:"policy_version"`
-	Evidence      string `json:"evidence,omitempty"`
+	PolicyVersion string `json:"policy_version,omitempty"`
+	// Notice is the exact text shown to the person (shared/notice).
+	Notice   string `json:"notice,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// validConsent is the rule for a consent body (docs/api.md): a known
+// purpose and action, a method, an optional policy version and notice
+// that are well formed, evidence within 4 KB. A grant must record what the
+// person agreed to, a notice or a policy version or both, or it could not
+// be demonstrated (Art. 7(1)); a revoke needs neither, as withdrawing must
+// be as easy as giving consent (Art. 7(3)).
+func validConsent(r consentRequest) bool {
+	if !purposes[r.Purpose] || !token(r.Method, 64) || len(r.Evidence) > 4096 ||
+		(r.PolicyVersion != "" && !token(r.PolicyVersion, 64)) || (r.Notice != "" && !notice.ValidText(r.Notice)) {
+		return false
+	}
+	switch r.Action {
+	case store.ActionGrant:
+		return r.PolicyVersion != "" || r.Notice != ""
+	case store.ActionRevoke:
+		return true
+	}
+	return false
 }
 
 // postConsent appends a grant or revoke to the subject's ledger. A grant
@@ -36,8 +59,7 @@ type consentRequest struct {
 // suppression alone, so a later send answers consent_required.
 func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var r consentRequest
-	if err := strictJSON(body, &r); err != nil || !purposes[r.Purpose] || (r.Action != store.ActionGrant && r.Action != store.ActionRevoke) ||
-		!token(r.Method, 64) || !token(r.PolicyVersion, 64) || len(r.Evidence) > 4096 {
+	if err := strictJSON(body, &r); err != nil || !validConsent(r) {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	who, err := parseWho(r.Phone, r.UserID)
@@ -52,6 +74,9 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	id := ids.New("cev_")
 	ev := store.ConsentEvent{ID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method, PolicyVersion: r.PolicyVersion,
 		Actor: p.ClientID, At: h.now()}
+	if r.Notice != "" {
+		ev.Notice, ev.NoticeSHA256 = r.Notice, notice.ID(r.Notice)
+	}
 	if r.Evidence != "" {
 		ev.Evidence = []byte(r.Evidence)
 	}
@@ -59,11 +84,14 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if r.Action == store.ActionGrant {
 		change, typ = store.SuppressionLift, audit.EventConsentGranted
 	}
+	// The audit event leaves the notice id out: 64 hex digits often hold
+	// a run of digits the audit guard refuses as a phone number; the
+	// ledger entry in the same transaction names it.
 	u := store.Unit{
 		Audit: []audit.Event{{Type: typ, Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
 			Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}}},
 		Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: ev.At,
-			Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method}}},
+			Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method, NoticeSHA256: ev.NoticeSHA256}}},
 	}
 	if r.Action == store.ActionGrant {
 		u.Items = append(u.Items, h.Store.LiftErasure(subject))
@@ -111,6 +139,7 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		Action        string    `json:"action"`
 		Method        string    `json:"method"`
 		PolicyVersion string    `json:"policy_version"`
+		NoticeSHA256  string    `json:"notice_sha256,omitempty"`
 		Actor         string    `json:"actor"`
 	}
 	out := struct {
@@ -124,7 +153,7 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 	}
 	for _, ev := range prof.Ledger {
 		out.Ledger = append(out.Ledger, entry{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
-			PolicyVersion: ev.PolicyVersion, Actor: ev.Actor})
+			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor})
 	}
 	// The ledger is the person's data: who read it is audited before it
 	// is answered, or it is not answered.

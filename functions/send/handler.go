@@ -73,6 +73,8 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		scope, serve = apiauth.ScopeConsentsWrite, h.postConsent
 	case "POST /v1/consents/query":
 		scope, serve = apiauth.ScopeConsentsRead, h.queryConsents
+	case "GET /v1/notices/{id}":
+		scope, serve = apiauth.ScopeConsentsRead, h.getNotice
 	default:
 		return httpapi.ErrorResponse(errNotFound), apiauth.Principal{}, nil
 	}

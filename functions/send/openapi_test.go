@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/waguard/waguard/internal/apispec"
+	"github.com/waguard/waguard/shared/notice"
 )
 
 // injectFault makes the sandbox provider answer the next sends to to with
@@ -105,6 +106,28 @@ func TestOpenAPIResponses(t *testing.T) {
 			marketing(to)
 			e.call(t, consents, e.key, consent(to, "revoke"))
 		}, body: func(to string) any { return map[string]string{"phone": to} }, status: 200},
+		{name: "consent granted with a notice", route: consents, body: func(to string) any {
+			b := consent(to, "grant")
+			delete(b, "policy_version")
+			b["notice"] = "Offers from Example Ltd by WhatsApp."
+			return b
+		}, status: 201},
+		{name: "consent granted with neither notice nor policy version", route: consents, body: func(to string) any {
+			b := consent(to, "grant")
+			delete(b, "policy_version")
+			return b
+		}, status: 400, code: "invalid_request"},
+		{name: "consent revoked with neither", route: consents, body: func(to string) any {
+			b := consent(to, "revoke")
+			delete(b, "policy_version")
+			return b
+		}, status: 201},
+		{name: "query with a notice and an empty policy version", route: query, setup: func(to string) {
+			b := consent(to, "grant")
+			b["notice"] = "Offers from Example Ltd by WhatsApp."
+			e.call(t, consents, e.key, b)
+			e.call(t, consents, e.key, map[string]string{"phone": to, "purpose": "marketing", "action": "revoke", "method": "web_form"})
+		}, body: func(to string) any { return map[string]string{"phone": to} }, status: 200},
 		{name: "query unknown number", route: query, body: func(to string) any { return map[string]string{"phone": to} }, status: 200},
 		{name: "query unknown field", route: query, body: func(to string) any { return map[string]string{"phone": to, "x": "y"} },
 			status: 400, code: "invalid_request"},
@@ -145,7 +168,36 @@ func TestOpenAPIResponses(t *testing.T) {
 // has a schema that compiles.
 func TestOpenAPISpec(t *testing.T) {
 	s := apispec.Load(t, "../../docs/openapi.yaml")
-	for _, route := range []string{"POST /v1/messages", "POST /v1/consents", "POST /v1/consents/query"} {
+	for _, route := range []string{"POST /v1/messages", "POST /v1/consents", "POST /v1/consents/query", "GET /v1/notices/{id}"} {
 		s.CheckCompiles(t, route)
+	}
+}
+
+// TestOpenAPINoticeResponses checks GET /v1/notices/{id}'s real answers
+// against docs/openapi.yaml.
+func TestOpenAPINoticeResponses(t *testing.T) {
+	e := newEnv(t)
+	s := apispec.Load(t, "../../docs/openapi.yaml")
+	const route = "GET /v1/notices/{id}"
+	text := "Offers from Example Ltd by WhatsApp. " + randomHex(6)
+	if status, out, _ := e.call(t, "POST /v1/consents", e.key, map[string]string{"phone": number(t), "purpose": "marketing", "action": "grant",
+		"method": "web_form", "notice": text}); status != 201 {
+		t.Fatalf("grant with a notice = %d %v", status, out)
+	}
+	for _, tc := range []struct {
+		name, id string
+		status   int
+	}{
+		{"registered", notice.ID(text), 200},
+		{"unknown", notice.ID("unknown " + randomHex(6)), 404},
+		{"malformed", "not-a-hash", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := e.getNotice(t, e.key, tc.id)
+			if status != tc.status {
+				t.Fatalf("%s = %d %v, want %d", route, status, out, tc.status)
+			}
+			s.Check(t, route, status, out, nil)
+		})
 	}
 }

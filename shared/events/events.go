@@ -92,6 +92,9 @@ type Data struct {
 	ErrorCode   int    `json:"error_code,omitempty"`
 	Action      string `json:"action,omitempty"`
 	Method      string `json:"method,omitempty"`
+	// NoticeSHA256 names the notice a consent event recorded
+	// (GET /v1/notices/{id}); a notice is the business's text, not personal.
+	NoticeSHA256 string `json:"notice_sha256,omitempty"`
 	// Content is the personal part, for content destinations only.
 	*Content
 }

@@ -34,6 +34,10 @@ type ConsentEvent struct {
 	PolicyVersion, Actor string
 	// Evidence is optional proof (stored encrypted).
 	Evidence []byte
+	// Notice is the exact text shown (shared/notice), registered with the
+	// entry and not kept in it; NoticeSHA256 is its id, which the entry
+	// keeps (set from Notice when empty; read back by [Store.Profile]).
+	Notice, NoticeSHA256 string
 	// At is when it happened.
 	At time.Time
 }
@@ -124,7 +128,8 @@ func (s *Store) record(ctx context.Context, subject string, ev ConsentEvent, sup
 // caller that commits them in its own transaction (the webhook commits a
 // STOP keyword together with the message that carried it). The event
 // id's marker and the ledger entry come first, each conditional on not
-// existing.
+// existing; ev's notice, when not registered yet, is registered by the
+// last write.
 func (s *Store) ConsentWrites(ctx context.Context, subject string, ev ConsentEvent, change SuppressionChange, reason string) ([]types.TransactWriteItem, error) {
 	return s.consentWrites(ctx, subject, ev, suppression{change: change, reason: reason})
 }
@@ -155,6 +160,13 @@ func (s *Store) consentWrites(ctx context.Context, subject string, ev ConsentEve
 	// own condition cannot refuse a second recording of one event: a
 	// marker keyed by the event id does (a signal's id derives from what
 	// Meta sent, so its redelivery is a duplicate).
+	noticeID, register, err := s.consentNotice(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	if noticeID != "" {
+		item["notice_sha256"] = sAttr(noticeID)
+	}
 	marker := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(consentIDPrefix + ev.ID), "at": num(at.Unix())}
 	items := []types.TransactWriteItem{put(s.name, marker, "attribute_not_exists(pk)"), put(s.name, item, "attribute_not_exists(pk)")}
 	cond, names, values := overCondition(sup.over)
@@ -177,7 +189,7 @@ func (s *Store) consentWrites(ctx context.Context, subject string, ev ConsentEve
 			items = append(items, types.TransactWriteItem{Delete: d})
 		}
 	}
-	return items, nil
+	return append(items, register...), nil
 }
 
 // overCondition is the condition that limits a suppression change to a
@@ -291,7 +303,7 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 		if live(it, now) {
 			p.Ledger = append(p.Ledger, ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
 				Action: str(it, "action"), Method: str(it, "method"), PolicyVersion: str(it, "policy_version"),
-				Actor: str(it, "actor"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
+				Actor: str(it, "actor"), NoticeSHA256: str(it, "notice_sha256"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
 		}
 	}
 	return p, nil
