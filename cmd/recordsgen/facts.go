@@ -81,6 +81,7 @@ var auditMeaning = map[audit.EventType]string{
 	audit.EventConsentGranted:          "a consent grant was appended to the ledger",
 	audit.EventConsentRevoked:          "a consent revocation was appended to the ledger",
 	audit.EventConsentResumed:          "a person's resume of marketing messages in WhatsApp's settings was appended to the ledger (not a grant)",
+	audit.EventConsentRequested:        "a grant waiting for the person's confirmation on WhatsApp (double opt-in) was appended to the ledger (not a grant)",
 	audit.EventDataDeletion:            "a person's data was erased (with counts)",
 	audit.EventDataExport:              "a page of a person's data was exported",
 	audit.EventDataAccess:              "an API client read a person's data (route, records returned), through the read API or the consent query",

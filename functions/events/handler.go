@@ -112,7 +112,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 
 // eventTypes are the audit event types whose change has an event.
 var eventTypes = map[audit.EventType]bool{audit.EventMessageReceived: true, audit.EventMessageStatus: true,
-	audit.EventConsentGranted: true, audit.EventConsentRevoked: true, audit.EventConsentResumed: true, audit.EventDataDeletion: true}
+	audit.EventConsentGranted: true, audit.EventConsentRevoked: true, audit.EventConsentResumed: true, audit.EventConsentRequested: true,
+	audit.EventDataDeletion: true}
 
 // stream delivers the events of a batch of audit stream records. A record
 // whose event is delivered, or whose failure is recorded for the retry

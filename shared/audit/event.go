@@ -42,6 +42,10 @@ const (
 	// WhatsApp's own settings (user_preferences resume). Recorded in the
 	// ledger; not a grant.
 	EventConsentResumed EventType = "consent_resumed"
+	// EventConsentRequested: a grant waiting for the person's
+	// confirmation on WhatsApp (double opt-in) was appended to the
+	// ledger, and the confirmation template is sent. Not a grant.
+	EventConsentRequested EventType = "consent_requested"
 )
 
 // Valid reports whether t is one of the event types above.
@@ -51,7 +55,8 @@ func (t EventType) Valid() bool {
 		EventConsentGranted, EventConsentRevoked, EventDataDeletion,
 		EventDataExport, EventErasureRequested, EventRetentionSweep,
 		EventAPIKeyRotated, EventAPIKeyFallbackUsed, EventRateLimitExceeded,
-		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked, EventDataAccess, EventConsentResumed:
+		EventWebhookValidationFailed, EventAuthFailed, EventIdentityLinked, EventDataAccess, EventConsentResumed,
+		EventConsentRequested:
 		return true
 	}
 	return false

@@ -101,8 +101,11 @@ type Change struct {
 	// Purpose, Action and Method are the ledger entry's.
 	Purpose, Action, Method string
 	// PolicyVersion is what the entry records as the policy shown: the
-	// signal's name, since no policy text was shown.
-	PolicyVersion string
+	// signal's name, since no policy text was shown, or, on a grant that
+	// confirms a pending one, the pending entry's; NoticeSHA256 likewise.
+	PolicyVersion, NoticeSHA256 string
+	// Confirms is the id of the pending entry a grant confirms ([Confirm]).
+	Confirms string
 	// Effect and Reason say what happens to the purpose's suppression.
 	Effect Effect
 	Reason string
@@ -164,22 +167,6 @@ func isSetting(reason string) bool {
 	return false
 }
 
-// State is a purpose's consent state after the ledger's entries for it,
-// oldest first: "granted" or "revoked" after the latest grant or revoke,
-// "none" before any. A resume changes nothing.
-func State(actions []string) string {
-	st := "none"
-	for _, a := range actions {
-		switch a {
-		case ActionGrant:
-			st = "granted"
-		case ActionRevoke:
-			st = "revoked"
-		}
-	}
-	return st
-}
-
 // AuditType is the audit event type of a ledger entry with action.
 func AuditType(action string) audit.EventType {
 	switch action {
@@ -189,6 +176,8 @@ func AuditType(action string) audit.EventType {
 		return audit.EventConsentRevoked
 	case ActionResume:
 		return audit.EventConsentResumed
+	case ActionPending:
+		return audit.EventConsentRequested
 	}
 	return audit.EventUnknown
 }

@@ -95,6 +95,9 @@ type Data struct {
 	// NoticeSHA256 names the notice a consent event recorded
 	// (GET /v1/notices/{id}); a notice is the business's text, not personal.
 	NoticeSHA256 string `json:"notice_sha256,omitempty"`
+	// Confirms is, on a grant confirming a pending one (double opt-in),
+	// the pending entry's consent event id.
+	Confirms string `json:"confirms,omitempty"`
 	// Content is the personal part, for content destinations only.
 	*Content
 }

@@ -66,6 +66,9 @@ const (
 	MessagesSent = "MessagesSent"
 	// MessagesReceived counts inbound messages stored.
 	MessagesReceived = "MessagesReceived"
+	// ConfirmationsIgnored counts taps on a double opt-in confirmation
+	// button that confirmed nothing (unknown, expired or confirmed before).
+	ConfirmationsIgnored = "ConfirmationsIgnored"
 	// SendRefused counts sends refused for consent, suppression, erasure
 	// or the customer service window.
 	SendRefused = "SendRefused"

@@ -37,7 +37,13 @@ type ConsentEvent struct {
 	// Notice is the exact text shown (shared/notice), registered with the
 	// entry and not kept in it; NoticeSHA256 is its id, which the entry
 	// keeps (set from Notice when empty; read back by [Store.Profile]).
+	// An entry with the id alone names a notice registered before (a
+	// grant confirming a pending one).
 	Notice, NoticeSHA256 string
+	// ConfirmBy is a pending entry's deadline ([consent.ActionPending]).
+	ConfirmBy time.Time
+	// Confirms is, on a grant, the id of the pending entry it confirms.
+	Confirms string
 	// At is when it happened.
 	At time.Time
 }
@@ -98,6 +104,12 @@ type suppression struct {
 // fromChange fills ev from c.
 func fromChange(ev ConsentEvent, c consent.Change) (ConsentEvent, suppression) {
 	ev.Purpose, ev.Action, ev.Method, ev.PolicyVersion = c.Purpose, c.Action, c.Method, c.PolicyVersion
+	if c.NoticeSHA256 != "" {
+		ev.NoticeSHA256 = c.NoticeSHA256
+	}
+	if c.Confirms != "" {
+		ev.Confirms = c.Confirms
+	}
 	sup := suppression{reason: c.Reason, over: c.Over}
 	switch c.Effect {
 	case consent.Suppress:
@@ -167,6 +179,15 @@ func (s *Store) consentWrites(ctx context.Context, subject string, ev ConsentEve
 	if noticeID != "" {
 		item["notice_sha256"] = sAttr(noticeID)
 	}
+	// A pending entry's deadline is not "expires_at", the attribute that
+	// TTL deletes and readers skip: the entry stays as the record of what
+	// was asked.
+	if !ev.ConfirmBy.IsZero() {
+		item["confirm_by"] = num(ev.ConfirmBy.Unix())
+	}
+	if ev.Confirms != "" {
+		item["confirms"] = sAttr(ev.Confirms)
+	}
 	marker := map[string]types.AttributeValue{"pk": sAttr(pk), "sk": sAttr(consentIDPrefix + ev.ID), "at": num(at.Unix())}
 	items := []types.TransactWriteItem{put(s.name, marker, "attribute_not_exists(pk)"), put(s.name, item, "attribute_not_exists(pk)")}
 	cond, names, values := overCondition(sup.over)
@@ -235,23 +256,38 @@ type Profile struct {
 	Erased bool
 	// LastInbound is when the subject last wrote to us (zero if never).
 	LastInbound time.Time
+	// ReadAt is when it was read: a pending grant counts as pending
+	// until its deadline ([consent.State]).
+	ReadAt time.Time
 }
 
 // Consented reports whether the latest grant or revoke for purpose is a
-// grant ([consent.State]: a resume of WhatsApp's setting grants nothing).
+// grant ([consent.State]: a resume of WhatsApp's setting grants nothing,
+// and neither does a pending grant).
 func (p Profile) Consented(purpose string) bool {
-	return p.State(purpose) == "granted"
+	return p.State(purpose) == consent.StateGranted
 }
 
-// State is purpose's consent state: granted, revoked or none ([consent.State]).
+// State is purpose's consent state when the profile was read: granted,
+// revoked, pending or none ([consent.State]).
 func (p Profile) State(purpose string) string {
-	var actions []string
-	for _, ev := range p.Ledger {
-		if ev.Purpose == purpose {
-			actions = append(actions, ev.Action)
+	var entries []consent.Entry
+	for _, e := range p.Entries() {
+		if e.Purpose == purpose {
+			entries = append(entries, e)
 		}
 	}
-	return consent.State(actions)
+	return consent.State(entries, p.ReadAt)
+}
+
+// Entries is the ledger as shared/consent's rules read it.
+func (p Profile) Entries() []consent.Entry {
+	out := make([]consent.Entry, 0, len(p.Ledger))
+	for _, ev := range p.Ledger {
+		out = append(out, consent.Entry{ID: ev.ID, Purpose: ev.Purpose, Action: ev.Action, At: ev.At, PolicyVersion: ev.PolicyVersion,
+			NoticeSHA256: ev.NoticeSHA256, ConfirmBy: ev.ConfirmBy, Confirms: ev.Confirms})
+	}
+	return out
 }
 
 // Profile reads a subject's consent ledger, suppressions, erasure state
@@ -259,8 +295,8 @@ func (p Profile) State(purpose string) string {
 // consent or suppression recorded under any identifier of the person
 // counts. Evidence is not decrypted.
 func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
-	p := Profile{Suppressed: map[string]string{}}
 	now := s.now()
+	p := Profile{Suppressed: map[string]string{}, ReadAt: now}
 	var ledger []map[string]types.AttributeValue
 	parts := []string{subject}
 	for i := 0; i < len(parts); i++ {
@@ -301,9 +337,14 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 	slices.SortFunc(ledger, ledgerOrder)
 	for _, it := range ledger {
 		if live(it, now) {
-			p.Ledger = append(p.Ledger, ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
+			ev := ConsentEvent{ID: str(it, "event_id"), Purpose: str(it, "purpose"),
 				Action: str(it, "action"), Method: str(it, "method"), PolicyVersion: str(it, "policy_version"),
-				Actor: str(it, "actor"), NoticeSHA256: str(it, "notice_sha256"), At: time.Unix(numAttr(it, "at"), 0).UTC()})
+				Actor: str(it, "actor"), NoticeSHA256: str(it, "notice_sha256"), At: time.Unix(numAttr(it, "at"), 0).UTC(),
+				Confirms: str(it, "confirms")}
+			if n := numAttr(it, "confirm_by"); n != 0 {
+				ev.ConfirmBy = time.Unix(n, 0).UTC()
+			}
+			p.Ledger = append(p.Ledger, ev)
 		}
 	}
 	return p, nil

@@ -40,6 +40,14 @@ func (s *Store) consentNotice(ctx context.Context, ev ConsentEvent) (string, []t
 	if ev.Notice == "" && ev.NoticeSHA256 == "" {
 		return "", nil, nil
 	}
+	if ev.Notice == "" {
+		// The id alone names a notice registered with an earlier entry
+		// (the pending grant a confirmation copies it from).
+		if !notice.ValidID(ev.NoticeSHA256) {
+			return "", nil, errNotice
+		}
+		return ev.NoticeSHA256, nil, nil
+	}
 	id := notice.ID(ev.Notice)
 	if !notice.ValidText(ev.Notice) || (ev.NoticeSHA256 != "" && ev.NoticeSHA256 != id) {
 		return "", nil, errNotice

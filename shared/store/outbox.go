@@ -82,7 +82,8 @@ func (s *Store) EventWrite(r EventRecord) types.TransactWriteItem {
 	}
 	for name, v := range map[string]string{"message_sk": r.MessageSK, "contact_id": f.ContactID, "message_id": f.MessageID, "consent_event_id": f.ConsentEventID,
 		"erasure_request_id": f.ErasureRequestID, "direction": f.Direction, "message_type": f.MessageType, "purpose": f.Purpose,
-		"status": f.Status, "action": f.Action, "method": f.Method, "notice_sha256": f.NoticeSHA256} {
+		"status": f.Status, "action": f.Action, "method": f.Method, "notice_sha256": f.NoticeSHA256,
+		"confirms": f.Confirms} {
 		if v != "" {
 			item[name] = sAttr(v)
 		}
@@ -109,7 +110,8 @@ func (s *Store) Event(ctx context.Context, auditID string) (EventRecord, error) 
 		At: time.Unix(0, numAttr(it, "at")).UTC(),
 		Fields: events.Data{ContactID: str(it, "contact_id"), MessageID: str(it, "message_id"), ConsentEventID: str(it, "consent_event_id"), ErasureRequestID: str(it, "erasure_request_id"),
 			Direction: str(it, "direction"), MessageType: str(it, "message_type"), Purpose: str(it, "purpose"), Status: str(it, "status"),
-			ErrorCode: code, Action: str(it, "action"), Method: str(it, "method"), NoticeSHA256: str(it, "notice_sha256")}}, nil
+			ErrorCode: code, Action: str(it, "action"), Method: str(it, "method"), NoticeSHA256: str(it, "notice_sha256"),
+			Confirms: str(it, "confirms")}}, nil
 }
 
 func numString(item map[string]types.AttributeValue, name string) string {
