@@ -62,6 +62,11 @@ type exportConsent struct {
 	// NoticeSHA256 names the notice shown (GET /v1/notices/{id}).
 	NoticeSHA256 string `json:"notice_sha256,omitempty"`
 	Actor        string `json:"actor"`
+	// ExpiresAt is a pending grant's deadline; Confirmed marks a grant
+	// that confirms a pending one (double opt-in). The export shows no
+	// ledger ids, so it does not name which.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Confirmed bool       `json:"confirmed,omitempty"`
 }
 
 // exportIdentifier is one identifier of the person: kind phone, user_id,
@@ -251,8 +256,12 @@ func (h *Handler) exportState(ctx context.Context, subject string, doc *exportDo
 		return err
 	}
 	for _, ev := range prof.Ledger {
-		doc.Consents = append(doc.Consents, exportConsent{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
-			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor})
+		c := exportConsent{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
+			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor, Confirmed: ev.Confirms != ""}
+		if !ev.ConfirmBy.IsZero() {
+			c.ExpiresAt = &ev.ConfirmBy
+		}
+		doc.Consents = append(doc.Consents, c)
 	}
 	for purpose := range prof.Suppressed {
 		doc.Suppression.Purposes = append(doc.Suppression.Purposes, purpose)

@@ -31,6 +31,9 @@ type consentRequest struct {
 	// Notice is the exact text shown to the person (shared/notice).
 	Notice   string `json:"notice,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
+	// Confirm "whatsapp" asks the person to confirm a grant on WhatsApp
+	// first (double opt-in): the grant is recorded as pending.
+	Confirm string `json:"confirm,omitempty"`
 }
 
 // validConsent is the rule for a consent body (docs/api.md): a known
@@ -38,10 +41,12 @@ type consentRequest struct {
 // that are well formed, evidence within 4 KB. A grant must record what the
 // person agreed to, a notice or a policy version or both, or it could not
 // be demonstrated (Art. 7(1)); a revoke needs neither, as withdrawing must
-// be as easy as giving consent (Art. 7(3)).
+// be as easy as giving consent (Art. 7(3)). Only a grant may ask for a
+// confirmation ("confirm": "whatsapp"): a withdrawal takes effect at once.
 func validConsent(r consentRequest) bool {
 	if !purposes[r.Purpose] || !token(r.Method, 64) || len(r.Evidence) > 4096 ||
-		(r.PolicyVersion != "" && !token(r.PolicyVersion, 64)) || (r.Notice != "" && !notice.ValidText(r.Notice)) {
+		(r.PolicyVersion != "" && !token(r.PolicyVersion, 64)) || (r.Notice != "" && !notice.ValidText(r.Notice)) ||
+		(r.Confirm != "" && (r.Confirm != confirmWhatsApp || r.Action != store.ActionGrant)) {
 		return false
 	}
 	switch r.Action {
@@ -65,6 +70,9 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	who, err := parseWho(r.Phone, r.UserID)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if r.Confirm != "" {
+		return h.requestConsent(ctx, req, p, r, who)
 	}
 	sub, err := h.Subjects.Find(ctx, who)
 	if err != nil {
@@ -134,6 +142,7 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		Suppressed bool   `json:"suppressed"`
 	}
 	type entry struct {
+		ID            string    `json:"id"`
 		Time          time.Time `json:"time"`
 		Purpose       string    `json:"purpose"`
 		Action        string    `json:"action"`
@@ -141,6 +150,10 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		PolicyVersion string    `json:"policy_version"`
 		NoticeSHA256  string    `json:"notice_sha256,omitempty"`
 		Actor         string    `json:"actor"`
+		// ExpiresAt is a pending grant's deadline; Confirms the pending
+		// grant a grant confirms.
+		ExpiresAt *time.Time `json:"expires_at,omitempty"`
+		Confirms  string     `json:"confirms,omitempty"`
 	}
 	out := struct {
 		Purposes map[string]state `json:"purposes"`
@@ -152,8 +165,12 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		out.Purposes[purpose] = state{State: prof.State(purpose), Suppressed: supp || prof.Erased}
 	}
 	for _, ev := range prof.Ledger {
-		out.Ledger = append(out.Ledger, entry{Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
-			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor})
+		e := entry{ID: ev.ID, Time: ev.At, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
+			PolicyVersion: ev.PolicyVersion, NoticeSHA256: ev.NoticeSHA256, Actor: ev.Actor, Confirms: ev.Confirms}
+		if !ev.ConfirmBy.IsZero() {
+			e.ExpiresAt = &ev.ConfirmBy
+		}
+		out.Ledger = append(out.Ledger, e)
 	}
 	// The ledger is the person's data: who read it is audited before it
 	// is answered, or it is not answered.

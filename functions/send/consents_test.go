@@ -35,6 +35,10 @@ func TestValidConsent(t *testing.T) {
 		{"unknown action", grant(func(r *consentRequest) { r.Action, r.PolicyVersion = "maybe", "1" }), false},
 		{"unknown purpose", grant(func(r *consentRequest) { r.Purpose, r.PolicyVersion = "newsletter", "1" }), false},
 		{"no method", grant(func(r *consentRequest) { r.Method, r.PolicyVersion = "", "1" }), false},
+		{"grant asking a confirmation on WhatsApp", grant(func(r *consentRequest) { r.PolicyVersion, r.Confirm = "1", "whatsapp" }), true},
+		{"confirmation by another channel", grant(func(r *consentRequest) { r.PolicyVersion, r.Confirm = "1", "sms" }), false},
+		{"confirmation still needs a notice or policy", grant(func(r *consentRequest) { r.Confirm = "whatsapp" }), false},
+		{"revoke asking a confirmation", grant(func(r *consentRequest) { r.Action, r.Confirm = "revoke", "whatsapp" }), false},
 		{"evidence over 4 KB", grant(func(r *consentRequest) { r.Evidence, r.PolicyVersion = strings.Repeat("x", 4097), "1" }), false},
 	}
 	for _, tc := range tests {

@@ -201,3 +201,49 @@ func TestOpenAPINoticeResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPIDoubleOptInResponses checks POST /v1/consents with "confirm"
+// and the query of a pending grant against docs/openapi.yaml: the 202 of
+// a confirmation sent and of one the provider refused, the ledger with a
+// pending entry, and the 400 of a function without a template.
+func TestOpenAPIDoubleOptInResponses(t *testing.T) {
+	t.Setenv("CONSENT_CONFIRM_TEMPLATE", "optin_confirm:en")
+	e := newEnv(t)
+	s := apispec.Load(t, "../../docs/openapi.yaml")
+	const consents, query = "POST /v1/consents", "POST /v1/consents/query"
+	pendingGrant := func(to string) map[string]string {
+		return map[string]string{"phone": to, "purpose": "marketing", "action": "grant", "method": "web_form", "policy_version": "2026-01", "confirm": "whatsapp"}
+	}
+	for _, tc := range []struct {
+		name, route  string
+		setup        func(to string)
+		body         func(to string) any
+		status       int
+		confirmation string
+	}{
+		{name: "pending, sent", route: consents, body: func(to string) any { return pendingGrant(to) }, status: 202, confirmation: "sent"},
+		{name: "pending, template refused", route: consents, setup: func(to string) { injectFault(t, e, to, map[string]any{"code": 132001}) },
+			body: func(to string) any { return pendingGrant(to) }, status: 202, confirmation: "failed"},
+		{name: "query while pending", route: query, setup: func(to string) { e.call(t, consents, e.key, pendingGrant(to)) },
+			body: func(to string) any { return map[string]string{"phone": to} }, status: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			to := number(t)
+			if tc.setup != nil {
+				tc.setup(to)
+			}
+			status, out, hdr := e.call(t, tc.route, e.key, tc.body(to))
+			if status != tc.status || (tc.confirmation != "" && out["confirmation"] != tc.confirmation) {
+				t.Fatalf("%s = %d %v, want %d, confirmation %q", tc.route, status, out, tc.status, tc.confirmation)
+			}
+			s.Check(t, tc.route, status, out, hdr)
+		})
+	}
+	t.Setenv("CONSENT_CONFIRM_TEMPLATE", "")
+	off := newEnv(t)
+	status, out, hdr := off.call(t, consents, off.key, pendingGrant(number(t)))
+	if status != 400 {
+		t.Fatalf("%s not configured = %d %v, want 400", consents, status, out)
+	}
+	s.Check(t, consents, status, out, hdr)
+}
