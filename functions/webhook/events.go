@@ -132,7 +132,11 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	received := audit.Event{Type: audit.EventMessageReceived, Subject: sub.pseudonym, Actor: actor,
 		RequestID: req.RequestContext.RequestID, Details: map[string]string{"type": m.Type, "class": string(h.Config.InboundClass)}}
 	kw := h.keywordOf(m)
-	extra, auditEvents, err := h.keywordWrites(ctx, sub, lookup, m, kw, received)
+	changes, ignored, err := h.messageConsent(ctx, sub, lookup, m, kw)
+	if err != nil {
+		return person{}, err
+	}
+	extra, auditEvents, err := h.keywordWrites(ctx, sub, lookup, m, changes, received)
 	if err != nil {
 		return person{}, err
 	}
@@ -142,8 +146,12 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	err = h.Store.PutInbound(ctx, store.Inbound{Subject: sub.index, Lookup: lookup, Phone: who.Phone.E164(), UserID: who.User.Reveal(),
 		Username: m.Username, ProviderID: m.ID, ProfileName: m.ProfileName, Type: m.Type, Body: messageBody(m), At: m.Time,
 		Class: h.Config.InboundClass, Also: sub.keys, Attach: sub.attach},
-		store.Unit{Audit: auditEvents, Events: h.inboundEvents(sub, lookup, m, kw), Items: extra})
+		store.Unit{Audit: auditEvents, Events: h.inboundEvents(sub, lookup, m, changes), Items: extra})
 	switch {
+	case errors.Is(err, store.ErrItemCondition) && len(changes) > 0:
+		// Another message confirmed the same pending grant meanwhile (its
+		// marker exists): read the ledger again.
+		return person{}, store.ErrConflict
 	case errors.Is(err, store.ErrErased):
 		out.Ignored++
 		return person{}, nil
@@ -156,6 +164,9 @@ func (h *Handler) storeInbound(ctx context.Context, req events.APIGatewayV2HTTPR
 	}
 	out.Received++
 	h.Metrics.Add(metrics.MessagesReceived, 1)
+	if ignored {
+		h.ignoredConfirmation(out)
+	}
 	return sub, nil
 }
 
@@ -172,15 +183,14 @@ func (h *Handler) keywordOf(m whatsapp.Message) Keyword {
 }
 
 // inboundEvents are the outbox records of an inbound message and of its
-// keyword's consent change, in the order of their audit events (received,
-// then the consent change if any).
-func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, kw Keyword) []store.EventRecord {
+// consent changes, in the order of their audit events (received, then
+// one per ledger entry).
+func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, changes []consentChange) []store.EventRecord {
 	at := window.Bound(m.Time, h.now())
 	out := []store.EventRecord{{Type: wgevents.TypeMessageReceived, Subject: sub.index, MessageSK: "msg#in#" + lookup, At: at,
 		Fields: wgevents.Data{Direction: "in", MessageType: m.Type, Purpose: string(h.Config.InboundClass)}}}
-	if sig, ok := kw.Signal(); ok {
-		c := consent.Decide(sig, "")
-		out = append(out, consentRecord(sub.index, keywordConsentID(lookup), c, at))
+	for _, ch := range changes {
+		out = append(out, consentRecord(sub.index, ch.id, ch.c, ch.at(at)))
 	}
 	return out
 }
@@ -188,7 +198,8 @@ func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, k
 // consentRecord is the consent.changed outbox record of change c.
 func consentRecord(subject, id string, c consent.Change, at time.Time) store.EventRecord {
 	return store.EventRecord{Type: wgevents.TypeConsentChanged, Subject: subject, At: at,
-		Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method}}
+		Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method,
+			NoticeSHA256: c.NoticeSHA256, Confirms: c.Confirms}}
 }
 
 // keywordConsentID is the id of the consent event a message's keyword
@@ -196,29 +207,34 @@ func consentRecord(subject, id string, c consent.Change, at time.Time) store.Eve
 // second change.
 func keywordConsentID(lookup string) string { return "cev_" + lookup[:20] }
 
-// keywordWrites returns the consent writes and audit events a keyword
-// (or the stop-promotions button) adds to the message's transaction. The
-// effect of these signals does not depend on what suppression is held
-// (shared/consent), so nothing is read first.
-func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, m whatsapp.Message, kw Keyword, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
-	sig, ok := kw.Signal()
-	if !ok {
-		return nil, []audit.Event{received}, nil
+// keywordWrites returns the writes and audit events of a message's
+// consent changes ([Handler.messageConsent]), for the message's own
+// transaction: received first, then one audit event per ledger entry. The
+// effect of a keyword or the stop-promotions button does not depend on
+// what suppression is held (shared/consent), so nothing is read for them.
+func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, m whatsapp.Message, changes []consentChange, received audit.Event) ([]types.TransactWriteItem, []audit.Event, error) {
+	evs := []audit.Event{received}
+	var items []types.TransactWriteItem
+	for _, ch := range changes {
+		w, err := h.Store.ChangeWrites(ctx, sub.index, store.ConsentEvent{ID: ch.id, Actor: "webhook",
+			Evidence: []byte("inbound message " + lookup), At: ch.at(m.Time)}, ch.c)
+		if err != nil {
+			return nil, nil, err
+		}
+		items = append(items, w...)
+		evs = append(evs, consentAudit(ch.c, ch.id, sub.pseudonym, received.Actor, received.RequestID))
 	}
-	c := consent.Decide(sig, "")
-	id := keywordConsentID(lookup)
-	items, err := h.Store.ChangeWrites(ctx, sub.index, store.ConsentEvent{ID: id, Actor: "webhook",
-		Evidence: []byte("inbound message " + lookup), At: m.Time}, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	return items, []audit.Event{received, consentAudit(c, id, sub.pseudonym, received.Actor, received.RequestID)}, nil
+	return items, evs, nil
 }
 
 // consentAudit is the audit event of consent change c recorded as id.
 func consentAudit(c consent.Change, id, pseudonym string, actor audit.Actor, requestID string) audit.Event {
-	return audit.Event{Type: consent.AuditType(c.Action), Subject: pseudonym, Actor: actor, RequestID: requestID,
+	ev := audit.Event{Type: consent.AuditType(c.Action), Subject: pseudonym, Actor: actor, RequestID: requestID,
 		Details: map[string]string{"purpose": c.Purpose, "method": c.Method, "consent_event": id}}
+	if c.Confirms != "" {
+		ev.Details["confirms"] = c.Confirms
+	}
+	return ev
 }
 
 // openErasure opens (or finds) the subject's erasure request: the signed

@@ -57,6 +57,9 @@ type outcome struct {
 	// Replies and ReplyFailures count keyword confirmations (log only).
 	Replies       int `json:"-"`
 	ReplyFailures int `json:"-"`
+	// ConfirmationsIgnored counts double opt-in confirmation buttons that
+	// confirmed nothing (log only).
+	ConfirmationsIgnored int `json:"-"`
 }
 
 var (
@@ -129,5 +132,6 @@ var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_l
 func (h *Handler) done(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {
 	summary.Done(ctx, h.Log, h.Metrics, h.MetricsOut, err, "route", req.RouteKey, "status", resp.StatusCode,
 		"request_id", req.RequestContext.RequestID, "received", out.Received, "duplicates", out.Duplicates,
-		"ignored", out.Ignored, "replies", out.Replies, "reply_failures", out.ReplyFailures)
+		"ignored", out.Ignored, "replies", out.Replies, "reply_failures", out.ReplyFailures,
+		"confirmations_ignored", out.ConfirmationsIgnored)
 }

@@ -19,6 +19,9 @@ const (
 	// KeywordStopPromotions is a tap on a marketing template's "Stop
 	// promotions" quick-reply button (a button message, not text).
 	KeywordStopPromotions
+	// KeywordConfirm is a tap on a double opt-in confirmation template's
+	// button: its payload names a pending grant (shared/consent).
+	KeywordConfirm
 )
 
 // Keywords lists the words of each meaning.
@@ -49,10 +52,15 @@ func DefaultKeywords(erasurePhrase string) Keywords {
 }
 
 // MatchButton classifies a quick-reply button message by its payload and
-// text: [KeywordStopPromotions] when either equals a listed label,
-// trimmed and ignoring case. An opt-out is honoured however it is
-// labelled: a false match only suppresses marketing, which a grant lifts.
+// text: [KeywordConfirm] when the payload is a confirmation's
+// (consent.ParseConfirmPayload), [KeywordStopPromotions] when either
+// equals a listed label, trimmed and ignoring case. An opt-out is
+// honoured however it is labelled: a false match only suppresses
+// marketing, which a grant lifts.
 func (k Keywords) MatchButton(payload, text string) Keyword {
+	if _, ok := consent.ParseConfirmPayload(payload); ok {
+		return KeywordConfirm
+	}
 	for _, label := range k.StopPromotions {
 		for _, v := range []string{payload, text} {
 			if t := strings.TrimSpace(v); t != "" && strings.EqualFold(t, label) {

@@ -132,6 +132,10 @@ func TestMatchButton(t *testing.T) {
 		{"label inside text", "", "Stop promotions please", KeywordNone},
 		{"empty", "", "", KeywordNone},
 		{"STOP keyword is not a button", "STOP", "STOP", KeywordNone},
+		{"double opt-in confirmation", "wgconfirm:cev_AAAAAAAAAAAAAAAAAAAAAAAA", "Yes, subscribe", KeywordConfirm},
+		{"confirmation payload is what counts, not the label", "wgconfirm:cev_AAAAAAAAAAAAAAAAAAAAAAAA", "", KeywordConfirm},
+		{"malformed confirmation payload", "wgconfirm:cev_short", "Yes, subscribe", KeywordNone},
+		{"confirmation id as text only", "", "wgconfirm:cev_AAAAAAAAAAAAAAAAAAAAAAAA", KeywordNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -290,7 +290,10 @@ func (s *stack) clients(ctx context.Context) (provision.Clients, error) {
 
 func (s *stack) provisionOptions() provision.Options {
 	return provision.Options{TemplatePath: s.c.Template,
-		Params:    map[string]string{"Stage": s.c.Stage, "WhatsAppApiBaseUrl": loopback(s.c.SandboxPort)},
+		// The local stack has a double opt-in template configured, so the
+		// confirmation round trip can be tested through the gateway.
+		Params: map[string]string{"Stage": s.c.Stage, "WhatsAppApiBaseUrl": loopback(s.c.SandboxPort),
+			"ConsentConfirmTemplate": "waguard_optin_confirm:en"},
 		AccountID: accountID, Region: region}
 }
 
