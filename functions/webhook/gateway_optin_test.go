@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/waguard/waguard/shared/consent"
 )
@@ -19,8 +21,9 @@ func TestGatewayDoubleOptIn(t *testing.T) {
 	h, _, st := newStackHandler(t)
 	a := newAPI(t, st)
 	from := testNumber(t)
+	notice := "Offers from Example Ltd on WhatsApp; tap Yes to confirm. (" + strconv.FormatInt(time.Now().UnixNano(), 36) + ")"
 	status, out := a.post("/v1/consents", map[string]string{"phone": "+" + from, "purpose": "marketing", "action": "grant",
-		"method": "web_form", "policy_version": "2026-05", "confirm": "whatsapp"})
+		"method": "web_form", "policy_version": "2026-05", "notice": notice, "confirm": "whatsapp"})
 	id, _ := out["id"].(string)
 	if status != 202 || out["state"] != "pending" || out["confirmation"] != "sent" {
 		t.Fatalf("grant with confirm = %d %v, want 202 pending, confirmation sent", status, out)
@@ -40,8 +43,9 @@ func TestGatewayDoubleOptIn(t *testing.T) {
 		t.Fatalf("ledger = %v, want the pending entry and its confirmation", ledger)
 	}
 	grant := ledger[1].(map[string]any)
-	if grant["action"] != "grant" || grant["method"] != consent.MethodConfirm || grant["confirms"] != id || grant["policy_version"] != "2026-05" {
-		t.Errorf("confirmation = %v, want a whatsapp_confirm grant confirming %s with policy 2026-05", grant, id)
+	if grant["action"] != "grant" || grant["method"] != consent.MethodConfirm || grant["confirms"] != id || grant["policy_version"] != "2026-05" ||
+		grant["notice_sha256"] != ledger[0].(map[string]any)["notice_sha256"] || grant["notice_sha256"] == nil {
+		t.Errorf("confirmation = %v, want a whatsapp_confirm grant confirming %s with the pending entry's policy and notice", grant, id)
 	}
 	if p := q["purposes"].(map[string]any)["marketing"]; fmt.Sprint(p) != "map[state:granted suppressed:false]" {
 		t.Errorf("marketing = %v, want granted", p)

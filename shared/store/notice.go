@@ -40,27 +40,29 @@ func (s *Store) consentNotice(ctx context.Context, ev ConsentEvent) (string, []t
 	if ev.Notice == "" && ev.NoticeSHA256 == "" {
 		return "", nil, nil
 	}
-	if ev.Notice == "" {
-		// The id alone names a notice registered with an earlier entry
-		// (the pending grant a confirmation copies it from).
-		if !notice.ValidID(ev.NoticeSHA256) {
-			return "", nil, errNotice
-		}
-		return ev.NoticeSHA256, nil, nil
-	}
+	// The id alone names a notice registered with an earlier entry (the
+	// pending grant a confirmation copies it from): it must be registered.
+	byID := ev.Notice == ""
 	id := notice.ID(ev.Notice)
-	if !notice.ValidText(ev.Notice) || (ev.NoticeSHA256 != "" && ev.NoticeSHA256 != id) {
+	if byID {
+		id = ev.NoticeSHA256
+	}
+	if (!byID && !notice.ValidText(ev.Notice)) || (byID && !notice.ValidID(id)) || (ev.NoticeSHA256 != "" && ev.NoticeSHA256 != id) {
 		return "", nil, errNotice
 	}
-	// An eventually consistent read is enough: a notice once seen is
-	// never removed, and one not seen yet is registered idempotently.
+	// An eventually consistent read is enough for a text: a notice once
+	// seen is never removed, and one not seen yet is registered
+	// idempotently. An id alone must be found, maybe just registered.
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(NoticePK(id), "notice"),
-		ProjectionExpression: aws.String("pk")})
+		ProjectionExpression: aws.String("pk"), ConsistentRead: aws.Bool(byID)})
 	if err != nil {
 		return "", nil, fmt.Errorf("get notice: %w", err)
 	}
-	if len(out.Item) > 0 {
+	switch {
+	case len(out.Item) > 0:
 		return id, nil, nil
+	case byID:
+		return "", nil, errNotice
 	}
 	return id, []types.TransactWriteItem{s.noticeWrite(id, ev.Notice)}, nil
 }

@@ -113,6 +113,24 @@ func TestConsentNoticeRefusedWhenInconsistent(t *testing.T) {
 	}
 }
 
+// TestConsentNoticeByID: an entry may name a registered notice by its id
+// alone (a grant confirming a pending one copies the pending entry's),
+// and it registers nothing.
+func TestConsentNoticeByID(t *testing.T) {
+	f := newFixture(t)
+	subject, text := randomID(t), "Confirmed notice "+randomID(t)
+	noticeGrant(t, f, subject, text)
+	ev := store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant, Method: "whatsapp_confirm",
+		NoticeSHA256: notice.ID(text), Actor: "test", At: f.now}
+	if err := f.s.RecordConsent(ctx(t), subject, ev, store.SuppressionLift, "", store.Unit{}); err != nil {
+		t.Fatalf("RecordConsent(id of a registered notice) err = %v, want nil", err)
+	}
+	p, err := f.s.Profile(ctx(t), subject)
+	if err != nil || len(p.Ledger) != 2 || p.Ledger[1].NoticeSHA256 != notice.ID(text) {
+		t.Errorf("Profile() = %+v, %v; want the second entry naming the notice", p.Ledger, err)
+	}
+}
+
 // TestConsentNoticeOutlivesErasure: a notice is the business's text, not
 // the person's data: erasing a person who was shown it leaves it.
 func TestConsentNoticeOutlivesErasure(t *testing.T) {
