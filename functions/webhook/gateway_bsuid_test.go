@@ -164,6 +164,12 @@ func TestGatewayConsentSignals(t *testing.T) {
 	granted()
 	step("granted again", nil, 202, "")
 	step("Stop promotions button", map[string]any{"kind": "button", "from": from, "button_text": "Stop promotions"}, 403, "recipient_suppressed")
+	// Meta's preference timestamps are in seconds, and two identical items
+	// of one second are one event (a redelivery): the second resume must
+	// carry a later second, as a person's would.
+	for start := time.Now().Unix(); time.Now().Unix() == start; {
+		time.Sleep(50 * time.Millisecond)
+	}
 	step("resume keeps the person's own stop", map[string]any{"kind": "preference", "preference": "resume", "from": from}, 403, "recipient_suppressed")
 	granted()
 	step("granted a third time", nil, 202, "")
