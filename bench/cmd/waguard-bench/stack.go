@@ -74,7 +74,11 @@ func startStack(ctx context.Context, c config) (*stack, error) {
 	s := &stack{tmpDir: tmp}
 	proxy := func(listen, target int, dynamoDB bool) (*awscount.Proxy, string, error) {
 		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(target))
-		px := awscount.New(u, dynamoDB, nil)
+		kind := awscount.KindCalls
+		if dynamoDB {
+			kind = awscount.KindDynamoDB
+		}
+		px := awscount.New(u, kind, nil)
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(listen))
 		if err != nil {
 			return nil, "", fmt.Errorf("proxy: %w", err)
