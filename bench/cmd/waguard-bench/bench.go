@@ -67,22 +67,45 @@ type phase struct {
 	reports []lambdalog.Report
 	// cpu is the CPU time each part of the stack used in the phase.
 	cpu proccpu.Sample
+	// events is what the events function did for the phase's messages,
+	// counted until their events arrived (nil when not followed).
+	events *eventsPhase
 }
 
 // measure runs one phase and collects what the proxies and the
-// functions' log saw meanwhile.
-func (b *bench) measure(ctx context.Context, name, function string, n, conc int, do func(context.Context, int) error) (phase, error) {
+// functions' log saw meanwhile. With events set to an event type (each
+// successful request makes one event of it), it then waits for the
+// events to reach the sandbox endpoint and collects what the events
+// function did for them.
+func (b *bench) measure(ctx context.Context, name, function string, n, conc int, events string,
+	do func(context.Context, int) error) (phase, error) {
+	if !b.s.counting() {
+		events = "" // an attached stack's sandbox records are not ours to clear
+	}
+	if events != "" {
+		if err := b.cl.clearDeliveries(ctx); err != nil {
+			return phase{}, err
+		}
+		b.cl.answers.reset()
+	}
 	b.take()
 	off := b.s.logOffset()
 	cpu0 := b.s.cpu()
+	start := time.Now()
 	res, err := loadgen.Run(ctx, loadgen.Options{Requests: n, Concurrency: conc, MaxDuration: b.c.levelTimeout}, do)
 	if err != nil {
 		return phase{}, fmt.Errorf("%s: %w", name, err)
 	}
+	end := time.Now()
 	p := phase{name: name, concurrency: conc, result: res, cpu: b.s.cpu().Sub(cpu0)}
 	time.Sleep(300 * time.Millisecond) // the runtime prints REPORT just after the answer
 	if b.s.counting() {
 		p.dynamoDB, p.kms, p.secrets = b.s.dynamoDB.Take(), b.s.kms.Take(), b.s.secrets.Take()
+	}
+	if events != "" {
+		if p.events, err = b.settleEvents(ctx, res.Requests-res.Errors, events, start, end, off); err != nil {
+			return phase{}, fmt.Errorf("%s: events: %w", name, err)
+		}
 	}
 	if f, err := b.s.logSince(off); err == nil {
 		reps, _ := lambdalog.Scan(f)
@@ -110,6 +133,14 @@ func show(p phase) phase {
 	}
 	fmt.Printf("  %-28s c=%-3d %5d requests  %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  %s\n", p.name, p.concurrency, res.Requests,
 		res.Throughput(), ms(res.Percentile(50)), ms(res.Percentile(99)), status)
+	if e := p.events; e != nil {
+		status = "ok"
+		if e.missing > 0 {
+			status = fmt.Sprintf("%d MISSING", e.missing)
+		}
+		fmt.Printf("  %-28s       %5d events    receipt p50 %6.1f ms  p99 %6.1f ms  settled %.1f s after the run  %s\n", "  its events at the endpoint",
+			e.delivered, ms(loadgen.Percentile(e.receipts, 50)), ms(loadgen.Percentile(e.receipts, 99)), e.settle.Seconds(), status)
+	}
 	return p
 }
 
@@ -126,6 +157,10 @@ func merge(ps []phase) phase {
 		out.dynamoDB, out.kms, out.secrets = out.dynamoDB.Add(p.dynamoDB), out.kms.Add(p.kms), out.secrets.Add(p.secrets)
 		out.reports = append(out.reports, p.reports...)
 		out.cpu = out.cpu.Add(p.cpu)
+		out.events = out.events.add(p.events)
+	}
+	if out.events != nil {
+		slices.Sort(out.events.receipts)
 	}
 	out.result = loadgen.Merge(rs...)
 	return out
@@ -137,6 +172,7 @@ func (b *bench) take() {
 		b.s.dynamoDB.Take()
 		b.s.kms.Take()
 		b.s.secrets.Take()
+		b.s.events.take()
 	}
 }
 
@@ -154,16 +190,16 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	top := slices.Max(b.c.levels)
 	fmt.Println("first contact and warm-up (not in the table):")
 	var retries atomic.Int64
-	first, err := b.measure(ctx, "webhook, new senders", webhookFunction, len(b.senders), top,
+	first, err := b.measure(ctx, "webhook, new senders", webhookFunction, len(b.senders), top, typeMessageReceived,
 		retried(b.cl.webhook(b.senders), &retries))
 	if err != nil {
 		return nil, err
 	}
-	consents, err := b.measure(ctx, "consents", sendFunction, len(b.receivers), top, retried(b.cl.consent(b.receivers), &retries))
+	consents, err := b.measure(ctx, "consents", sendFunction, len(b.receivers), top, typeConsentChanged, retried(b.cl.consent(b.receivers), &retries))
 	if err != nil {
 		return nil, err
 	}
-	warm, err := b.measure(ctx, "send, warm-up", sendFunction, min(2*top, len(b.receivers)), top,
+	warm, err := b.measure(ctx, "send, warm-up", sendFunction, min(2*top, len(b.receivers)), top, "",
 		retried(b.cl.send(b.receivers), &retries))
 	if err != nil {
 		return nil, err
@@ -177,6 +213,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}
 	res.Setup = []phaseResult{summarise(first), summarise(consents), summarise(warm)}
 	res.FirstContact = usageOf([]phase{first})
+	res.EventsFirstContact, res.FirstContactEvents = eventsUsageOf([]phase{first}), eventsOf(first)
 	fmt.Println("measured:")
 	var webhooks, sends []phase
 	for _, conc := range b.c.levels {
@@ -188,6 +225,16 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		res.Results = append(res.Results, lvl)
 	}
 	res.Webhook, res.Send = usageOf(webhooks), usageOf(sends)
+	res.Events = eventsUsageOf(webhooks)
+	var all phase
+	for _, wh := range webhooks {
+		all.result.Requests, all.result.Errors = all.result.Requests+wh.result.Requests, all.result.Errors+wh.result.Errors
+		all.events = all.events.add(wh.events)
+	}
+	if all.events != nil {
+		slices.Sort(all.events.receipts)
+	}
+	res.EventsOut = eventsOf(all)
 	res.cpuTotals()
 	res.price()
 	res.Machine.LoadAfter = loadAverage()
@@ -213,7 +260,7 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 	per := max(b.c.requests/b.c.rounds, 1)
 	var whs, ces, rps []phase
 	for r := range b.c.rounds {
-		wh, err := b.measure(ctx, "webhook", webhookFunction, per, conc, b.cl.webhook(b.senders))
+		wh, err := b.measure(ctx, "webhook", webhookFunction, per, conc, typeMessageReceived, b.cl.webhook(b.senders))
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
@@ -223,11 +270,11 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 			continue
 		}
 		n := int(math.Round(writes * float64(per)))
-		ce, err := b.measure(ctx, "ceiling: raw PutItem", "", n, conc, b.cl.putItem(table, sh.ItemBytes, conc*100+r))
+		ce, err := b.measure(ctx, "ceiling: raw PutItem", "", n, conc, "", b.cl.putItem(table, sh.ItemBytes, conc*100+r))
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
-		rp, err := b.measure(ctx, "replay of its DynamoDB calls", "", per, conc, b.cl.replay(table, sh, conc*100+r))
+		rp, err := b.measure(ctx, "replay of its DynamoDB calls", "", per, conc, "", b.cl.replay(table, sh, conc*100+r))
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
@@ -238,11 +285,11 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 		lvl.Replay.Shape = sh
 	}
 	wh := show(merge(whs))
-	lvl.Webhook = summarise(wh)
+	lvl.Webhook, lvl.Events = summarise(wh), eventsOf(wh)
 	if len(ces) > 0 {
 		b.ceilingResults(&lvl, wh, show(merge(ces)), show(merge(rps)))
 	}
-	sd, err := b.measure(ctx, "send", sendFunction, b.c.requests, conc, b.cl.send(b.receivers))
+	sd, err := b.measure(ctx, "send", sendFunction, b.c.requests, conc, "", b.cl.send(b.receivers))
 	if err != nil {
 		return lvl, phase{}, phase{}, err
 	}
