@@ -138,8 +138,12 @@ func show(p phase) phase {
 		if e.missing > 0 {
 			status = fmt.Sprintf("%d MISSING", e.missing)
 		}
-		fmt.Printf("  %-28s       %5d events    receipt p50 %6.1f ms  p99 %6.1f ms  settled %.1f s after the run  %s\n", "  its events at the endpoint",
-			e.delivered, ms(loadgen.Percentile(e.receipts, 50)), ms(loadgen.Percentile(e.receipts, 99)), e.settle.Seconds(), status)
+		receipt := ""
+		if len(e.receipts) > 0 {
+			receipt = fmt.Sprintf("receipt p50 %6.1f ms  p99 %6.1f ms  ", ms(loadgen.Percentile(e.receipts, 50)), ms(loadgen.Percentile(e.receipts, 99)))
+		}
+		fmt.Printf("  %-28s       %5d events    %ssettled %.1f s after the run  %s\n", "  its events at the endpoint",
+			e.delivered, receipt, e.settle.Seconds(), status)
 	}
 	return p
 }
@@ -208,6 +212,9 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	show(consents)
 	show(warm)
 	res.SetupRetries = int(retries.Load())
+	if consents.events != nil {
+		res.ConsentEventsMissing = consents.events.missing
+	}
 	if res.SetupRetries > 0 {
 		fmt.Printf("  (%d setup attempts failed and were retried)\n", res.SetupRetries)
 	}

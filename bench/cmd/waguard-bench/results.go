@@ -27,8 +27,11 @@ type results struct {
 	Counted bool          `json:"calls_counted"`
 	Setup   []phaseResult `json:"setup"`
 	// SetupRetries counts setup requests that failed and were retried.
-	SetupRetries int           `json:"setup_retries"`
-	Results      []levelResult `json:"levels"`
+	SetupRetries int `json:"setup_retries"`
+	// ConsentEventsMissing counts the setup consents whose events did not
+	// reach the endpoint: failures.
+	ConsentEventsMissing int           `json:"consent_events_missing"`
+	Results              []levelResult `json:"levels"`
 	// Webhook and Send are per message over all levels (steady state);
 	// FirstContact is the first message of each new sender.
 	Webhook      usage `json:"webhook_per_message"`
@@ -340,7 +343,7 @@ func (r *results) failures() int {
 	for _, l := range r.Results {
 		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors + l.Events.Missing
 	}
-	return n + r.FirstContactEvents.Missing
+	return n + r.FirstContactEvents.Missing + r.ConsentEventsMissing
 }
 
 // write saves results.json and bench.png in dir.
