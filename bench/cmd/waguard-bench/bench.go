@@ -211,6 +211,14 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	show(first)
 	show(consents)
 	show(warm)
+	var alone phase
+	if b.s.counting() {
+		if alone, err = b.receiptAlone(ctx, aloneMessages); err != nil {
+			return nil, err
+		}
+		show(alone)
+		res.EventsAlone = eventsOf(alone)
+	}
 	res.SetupRetries = int(retries.Load())
 	if consents.events != nil {
 		res.ConsentEventsMissing = consents.events.missing

@@ -355,3 +355,55 @@ func eventsUsageOf(phases []phase) usage {
 	}
 	return u
 }
+
+// aloneMessages is how many webhook messages the harness sends one at a
+// time, each after the previous one's event arrived, to time a receipt
+// without a queue ahead of it.
+const aloneMessages = 20
+
+// receiptAlone sends n webhook messages one at a time, each once the
+// previous one's event has reached the sandbox endpoint (or 30 s have
+// passed), and returns their events: the receipt latency of an idle
+// events function.
+func (b *bench) receiptAlone(ctx context.Context, n int) (phase, error) {
+	if err := b.cl.clearDeliveries(ctx); err != nil {
+		return phase{}, err
+	}
+	b.cl.answers.reset()
+	b.take()
+	off := b.s.logOffset()
+	start := time.Now()
+	send := b.cl.webhook(b.senders)
+	var res loadgen.Result
+	for i := range n {
+		res.Requests++
+		if err := send(ctx, i); err != nil {
+			res.Errors++
+			continue
+		}
+		for wait := time.Now().Add(30 * time.Second); time.Now().Before(wait); {
+			ds, err := b.cl.deliveries(ctx)
+			if err != nil {
+				return phase{}, err
+			}
+			if delivered, _, _ := arrivals(ds, typeMessageReceived, b.cl.answers); delivered > i-res.Errors {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return phase{}, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	p := phase{name: "webhook, one at a time", concurrency: 1, result: res}
+	var err error
+	p.events, err = b.settleEvents(ctx, res.Requests-res.Errors, typeMessageReceived, start, time.Now(), off)
+	if err != nil {
+		return phase{}, err
+	}
+	if f := p.result.Errors; f > 0 {
+		return p, fmt.Errorf("webhook, one at a time: %d requests failed", f)
+	}
+	return p, nil
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +110,34 @@ func TestEventsUsage(t *testing.T) {
 	}
 	if got := eventsOf(phases[2]); got != (eventsResult{}) {
 		t.Errorf("eventsOf(not followed) = %+v, want zero", got)
+	}
+}
+
+// TestPrintEvents checks the tables show the events function's figures
+// beside the others.
+func TestPrintEvents(t *testing.T) {
+	ev := eventsResult{Messages: 400, BusEvents: 1, BusCalls: 1, EndpointEvents: 1, EndpointAttempts: 1, Receipts: 400,
+		P50Ms: 180, P99Ms: 950, MaxMs: 1200, SettleS: 2.5, PerSecond: 30}
+	u := usage{Messages: 400, Calls: map[string]float64{"EventBridge.PutEvents": 1, "DynamoDBStreams.GetRecords": 2.5},
+		EventBridgeEvents: 1, StreamRecords: 1, LambdaInvocations: 0.1, MemoryMB: 256}
+	r := &results{Counted: true, Requests: 400, Rounds: 4, Setup: []phaseResult{{Name: "webhook, new senders", Concurrency: 32}},
+		Results: []levelResult{{Concurrency: 1, Events: ev, Rounds: []roundRatio{{0.5, 0.5}}}}, EventsOut: ev, FirstContactEvents: ev,
+		EventsAlone: eventsResult{Messages: 20, BusEvents: 1, EndpointEvents: 1, EndpointAttempts: 1, Receipts: 20, P50Ms: 250},
+		Webhook:     usage{Calls: map[string]float64{}}, Events: u, EventsFirstContact: u}
+	r.price()
+	var out strings.Builder
+	r.print(&out)
+	for _, want := range []string{"events out per webhook message", "1, one at a time", "32, new senders", "all levels",
+		"EventBridge.PutEvents calls", "DynamoDBStreams.GetRecords calls", "EventBridge events (billed)", "EventBridge (bus)",
+		"events, new sender"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("print() has no %q:\n%s", want, out.String())
+		}
+	}
+	if c := r.Cost["events"]; math.Abs(c.EventBridge-1) > 1e-9 || c.APIGateway != 0 {
+		t.Errorf("events cost = %+v, want EventBridge $1 per million and no API Gateway", c)
+	}
+	if err := r.chart(filepath.Join(t.TempDir(), "bench.png")); err != nil {
+		t.Errorf("chart() err = %v, want nil", err)
 	}
 }

@@ -188,6 +188,9 @@ func (r *results) printEvents(out io.Writer) {
 	if len(r.Setup) > 0 {
 		row(fmt.Sprintf("%d, new senders", r.Setup[0].Concurrency), r.FirstContactEvents)
 	}
+	if r.EventsAlone.Messages > 0 {
+		row("1, one at a time", r.EventsAlone)
+	}
 	for _, l := range r.Results {
 		row(fmt.Sprint(l.Concurrency), l.Events)
 	}

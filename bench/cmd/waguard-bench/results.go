@@ -45,6 +45,10 @@ type results struct {
 	EventsFirstContact usage        `json:"events_first_contact_per_webhook_message"`
 	EventsOut          eventsResult `json:"events_out"`
 	FirstContactEvents eventsResult `json:"events_out_first_contact"`
+	// EventsAlone are the events of webhook messages sent one at a time,
+	// each after the previous one's event arrived: receipt without a
+	// queue.
+	EventsAlone eventsResult `json:"events_out_one_at_a_time"`
 	// CPU is the CPU time per message by part of the stack, over all
 	// levels, for "webhook", "send" and "ceiling".
 	CPU map[string]map[string]float64 `json:"cpu_ms_per_message,omitempty"`
@@ -343,7 +347,7 @@ func (r *results) failures() int {
 	for _, l := range r.Results {
 		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors + l.Events.Missing
 	}
-	return n + r.FirstContactEvents.Missing + r.ConsentEventsMissing
+	return n + r.FirstContactEvents.Missing + r.ConsentEventsMissing + r.EventsAlone.Missing
 }
 
 // write saves results.json and bench.png in dir.
