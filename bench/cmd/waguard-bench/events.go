@@ -377,10 +377,12 @@ func (b *bench) receiptAlone(ctx context.Context, n int) (phase, error) {
 	var res loadgen.Result
 	for i := range n {
 		res.Requests++
+		t0 := time.Now()
 		if err := send(ctx, i); err != nil {
 			res.Errors++
 			continue
 		}
+		res.Latencies = append(res.Latencies, time.Since(t0))
 		for wait := time.Now().Add(30 * time.Second); time.Now().Before(wait); {
 			ds, err := b.cl.deliveries(ctx)
 			if err != nil {
@@ -396,6 +398,8 @@ func (b *bench) receiptAlone(ctx context.Context, n int) (phase, error) {
 			}
 		}
 	}
+	res.Elapsed = time.Since(start)
+	slices.Sort(res.Latencies)
 	p := phase{name: "webhook, one at a time", concurrency: 1, result: res}
 	var err error
 	p.events, err = b.settleEvents(ctx, res.Requests-res.Errors, typeMessageReceived, start, time.Now(), off)
