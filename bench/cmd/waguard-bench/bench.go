@@ -273,13 +273,17 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 		table = name
 	}
 	per := max(b.c.requests/b.c.rounds, 1)
-	var whs, ces, rps []phase
+	var whs, hds, ces, rps []phase
 	for r := range b.c.rounds {
-		wh, err := b.measure(ctx, "webhook", webhookFunction, per, conc, typeMessageReceived, b.cl.webhook(b.senders))
+		wh, hd, err := b.webhookPair(ctx, per, conc, r%2 == 1)
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
 		whs = append(whs, wh)
+		if hd != nil {
+			hds = append(hds, *hd)
+			lvl.HeldMissing += hd.events.missing
+		}
 		sh, writes := shapeOf(wh)
 		if table == "" || writes == 0 {
 			continue
@@ -294,13 +298,21 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 			return lvl, phase{}, phase{}, err
 		}
 		ces, rps = append(ces, ce), append(rps, rp)
-		lvl.Rounds = append(lvl.Rounds, roundRatio{
-			WebhookOfCeiling: ratio(wh.result.Throughput()*writes, ce.result.Throughput()),
-			WebhookOfReplay:  ratio(wh.result.Throughput(), rp.result.Throughput())})
+		rd := roundRatio{WebhookOfCeiling: ratio(wh.result.Throughput()*writes, ce.result.Throughput()),
+			WebhookOfReplay: ratio(wh.result.Throughput(), rp.result.Throughput())}
+		if hd != nil {
+			rd.P99OfHeld = ratio(float64(wh.result.Percentile(99)), float64(hd.result.Percentile(99)))
+		}
+		lvl.Rounds = append(lvl.Rounds, rd)
 		lvl.Replay.Shape = sh
 	}
 	wh := show(merge(whs))
 	lvl.Webhook, lvl.Events = summarise(wh), eventsOf(wh)
+	if len(hds) > 0 {
+		hd := merge(hds)
+		hd.events = nil // held, then drained: not a receipt time
+		lvl.Held = summarise(show(hd))
+	}
 	if len(ces) > 0 {
 		b.ceilingResults(&lvl, wh, show(merge(ces)), show(merge(rps)))
 	}
@@ -350,6 +362,63 @@ func (b *bench) ceilingResults(lvl *levelResult, wh, ce, rp phase) {
 		wc, wr = append(wc, r.WebhookOfCeiling), append(wr, r.WebhookOfReplay)
 	}
 	lvl.WebhookOfCeiling, lvl.WebhookOfReplay = median(wc), median(wr)
+	var ph []float64
+	for _, r := range lvl.Rounds {
+		if r.P99OfHeld > 0 {
+			ph = append(ph, r.P99OfHeld)
+		}
+	}
+	lvl.P99OfHeld = median(ph)
+}
+
+// webhookPair runs one round's webhook twice, with the events function
+// running (its events followed to the endpoint) and with its stream
+// trigger held, in the order heldFirst says (rounds alternate, so drift
+// in the machine's other load favours neither). held is nil where the
+// trigger cannot be held (an attached stack).
+func (b *bench) webhookPair(ctx context.Context, n, conc int, heldFirst bool) (running phase, held *phase, err error) {
+	if b.s.hold == nil {
+		running, err = b.measure(ctx, "webhook", webhookFunction, n, conc, typeMessageReceived, b.cl.webhook(b.senders))
+		return running, nil, err
+	}
+	if heldFirst {
+		if held, err = b.webhookHeld(ctx, n, conc); err != nil {
+			return phase{}, nil, err
+		}
+	}
+	if running, err = b.measure(ctx, "webhook", webhookFunction, n, conc, typeMessageReceived, b.cl.webhook(b.senders)); err != nil {
+		return phase{}, nil, err
+	}
+	if !heldFirst {
+		held, err = b.webhookHeld(ctx, n, conc)
+	}
+	return running, held, err
+}
+
+// webhookHeld runs the webhook with the events function's stream trigger
+// held, so the events function stays idle while the webhook is timed
+// (the webhook's own latency without the events function beside it on
+// the same cores and DynamoDB Local). It then releases the trigger and
+// waits for the run's events, so the next phase starts on an idle events
+// function as after every other webhook run. Its events' receipt times
+// are not kept (they waited out the hold); missing ones are.
+func (b *bench) webhookHeld(ctx context.Context, n, conc int) (*phase, error) {
+	if err := b.cl.clearDeliveries(ctx); err != nil {
+		return nil, err
+	}
+	b.cl.answers.reset()
+	off := b.s.logOffset()
+	b.s.hold.held.Store(true)
+	p, err := b.measure(ctx, "webhook, events function held", webhookFunction, n, conc, "", b.cl.webhook(b.senders))
+	b.s.hold.held.Store(false)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if p.events, err = b.settleEvents(ctx, p.result.Requests-p.result.Errors, typeMessageReceived, now, now, off); err != nil {
+		return nil, fmt.Errorf("%s: events: %w", p.name, err)
+	}
+	return &p, nil
 }
 
 // median of a few values (the mean of the middle two for an even count).

@@ -114,14 +114,16 @@ func TestEventsUsage(t *testing.T) {
 }
 
 // TestPrintEvents checks the tables show the events function's figures
-// beside the others.
+// beside the others, and the webhook with it running against held.
 func TestPrintEvents(t *testing.T) {
 	ev := eventsResult{Messages: 400, BusEvents: 1, BusCalls: 1, EndpointEvents: 1, EndpointAttempts: 1, Receipts: 400,
 		P50Ms: 180, P99Ms: 950, MaxMs: 1200, SettleS: 2.5, PerSecond: 30}
 	u := usage{Messages: 400, Calls: map[string]float64{"EventBridge.PutEvents": 1, "DynamoDBStreams.GetRecords": 2.5},
 		EventBridgeEvents: 1, StreamRecords: 1, LambdaInvocations: 0.1, MemoryMB: 256}
 	r := &results{Counted: true, Requests: 400, Rounds: 4, Setup: []phaseResult{{Name: "webhook, new senders", Concurrency: 32}},
-		Results: []levelResult{{Concurrency: 1, Events: ev, Rounds: []roundRatio{{0.5, 0.5}}}}, EventsOut: ev, FirstContactEvents: ev,
+		Results: []levelResult{{Concurrency: 1, Events: ev, Held: phaseResult{Requests: 400, P99Ms: 10}, P99OfHeld: 1.1,
+			Rounds: []roundRatio{{WebhookOfCeiling: 0.5, WebhookOfReplay: 0.5, P99OfHeld: 1.2}, {WebhookOfCeiling: 0.5, WebhookOfReplay: 0.5, P99OfHeld: 1}}}},
+		EventsOut: ev, FirstContactEvents: ev,
 		EventsAlone: eventsResult{Messages: 20, BusEvents: 1, EndpointEvents: 1, EndpointAttempts: 1, Receipts: 20, P50Ms: 250},
 		Webhook:     usage{Calls: map[string]float64{}}, Events: u, EventsFirstContact: u}
 	r.price()
@@ -129,7 +131,7 @@ func TestPrintEvents(t *testing.T) {
 	r.print(&out)
 	for _, want := range []string{"events out per webhook message", "1, one at a time", "32, new senders", "all levels",
 		"EventBridge.PutEvents calls", "DynamoDBStreams.GetRecords calls", "EventBridge events (billed)", "EventBridge (bus)",
-		"events, new sender"} {
+		"events, new sender", "events function running vs. held", "110 % (100–120)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("print() has no %q:\n%s", want, out.String())
 		}

@@ -196,6 +196,30 @@ func (r *results) printEvents(out io.Writer) {
 	}
 	row("all levels", r.EventsOut)
 	w.Flush()
+	r.printHeld(out)
+}
+
+// printHeld compares the webhook's latency with the events function
+// running and with its stream trigger held, measured in the same rounds.
+func (r *results) printHeld(out io.Writer) {
+	if len(r.Results) == 0 || r.Results[0].Held.Requests == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nwebhook with the events function running vs. held (its stream trigger answered \"no new records\" during the")
+	fmt.Fprintf(out, "run, then released and drained), alternating in the same %d rounds; p99 ratio: running ÷ held, median (range) of rounds\n", r.Rounds)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "clients\trunning msg/s\theld msg/s\trunning p50 ms\theld p50 ms\trunning p99 ms\theld p99 ms\tp99 running/held (rounds)\terrors\tmissing\t")
+	for _, l := range r.Results {
+		var ph []float64
+		for _, rd := range l.Rounds {
+			if rd.P99OfHeld > 0 {
+				ph = append(ph, rd.P99OfHeld)
+			}
+		}
+		fmt.Fprintf(w, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\t\n", l.Concurrency, l.Webhook.Throughput, l.Held.Throughput,
+			l.Webhook.P50Ms, l.Held.P50Ms, l.Webhook.P99Ms, l.Held.P99Ms, percentRange(l.P99OfHeld, ph), l.Held.Errors, l.HeldMissing)
+	}
+	w.Flush()
 }
 
 func (r *results) printUsage(out io.Writer) {

@@ -120,6 +120,14 @@ type levelResult struct {
 	Rounds []roundRatio `json:"rounds,omitempty"`
 	// Events are the webhook messages' events, pooled over the rounds.
 	Events eventsResult `json:"events_out"`
+	// Held is the webhook run with the events function's stream trigger
+	// held (the events function idle), in the same rounds; HeldMissing
+	// counts its events that had not arrived after the hold (failures).
+	Held        phaseResult `json:"webhook_events_held"`
+	HeldMissing int         `json:"webhook_events_held_missing"`
+	// P99OfHeld is the webhook's p99 with the events function running
+	// over its p99 with it held, the median over the rounds.
+	P99OfHeld float64 `json:"webhook_p99_running_of_held,omitempty"`
 }
 
 // roundRatio is one round's webhook throughput over its ceiling's and
@@ -127,6 +135,9 @@ type levelResult struct {
 type roundRatio struct {
 	WebhookOfCeiling float64 `json:"webhook_of_ceiling"`
 	WebhookOfReplay  float64 `json:"webhook_of_replay"`
+	// P99OfHeld is the round's webhook p99 with the events function
+	// running over its p99 with it held (0 when not measured).
+	P99OfHeld float64 `json:"webhook_p99_running_of_held,omitempty"`
 }
 
 // replayResult is a run of one message's DynamoDB calls per request.
@@ -345,7 +356,7 @@ func (r *results) failures() int {
 		n += p.Errors
 	}
 	for _, l := range r.Results {
-		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors + l.Events.Missing
+		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors + l.Events.Missing + l.Held.Errors + l.HeldMissing
 	}
 	return n + r.FirstContactEvents.Missing + r.ConsentEventsMissing + r.EventsAlone.Missing
 }

@@ -35,6 +35,9 @@ type stack struct {
 	// for a message is counted apart from the webhook's calls; nil on an
 	// attached stack.
 	events *eventProxies
+	// hold holds the events function's stream trigger (nil on an
+	// attached stack).
+	hold *streamHold
 	// dynamoDBProxyURL is where the proxy to DynamoDB Local listens.
 	dynamoDBProxyURL string
 	// logPath is the functions' log (REPORT lines); "" when unknown.
@@ -150,7 +153,12 @@ func (s *stack) proxies(p ports) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		srv := &http.Server{Handler: *sp.px, ReadHeaderTimeout: 10 * time.Second}
+		var h http.Handler = *sp.px
+		if sp.px == &ev.streams {
+			s.hold = &streamHold{next: h}
+			h = s.hold
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, srv)
 		go func() { _ = srv.Serve(l) }()
 		target := sp.svc
