@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -66,4 +67,35 @@ func TestEndpointOverridesForFunction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEndpointOverridesSet checks the -function-endpoint parser never
+// panics, and that what it accepts applies to the function it names (or,
+// unscoped, to every function) for the service it names.
+func FuzzEndpointOverridesSet(f *testing.F) {
+	f.Add("DYNAMODB=http://127.0.0.1:1")
+	f.Add("EventsFunction:DYNAMODB_STREAMS=http://127.0.0.1:3")
+	f.Add("Events-Function:KMS=http://x")
+	f.Add(":KMS=http://x")
+	f.Add("KMS=ftp://x")
+	f.Fuzz(func(t *testing.T, v string) {
+		e := endpointOverrides{}
+		if e.set(v) != nil {
+			if len(e) != 0 {
+				t.Fatalf("set(%q) failed but kept %v", v, e)
+			}
+			return
+		}
+		if len(e) != 1 {
+			t.Fatalf("set(%q) kept %d overrides, want 1", v, len(e))
+		}
+		target, u, _ := strings.Cut(v, "=")
+		fn, svc, scoped := strings.Cut(target, ":")
+		if !scoped {
+			fn, svc = "SomeFunction", target
+		}
+		if got := e.forFunction(fn)[svc]; got != u {
+			t.Fatalf("set(%q): forFunction(%q)[%q] = %q, want %q", v, fn, svc, got, u)
+		}
+	})
 }
