@@ -43,6 +43,9 @@ func (r *results) chart(path string) error {
 			series("event receipt p99 (200 → endpoint)", chart.Purple, false, func(l levelResult) float64 { return l.Events.P99Ms }),
 			series("event receipt p50", chart.Purple, true, func(l levelResult) float64 { return l.Events.P50Ms }))
 	}
+	if len(r.Results) > 0 && r.Results[0].Held.Requests > 0 {
+		lat = append(lat, series("webhook p99, events function held", chart.Green, false, func(l levelResult) float64 { return l.Held.P99Ms }))
+	}
 	title := fmt.Sprintf("waguard on the local stack: %d requests per level, %d CPUs, %s", r.Requests, r.Machine.CPUs,
 		r.Started.Format("2006-01-02"))
 	panels := []chart.Panel{
