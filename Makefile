@@ -110,7 +110,7 @@ test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: uni
 	devstack/with-stack.sh sh -c 'go test -count=1 ./... && go run ./devstack/cmd/iamcheck'
 
 .PHONY: bench
-bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, AWS calls and cost per message on a private local stack (~1.5 min, loopback only; docs/performance.md).
+bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, events out, AWS calls and cost per message on a private local stack (~30 min on two busy cores, most of it waiting for the events function; loopback only; docs/performance.md).
 	go run ./bench/cmd/waguard-bench -dev-bin $(LOCAL_BIN)/waguard-dev $(BENCH_FLAGS)
 
 # go install names the binary after its folder (server): install it into a
