@@ -107,13 +107,20 @@ func inUse(port int) bool {
 	return true
 }
 
-// buildBinaries builds every function's bootstrap exactly as `make
-// build-local` does, and waguard-dev, into this run's folder, so another
-// engineer's rebuild of .local cannot change them under the run.
+// buildBinaries builds every function's bootstrap (each folder of
+// functions/ with a main.go: waguard-dev needs one per function of the
+// template) exactly as `make build-local` does, and waguard-dev, into this
+// run's folder, so another engineer's rebuild of .local cannot change them
+// under the run.
 func (r *rig) buildBinaries(t *testing.T) {
 	start := time.Now()
 	r.build, r.dev = filepath.Join(r.work, "build"), filepath.Join(r.work, "waguard-dev")
-	for _, fn := range []string{"webhook", "send", "erase", "retention", "rotate"} {
+	fns, err := filepath.Glob(filepath.Join(r.repo, "functions", "*", "main.go"))
+	if err != nil || len(fns) == 0 {
+		t.Fatalf("no functions under %s: %v", filepath.Join(r.repo, "functions"), err)
+	}
+	for _, main := range fns {
+		fn := filepath.Base(filepath.Dir(main))
 		goBuild(t, r.repo, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH},
 			"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(r.build, fn, "bootstrap"), "./functions/"+fn)
 	}
