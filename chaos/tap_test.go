@@ -1,0 +1,60 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/waguard/waguard/devstack/stacktest"
+)
+
+// busTap reads the stack's shared tap queue (every event on the bus, by
+// waguard-dev's catch-all rule; nothing else reads it on a chaos stack)
+// directly from moto, and counts the events by id.
+type busTap struct {
+	sqs     *sqs.Client
+	url     string
+	byID    map[string]int
+	contact map[string]string
+}
+
+// drain takes every message the queue holds now.
+func (b *busTap) drain(ctx context.Context) error {
+	for {
+		out, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.url), MaxNumberOfMessages: 10})
+		if err != nil {
+			return fmt.Errorf("read the bus tap: %w", err)
+		}
+		if len(out.Messages) == 0 {
+			return nil
+		}
+		var del []sqstypes.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			var ev stacktest.BusEvent
+			var detail struct {
+				ID   string `json:"id"`
+				Data struct {
+					ContactID string `json:"contact_id"`
+				} `json:"data"`
+			}
+			if json.Unmarshal([]byte(aws.ToString(m.Body)), &ev) != nil || json.Unmarshal(ev.Detail, &detail) != nil {
+				return fmt.Errorf("a bus tap message is not an EventBridge event of waguard's")
+			}
+			b.byID[detail.ID]++
+			b.contact[detail.ID] = detail.Data.ContactID
+			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if _, err := b.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(b.url), Entries: del}); err != nil {
+			return fmt.Errorf("delete from the bus tap: %w", err)
+		}
+	}
+}
+
+func (b *busTap) counts() map[string]int      { return maps.Clone(b.byID) }
+func (b *busTap) contacts() map[string]string { return maps.Clone(b.contact) }
