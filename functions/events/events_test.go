@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -395,6 +396,51 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 	}
 	if n := len(slow.all()); n != 1 {
 		t.Errorf("the slow endpoint was tried %d times in the invocation, want 1", n)
+	}
+}
+
+// TestSlowEndpointDoesNotHoldUpLaterBatches has an endpoint answer after
+// the attempt timeout in one stream invocation: the next invocations of
+// the same (warm) instance skip it for a minute instead of waiting for it
+// again, so the bus gets their events at once and their deliveries to it
+// wait for the retry run, which tries it (and delivers once it answers);
+// a minute later the stream tries it again.
+func TestSlowEndpointDoesNotHoldUpLaterBatches(t *testing.T) {
+	// 2 s: well above what a batch takes on a loaded machine without it.
+	slow := &receiver{delay: 3 * time.Second}
+	e := newEnv(t)
+	e.h.Config.AttemptTimeout = 2 * time.Second
+	// Its own name: the retry run also retries other tests' deliveries
+	// due in the same minute to an endpoint of the same name.
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "slow-later", slow, false)}
+	e.stream(t, e.inbound(t, "events-"+randHex(8), "hi"))
+	second := e.inbound(t, "events-"+randHex(8), "hi")
+	start := time.Now()
+	e.stream(t, second)
+	if took := time.Since(start); took >= e.h.Config.AttemptTimeout {
+		t.Errorf("the next batch took %v, want it not to wait for the endpoint that just timed out (%v)", took, e.h.Config.AttemptTimeout)
+	}
+	if n, bus := len(slow.all()), len(e.bus.got()); n != 1 || bus != 2 {
+		t.Errorf("slow endpoint %d, bus %d deliveries; want 1 (the first batch's), 2", n, bus)
+	}
+	id := second.Change.NewImage["id"].String()
+	d, err := e.h.Store.GetDelivery(context.Background(), id, "slow-later")
+	if err != nil || d.State != store.DeliveryPending || d.Attempts != 0 || d.LastError != "timeout" {
+		t.Fatalf("the next batch's delivery = %+v, %v; want pending, not attempted, last error timeout", d, err)
+	}
+	slow.mu.Lock()
+	slow.delay = 0
+	slow.mu.Unlock()
+	e.now = d.NextAt.Add(time.Second)
+	if d = e.retryUntilSettled(t, id, "slow-later"); d.State != store.DeliveryDelivered {
+		t.Errorf("after the retry run, the delivery = %+v; want delivered (the retry run tries a skipped endpoint)", d)
+	}
+	e.now = e.now.Add(time.Minute)
+	third := e.inbound(t, "events-"+randHex(8), "hi")
+	e.stream(t, third)
+	thirdID, _ := wgevents.IDFromAudit(third.Change.NewImage["id"].String())
+	if !slices.ContainsFunc(slow.all(), func(r received) bool { return r.id == thirdID }) {
+		t.Errorf("a minute on, the stream did not try the endpoint again")
 	}
 }
 
