@@ -115,7 +115,14 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 func (r *rig) runPhase(ctx context.Context, t *testing.T, s *stack, p phase, x *run, row *row) {
 	t.Helper()
 	r.underFault(ctx, t, p, x, row)
+	if p.events != nil {
+		r.eventsUnderFault(ctx, t, p, x, row)
+	}
 	r.recovery(ctx, t, p, x, row)
+	if p.events != nil {
+		r.eventsRecovery(ctx, t, p, x, row)
+		checkEvents(ctx, t, p, x, row)
+	}
 	checkEffects(ctx, t, s, p, x, row)
 }
 
@@ -149,14 +156,16 @@ func (r *rig) underFault(ctx context.Context, t *testing.T, p phase, x *run, row
 // recovery clears every fault and retries what failed until it succeeds.
 func (r *rig) recovery(ctx context.Context, t *testing.T, p phase, x *run, row *row) {
 	ops := p.workload()
-	cleared := time.Now()
+	x.cleared = time.Now()
 	if err := r.heal(ctx); err != nil {
 		t.Fatalf("heal: %v", err)
 	}
-	if err := x.c.sandboxDo(ctx, "DELETE", "/_sandbox/faults", nil, nil); err != nil {
-		t.Fatalf("clear sandbox faults: %v", err)
+	for _, faults := range []string{"/_sandbox/faults", "/_sandbox/endpoint/faults"} {
+		if err := x.c.sandboxDo(ctx, "DELETE", faults, nil, nil); err != nil {
+			t.Fatalf("clear sandbox faults: %v", err)
+		}
 	}
-	took, recovered := x.recover(ctx, ops, cleared)
+	took, recovered := x.recover(ctx, ops, x.cleared)
 	switch {
 	case !recovered:
 		row.recovery = "**not within " + seconds(recoveryLimit) + "**"

@@ -166,7 +166,8 @@ func (s *stack) connect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build the harness core: %v", err)
 	}
-	s.tap = &busTap{sqs: sqs.NewFromConfig(cfg), url: s.env["WAGUARD_EVENT_BUS_TAP_QUEUE_URL"], byID: map[string]int{}, contact: map[string]string{}}
+	s.tap = &busTap{sqs: sqs.NewFromConfig(cfg), url: s.env["WAGUARD_EVENT_BUS_TAP_QUEUE_URL"], byID: map[string]int{}, contact: map[string]string{},
+		lag: map[string]time.Duration{}}
 	if s.tap.url == "" {
 		t.Fatal("the stack has no bus tap queue (WAGUARD_EVENT_BUS_TAP_QUEUE_URL)")
 	}

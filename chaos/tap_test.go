@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -16,12 +17,14 @@ import (
 
 // busTap reads the stack's shared tap queue (every event on the bus, by
 // waguard-dev's catch-all rule; nothing else reads it on a chaos stack)
-// directly from moto, and counts the events by id.
+// directly from moto, and counts the events by id, with how long after
+// its change each was first seen (to within a drain's interval).
 type busTap struct {
 	sqs     *sqs.Client
 	url     string
 	byID    map[string]int
 	contact map[string]string
+	lag     map[string]time.Duration
 }
 
 // drain takes every message the queue holds now.
@@ -38,7 +41,8 @@ func (b *busTap) drain(ctx context.Context) error {
 		for i, m := range out.Messages {
 			var ev stacktest.BusEvent
 			var detail struct {
-				ID   string `json:"id"`
+				ID   string    `json:"id"`
+				Time time.Time `json:"time"`
 				Data struct {
 					ContactID string `json:"contact_id"`
 				} `json:"data"`
@@ -46,7 +50,9 @@ func (b *busTap) drain(ctx context.Context) error {
 			if json.Unmarshal([]byte(aws.ToString(m.Body)), &ev) != nil || json.Unmarshal(ev.Detail, &detail) != nil {
 				return fmt.Errorf("a bus tap message is not an EventBridge event of waguard's")
 			}
-			b.byID[detail.ID]++
+			if b.byID[detail.ID]++; b.byID[detail.ID] == 1 {
+				b.lag[detail.ID] = time.Since(detail.Time)
+			}
 			b.contact[detail.ID] = detail.Data.ContactID
 			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
@@ -58,3 +64,6 @@ func (b *busTap) drain(ctx context.Context) error {
 
 func (b *busTap) counts() map[string]int      { return maps.Clone(b.byID) }
 func (b *busTap) contacts() map[string]string { return maps.Clone(b.contact) }
+func (b *busTap) lags() map[string]time.Duration {
+	return maps.Clone(b.lag)
+}
