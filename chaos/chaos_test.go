@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,9 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 	}
 	if err := writeCanary(ctx, s); err != nil {
 		t.Fatalf("write canary: %v", err)
+	}
+	if err := s.tap.save(ctx, filepath.Join(s.dir, "bus-events.jsonl")); err != nil {
+		t.Errorf("keep the bus's events for the scan: %v", err)
 	}
 	s.stop(t, r)
 	plain := r.scanPlaintext(t, s, runs)
@@ -239,7 +243,8 @@ func (x *run) inFlight(ctx context.Context, r *rig, p phase) {
 }
 
 // scanPlaintext scans what the stopped stack left on disk (DynamoDB
-// Local's files, local-kms and Secrets Manager state, every log) and
+// Local's files, local-kms and Secrets Manager state, every log, every
+// event the bus carried: bus-events.jsonl) and
 // Toxiproxy's log for the runs' numbers, texts and wamids. The canary
 // must be found, or the scan is blind.
 func (r *rig) scanPlaintext(t *testing.T, s *stack, runs []*run) string {

@@ -358,12 +358,14 @@ func checkEvents(ctx context.Context, t *testing.T, p phase, x *run, row *row) {
 		t.Errorf("%s: %d events about the run's people arrived under an id no change of theirs has", p.name, unknown)
 	}
 	if row.events == "" {
-		row.events = fmt.Sprintf("%d of %d", delivered, len(evs))
-		if again > 0 {
-			row.events += fmt.Sprintf(", %d redelivered (same id)", again)
-		}
-		if unknown > 0 {
-			row.events += fmt.Sprintf(", **%d under other ids**", unknown)
-		}
+		row.events = eventsCell(len(evs), delivered, again, unknown)
 	}
+}
+
+// eventsCell is the events column: how many of the run's events were lost
+// (not at every destination that wants them), redelivered under their
+// own id, and delivered under an id no change of the run has; anything
+// but the redeliveries is bold.
+func eventsCell(events, delivered, again, unknown int) string {
+	return fmt.Sprintf("%s lost of %d; %d redelivered (same id); %s under another id", bold(events-delivered), events, again, bold(unknown))
 }

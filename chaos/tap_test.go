@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"strconv"
 	"time"
 
@@ -18,13 +19,16 @@ import (
 // busTap reads the stack's shared tap queue (every event on the bus, by
 // waguard-dev's catch-all rule; nothing else reads it on a chaos stack)
 // directly from moto, and counts the events by id, with how long after
-// its change each was first seen (to within a drain's interval).
+// its change each was first seen (to within a drain's interval). It keeps
+// every message as read, for the plaintext scan: moto keeps the bus in
+// memory, so the scan of the stack's files cannot see it ([busTap.save]).
 type busTap struct {
 	sqs     *sqs.Client
 	url     string
 	byID    map[string]int
 	contact map[string]string
 	lag     map[string]time.Duration
+	raw     []byte
 }
 
 // drain takes every message the queue holds now.
@@ -54,12 +58,23 @@ func (b *busTap) drain(ctx context.Context) error {
 				b.lag[detail.ID] = time.Since(detail.Time)
 			}
 			b.contact[detail.ID] = detail.Data.ContactID
+			b.raw = append(append(b.raw, aws.ToString(m.Body)...), '\n')
 			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
 		if _, err := b.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(b.url), Entries: del}); err != nil {
 			return fmt.Errorf("delete from the bus tap: %w", err)
 		}
 	}
+}
+
+// save drains the queue and writes every event the bus carried during
+// the scenario to path (under the scenario's folder, which the plaintext
+// scan reads).
+func (b *busTap) save(ctx context.Context, path string) error {
+	if err := b.drain(ctx); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.raw, 0o600)
 }
 
 func (b *busTap) counts() map[string]int      { return maps.Clone(b.byID) }
