@@ -57,12 +57,18 @@ type eventCheck struct {
 	// message.received; the stream trigger alone must then deliver every
 	// event (no retry run).
 	crash bool
+	// behind makes two more consent grants while the endpoint holds up
+	// the stream (events_behind_test.go): the later one must reach the
+	// bus without waiting for the endpoint again.
+	behind bool
 }
 
 // runEvent is one event of a run's changes.
 type runEvent struct {
 	auditID, id, contact string
-	typ                  wgevents.Type
+	// consentID is a consent.changed event's consent event (cev_…).
+	consentID string
+	typ       wgevents.Type
 }
 
 func (e runEvent) wants(dest string) bool {
@@ -107,7 +113,7 @@ func (x *run) events(ctx context.Context) ([]runEvent, error) {
 		if contact == "" {
 			contact = wgevents.ContactID(x.s.core.ContactKey, rec.Subject)
 		}
-		out = append(out, runEvent{auditID: e.ID, id: id, contact: contact, typ: rec.Type})
+		out = append(out, runEvent{auditID: e.ID, id: id, contact: contact, typ: rec.Type, consentID: rec.Fields.ConsentEventID})
 	}
 	return out, nil
 }
@@ -239,6 +245,9 @@ func (r *rig) eventsUnderFault(ctx context.Context, t *testing.T, p phase, x *ru
 	if ec.crash {
 		r.crashMidBatch(ctx, t, p, x, row)
 		return
+	}
+	if ec.behind {
+		x.grantsBehind(ctx, t, p, row)
 	}
 	other := destBus
 	if ec.pending == destBus {
