@@ -103,8 +103,10 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 	if err := writeCanary(ctx, s); err != nil {
 		t.Fatalf("write canary: %v", err)
 	}
-	if err := s.tap.save(ctx, filepath.Join(s.dir, "bus-events.jsonl")); err != nil {
+	if n, err := s.tap.save(ctx, filepath.Join(s.dir, "bus-events.jsonl")); err != nil {
 		t.Errorf("keep the bus's events for the scan: %v", err)
+	} else {
+		t.Logf("%s: the plaintext scan reads the %d events the bus carried", sc.name, n)
 	}
 	s.stop(t, r)
 	plain := r.scanPlaintext(t, s, runs)

@@ -42,7 +42,7 @@ func yesNo(b bool) string {
 // markdown renders the results table and the notes under it.
 func markdown(rows []*row, took time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| Fault | API answer during the fault | Documented | Plaintext on disk | Duplicate sends | Missing audit events | Recovery after the fault clears | Events: lost, duplicates |\n")
+	fmt.Fprintf(&b, "| Fault | API answer during the fault | Documented | Plaintext on disk or bus | Duplicate sends | Missing audit events | Recovery after the fault clears | Events: lost, duplicates |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		events := r.events

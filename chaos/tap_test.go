@@ -70,11 +70,16 @@ func (b *busTap) drain(ctx context.Context) error {
 // save drains the queue and writes every event the bus carried during
 // the scenario to path (under the scenario's folder, which the plaintext
 // scan reads).
-func (b *busTap) save(ctx context.Context, path string) error {
+// It returns how many events that is.
+func (b *busTap) save(ctx context.Context, path string) (int, error) {
 	if err := b.drain(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	return os.WriteFile(path, b.raw, 0o600)
+	n := 0
+	for _, c := range b.byID {
+		n += c
+	}
+	return n, os.WriteFile(path, b.raw, 0o600)
 }
 
 func (b *busTap) counts() map[string]int      { return maps.Clone(b.byID) }
