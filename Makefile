@@ -121,7 +121,7 @@ $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION):
 	mkdir -p $(LOCAL_BIN) && mv $(LOCAL)/tmp/toxiproxy/server $@
 
 .PHONY: chaos
-chaos: tools $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION) ## Fault injection (Toxiproxy) on private local stacks, ports 13300-13309: ~4-6 min; table in .local/chaos-report.md and docs/reliability.md.
+chaos: tools $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION) ## Fault injection (Toxiproxy) on private local stacks, ports 13300-13311: ~5-8 min; table in .local/chaos-report.md and docs/reliability.md.
 	WAGUARD_CHAOS=1 WAGUARD_CHAOS_REPORT=$(CURDIR)/$(LOCAL)/chaos-report.md go test -count=1 -v -timeout 15m -run '^TestChaos$$' ./chaos/
 
 .PHONY: load-webhook

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,8 +89,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(rc.statuses) > 0 {
 		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
 	}
+	delay := rc.delay
 	rc.mu.Unlock()
-	time.Sleep(rc.delay)
+	time.Sleep(delay)
 	w.WriteHeader(status)
 }
 
@@ -395,6 +397,100 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 	}
 	if n := len(slow.all()); n != 1 {
 		t.Errorf("the slow endpoint was tried %d times in the invocation, want 1", n)
+	}
+}
+
+// TestSlowEndpointDoesNotHoldUpLaterBatches has an endpoint answer after
+// the attempt timeout in one stream invocation: the next invocations of
+// the same (warm) instance skip it for a minute instead of waiting for it
+// again, so the bus gets their events at once and their deliveries to it
+// wait for the retry run, which tries it (and delivers once it answers);
+// a minute later the stream tries it again.
+func TestSlowEndpointDoesNotHoldUpLaterBatches(t *testing.T) {
+	// 2 s: well above what a batch takes on a loaded machine without it.
+	slow := &receiver{delay: 3 * time.Second}
+	e := newEnv(t)
+	e.h.Config.AttemptTimeout = 2 * time.Second
+	// Its own name: the retry run also retries other tests' deliveries
+	// due in the same minute to an endpoint of the same name.
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "slow-later", slow, false)}
+	e.stream(t, e.inbound(t, "events-"+randHex(8), "hi"))
+	second := e.inbound(t, "events-"+randHex(8), "hi")
+	start := time.Now()
+	e.stream(t, second)
+	if took := time.Since(start); took >= e.h.Config.AttemptTimeout {
+		t.Errorf("the next batch took %v, want it not to wait for the endpoint that just timed out (%v)", took, e.h.Config.AttemptTimeout)
+	}
+	if n, bus := len(slow.all()), len(e.bus.got()); n != 1 || bus != 2 {
+		t.Errorf("slow endpoint %d, bus %d deliveries; want 1 (the first batch's), 2", n, bus)
+	}
+	id := second.Change.NewImage["id"].String()
+	d, err := e.h.Store.GetDelivery(context.Background(), id, "slow-later")
+	if err != nil || d.State != store.DeliveryPending || d.Attempts != 0 || d.LastError != "timeout" {
+		t.Fatalf("the next batch's delivery = %+v, %v; want pending, not attempted, last error timeout", d, err)
+	}
+	slow.mu.Lock()
+	slow.delay = 0
+	slow.mu.Unlock()
+	e.now = d.NextAt.Add(time.Second)
+	if d = e.retryUntilSettled(t, id, "slow-later"); d.State != store.DeliveryDelivered {
+		t.Errorf("after the retry run, the delivery = %+v; want delivered (the retry run tries a skipped endpoint)", d)
+	}
+	e.now = e.now.Add(time.Minute)
+	third := e.inbound(t, "events-"+randHex(8), "hi")
+	e.stream(t, third)
+	thirdID, _ := wgevents.IDFromAudit(third.Change.NewImage["id"].String())
+	if !slices.ContainsFunc(slow.all(), func(r received) bool { return r.id == thirdID }) {
+		t.Errorf("a minute on, the stream did not try the endpoint again")
+	}
+}
+
+// TestSkippedErasureNoticeIsRetried has an endpoint that received an
+// event about a person time out in a stream batch, then the person
+// erased: the next batch skips that endpoint for subject.erased too, but
+// the notice is not lost: it waits, pending and not counted as an attempt,
+// with the erasure request open; the retry run tries it, and once the
+// endpoint answers the request records its acknowledgement and completes.
+func TestSkippedErasureNoticeIsRetried(t *testing.T) {
+	rc := &receiver{}
+	e := newEnv(t)
+	e.h.Config.AttemptTimeout = 2 * time.Second
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "slow-erased", rc, false)}
+	subject := "events-" + randHex(8)
+	e.stream(t, e.inbound(t, subject, "hello")) // a recipient
+	rc.mu.Lock()
+	rc.delay = 3 * time.Second
+	rc.mu.Unlock()
+	e.stream(t, e.inbound(t, "events-"+randHex(8), "hi")) // times out
+	eraser, req, id, recipients := e.proveErasure(t, subject)
+	if !slices.Contains(recipients, "slow-erased") {
+		t.Fatalf("recipients = %v, want the endpoint", recipients)
+	}
+	start := time.Now()
+	e.stream(t, streamRecord(id, "data_deletion"))
+	if took := time.Since(start); took >= e.h.Config.AttemptTimeout {
+		t.Errorf("the notice's batch took %v, want it not to wait for the endpoint that just timed out", took)
+	}
+	ctx := context.Background()
+	d, err := e.h.Store.GetDelivery(ctx, id, "slow-erased")
+	if err != nil || d.State != store.DeliveryPending || d.Attempts != 0 {
+		t.Fatalf("the notice's delivery = %+v, %v; want pending, not attempted", d, err)
+	}
+	if done, _ := eraser.FinishErasure(ctx, req.ID, e.now); done {
+		t.Fatal("the request completed while its notice to the endpoint was pending")
+	}
+	rc.mu.Lock()
+	rc.delay = 0
+	rc.mu.Unlock()
+	if d := e.retryUntilSettled(t, id, "slow-erased"); d.State != store.DeliveryDelivered {
+		t.Fatalf("the notice's delivery = %+v, want delivered by the retry run", d)
+	}
+	if done, err := eraser.FinishErasure(ctx, req.ID, e.now); err != nil || !done {
+		t.Fatalf("FinishErasure() = %v, %v; want completed once the endpoint acknowledged", done, err)
+	}
+	evID, _ := wgevents.IDFromAudit(id)
+	if !slices.ContainsFunc(rc.all(), func(r received) bool { return r.id == evID && r.body["type"] == "subject.erased" && r.verified }) {
+		t.Errorf("the endpoint got no signed subject.erased with the notice's id")
 	}
 }
 

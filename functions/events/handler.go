@@ -71,6 +71,9 @@ type Handler struct {
 	Keys     *blindindex.Keys
 	// pageBudget, in tests only, replaces httpapi.PageBudget.
 	pageBudget int
+	// broken is this instance's memory of endpoints that failed to
+	// connect or answer in time (not request data: [breaker]).
+	broken breaker
 }
 
 // Handle serves a DynamoDB stream batch, a scheduled event or an API
@@ -120,7 +123,7 @@ var eventTypes = map[audit.EventType]bool{audit.EventMessageReceived: true, audi
 // reported so the stream retries from it (ReportBatchItemFailures).
 func (h *Handler) stream(ctx context.Context, ev events.DynamoDBEvent) events.DynamoDBEventResponse {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	r := h.newRun()
+	r := h.newStreamRun()
 	for _, rec := range ev.Records {
 		if err := h.record(ctx, r, rec); err != nil {
 			h.Log.WarnContext(ctx, "stream record left for a retry", "err", err)
