@@ -57,13 +57,41 @@ type run struct {
 	h      *Handler
 	mu     sync.Mutex
 	broken map[string]string
+	// probes holds, per destination, a channel closed when the run's first
+	// attempt to it ended: concurrent deliveries (a stream batch's records,
+	// the retry run's) wait for it, so an endpoint that turns out slow or
+	// down is tried once per run, not once per delivery in flight.
+	probes map[string]chan struct{}
 	// skips is the instance's breaker when the run honours it (stream
 	// invocations); nil for the retry run and a redrive, which try a
 	// broken endpoint again.
 	skips *breaker
 }
 
-func (h *Handler) newRun() *run { return &run{h: h, broken: map[string]string{}} }
+func (h *Handler) newRun() *run {
+	return &run{h: h, broken: map[string]string{}, probes: map[string]chan struct{}{}}
+}
+
+// probe returns, for the run's first attempt to dest, a function to call
+// when it ends; for any later one it waits until the first ended (or ctx
+// is done) and returns nil.
+func (r *run) probe(ctx context.Context, dest string) func() {
+	r.mu.Lock()
+	ch, seen := r.probes[dest]
+	if !seen {
+		ch = make(chan struct{})
+		r.probes[dest] = ch
+	}
+	r.mu.Unlock()
+	if !seen {
+		return func() { close(ch) }
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	return nil
+}
 
 // newStreamRun is a stream invocation's run: it does not wait again for
 // an endpoint that this instance saw fail to connect or answer in time
@@ -152,6 +180,9 @@ func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string
 
 // attempt delivers ev (of record rec) to one destination once.
 func (r *run) attempt(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep endpoint.Endpoint) result {
+	if done := r.probe(ctx, dest); done != nil {
+		defer done()
+	}
 	if why, ok := r.isBroken(dest); ok {
 		return result{skipped: true, reason: why}
 	}

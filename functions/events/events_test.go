@@ -69,6 +69,8 @@ type receiver struct {
 	got      []received
 	// ep verifies what arrives (set by newEndpoint).
 	ep endpoint.Endpoint
+	// inflight and maxInflight count requests being answered at once.
+	inflight, maxInflight int
 }
 
 type received struct {
@@ -90,8 +92,13 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
 	}
 	delay := rc.delay
+	rc.inflight++
+	rc.maxInflight = max(rc.maxInflight, rc.inflight)
 	rc.mu.Unlock()
 	time.Sleep(delay)
+	rc.mu.Lock()
+	rc.inflight--
+	rc.mu.Unlock()
 	w.WriteHeader(status)
 }
 
@@ -709,4 +716,37 @@ func TestDeadLetterRoutes(t *testing.T) {
 		t.Errorf("redrive of a delivered event = %d, want 404", r.status)
 	}
 	s.Check(t, "POST /v1/dead-letters/{id}/redrive", r.status, r.body, r.headers)
+}
+
+// TestStreamBatchIsDeliveredConcurrently: the records of one stream batch
+// are delivered at once, not one after another (make bench measured 2.5
+// events/s and a receipt p99 of a minute with one at a time), each
+// exactly once; order is not promised.
+func TestStreamBatchIsDeliveredConcurrently(t *testing.T) {
+	rc := &receiver{delay: 100 * time.Millisecond}
+	e := newEnv(t)
+	e.h.Endpoints = fixedEndpoints{newEndpoint(t, "crm", rc, false)}
+	var recs []events.DynamoDBEventRecord
+	for i := range 8 {
+		recs = append(recs, e.inbound(t, "events-"+randHex(8), fmt.Sprintf("hello %d", i)))
+	}
+	if resp := e.stream(t, recs...); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("stream() failures = %v, want none", resp.BatchItemFailures)
+	}
+	ids := map[string]int{}
+	for _, got := range rc.all() {
+		ids[got.id]++
+	}
+	if len(ids) != 8 || len(rc.all()) != 8 {
+		t.Errorf("the endpoint received %d deliveries of %d events, want 8 of 8", len(rc.all()), len(ids))
+	}
+	rc.mu.Lock()
+	most := rc.maxInflight
+	rc.mu.Unlock()
+	if most < 2 {
+		t.Errorf("at most %d deliveries were in flight at once, want the batch's records delivered concurrently", most)
+	}
+	if n := len(e.bus.got()); n != 8 {
+		t.Errorf("the bus got %d events, want 8", n)
+	}
 }
