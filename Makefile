@@ -110,7 +110,7 @@ test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: uni
 	devstack/with-stack.sh sh -c 'go test -count=1 ./... && go run ./devstack/cmd/iamcheck'
 
 .PHONY: bench
-bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, AWS calls and cost per message on a private local stack (~1.5 min, loopback only; docs/performance.md).
+bench: tools build-local $(LOCAL_BIN)/waguard-dev ## Throughput, latency, events out, AWS calls and cost per message on a private local stack (~30 min on two busy cores, most of it waiting for the events function; loopback only; docs/performance.md).
 	go run ./bench/cmd/waguard-bench -dev-bin $(LOCAL_BIN)/waguard-dev $(BENCH_FLAGS)
 
 # go install names the binary after its folder (server): install it into a
@@ -121,7 +121,7 @@ $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION):
 	mkdir -p $(LOCAL_BIN) && mv $(LOCAL)/tmp/toxiproxy/server $@
 
 .PHONY: chaos
-chaos: tools $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION) ## Fault injection (Toxiproxy) on private local stacks, ports 13300-13309: ~4-6 min; table in .local/chaos-report.md and docs/reliability.md.
+chaos: tools $(LOCAL_BIN)/toxiproxy-server-$(TOXIPROXY_VERSION) ## Fault injection (Toxiproxy) on private local stacks, ports 13300-13311: ~5-8 min; table in .local/chaos-report.md and docs/reliability.md.
 	WAGUARD_CHAOS=1 WAGUARD_CHAOS_REPORT=$(CURDIR)/$(LOCAL)/chaos-report.md go test -count=1 -v -timeout 15m -run '^TestChaos$$' ./chaos/
 
 .PHONY: load-webhook

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,6 +103,11 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 	if err := writeCanary(ctx, s); err != nil {
 		t.Fatalf("write canary: %v", err)
 	}
+	if n, err := s.tap.save(ctx, filepath.Join(s.dir, "bus-events.jsonl")); err != nil {
+		t.Errorf("keep the bus's events for the scan: %v", err)
+	} else {
+		t.Logf("%s: the plaintext scan reads the %d events the bus carried", sc.name, n)
+	}
 	s.stop(t, r)
 	plain := r.scanPlaintext(t, s, runs)
 	checkLogs(t, s)
@@ -115,7 +121,14 @@ func (r *rig) runScenario(ctx context.Context, t *testing.T, sc scenario, nums *
 func (r *rig) runPhase(ctx context.Context, t *testing.T, s *stack, p phase, x *run, row *row) {
 	t.Helper()
 	r.underFault(ctx, t, p, x, row)
+	if p.events != nil {
+		r.eventsUnderFault(ctx, t, p, x, row)
+	}
 	r.recovery(ctx, t, p, x, row)
+	if p.events != nil {
+		r.eventsRecovery(ctx, t, p, x, row)
+		checkEvents(ctx, t, p, x, row)
+	}
 	checkEffects(ctx, t, s, p, x, row)
 }
 
@@ -149,14 +162,16 @@ func (r *rig) underFault(ctx context.Context, t *testing.T, p phase, x *run, row
 // recovery clears every fault and retries what failed until it succeeds.
 func (r *rig) recovery(ctx context.Context, t *testing.T, p phase, x *run, row *row) {
 	ops := p.workload()
-	cleared := time.Now()
+	x.cleared = time.Now()
 	if err := r.heal(ctx); err != nil {
 		t.Fatalf("heal: %v", err)
 	}
-	if err := x.c.sandboxDo(ctx, "DELETE", "/_sandbox/faults", nil, nil); err != nil {
-		t.Fatalf("clear sandbox faults: %v", err)
+	for _, faults := range []string{"/_sandbox/faults", "/_sandbox/endpoint/faults"} {
+		if err := x.c.sandboxDo(ctx, "DELETE", faults, nil, nil); err != nil {
+			t.Fatalf("clear sandbox faults: %v", err)
+		}
 	}
-	took, recovered := x.recover(ctx, ops, cleared)
+	took, recovered := x.recover(ctx, ops, x.cleared)
 	switch {
 	case !recovered:
 		row.recovery = "**not within " + seconds(recoveryLimit) + "**"
@@ -230,7 +245,8 @@ func (x *run) inFlight(ctx context.Context, r *rig, p phase) {
 }
 
 // scanPlaintext scans what the stopped stack left on disk (DynamoDB
-// Local's files, local-kms and Secrets Manager state, every log) and
+// Local's files, local-kms and Secrets Manager state, every log, every
+// event the bus carried: bus-events.jsonl) and
 // Toxiproxy's log for the runs' numbers, texts and wamids. The canary
 // must be found, or the scan is blind.
 func (r *rig) scanPlaintext(t *testing.T, s *stack, runs []*run) string {

@@ -115,20 +115,29 @@ func (c *api) webhook(ctx context.Context, body []byte, signature string) answer
 
 // resumeErasures runs the erase function's 15-minute schedule now.
 func (c *api) resumeErasures(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.gateway+"/_local/invoke/EraseFunction",
-		strings.NewReader(`{"action":"resume_pending_erasures"}`))
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("invoke the erasure schedule: status %d", resp.StatusCode)
+	if a := c.invoke(ctx, "EraseFunction", `{"action":"resume_pending_erasures"}`); a.Err != nil || a.Status != http.StatusOK {
+		return fmt.Errorf("invoke the erasure schedule: %s", a)
 	}
 	return nil
+}
+
+// invoke runs function fn with event now, as its schedule would
+// (schedules do not fire on the local stack), and returns its answer.
+func (c *api) invoke(ctx context.Context, fn, event string) answer {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.gateway+"/_local/invoke/"+fn, strings.NewReader(event))
+	if err != nil {
+		return answer{Err: err}
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{Err: err, Latency: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{Status: resp.StatusCode, Latency: time.Since(start)}
+	decodeBody(&a, raw)
+	return a
 }
 
 // fault queues a sandbox fault (see devstack/sandbox Fault).

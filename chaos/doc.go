@@ -6,14 +6,17 @@
 // # Method
 //
 // Each scenario starts a private waguard-dev stack on loopback ports
-// (13300–13309 by default) with -persist under its own -local-dir, and
+// (13300–13311 by default) with -persist under its own -local-dir, and
 // with -function-endpoint, so that the functions, and only they, reach
-// DynamoDB Local, local-kms and the Secrets Manager emulator through
-// Toxiproxy ([Toxiproxy], pinned at [ToxiproxyVersion]). Provisioning and
-// the checks go to the emulators directly. DynamoDB traffic also passes a
+// DynamoDB Local, local-kms, the Secrets Manager emulator and moto's
+// EventBridge through Toxiproxy ([Toxiproxy], pinned at
+// [ToxiproxyVersion]). Provisioning, the stream triggers and the checks go
+// to the emulators directly. DynamoDB traffic also passes a
 // [Throttler], which answers a chosen share of calls with DynamoDB's own
 // ProvisionedThroughputExceededException (a TCP proxy cannot throttle).
-// Provider faults use the WhatsApp sandbox's fault queue.
+// Provider faults use the WhatsApp sandbox's fault queue, endpoint faults
+// its receiving endpoint's (the endpoint "sandbox" waguard-dev registers),
+// and a crash of the events function kills its instances' processes.
 //
 // For every fault the suite runs a workload (consent grant, send with an
 // Idempotency-Key, signed Meta webhook, erasure request, consent query)
@@ -33,7 +36,12 @@
 //     clearing, and how long that took;
 //  6. every function log line written inside an invocation carries its
 //     requestId, and no id in a log line is cut by the redactor
-//     (stacktest.LogProblems).
+//     (stacktest.LogProblems);
+//  7. in the events rows, every change of the run has its event at the
+//     bus and at the endpoint at least once, under the one id of its
+//     change, and no delivery is left pending or dead; a destination
+//     that fails is held pending and delivered by the retry run (invoked
+//     as its schedule would), while the other one and the API go on.
 //
 // # Running
 //

@@ -56,10 +56,13 @@ type run struct {
 	consentIDs []string
 	messageIDs []string
 	erasureIDs []string
-	during     map[opKind]answer   // the answers during the fault
-	doneDuring map[opKind]bool     // which of them were successes
-	done       map[opKind]bool     // which ops have succeeded so far
-	trace      map[opKind][]string // the answers while recovering, repeats folded
+	cleared    time.Time // when the fault was cleared
+	// deadLetterID is the dead letter an events phase made, to redrive.
+	deadLetterID string
+	during       map[opKind]answer   // the answers during the fault
+	doneDuring   map[opKind]bool     // which of them were successes
+	done         map[opKind]bool     // which ops have succeeded so far
+	trace        map[opKind][]string // the answers while recovering, repeats folded
 }
 
 func newRun(t *testing.T, s *stack, c *api, nums *numbers) *run {

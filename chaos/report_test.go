@@ -16,7 +16,10 @@ type row struct {
 	missing    int
 	chains     string // scenario-wide chain verification
 	recovery   string
-	notes      []string
+	// events says how many of the run's events reached every destination
+	// (events_test.go); "" when the phase does not check them.
+	events string
+	notes  []string
 }
 
 func (r *row) answer(op opKind, a answer) {
@@ -39,11 +42,15 @@ func yesNo(b bool) string {
 // markdown renders the results table and the notes under it.
 func markdown(rows []*row, took time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| Fault | API answer during the fault | Documented | Plaintext on disk | Duplicate sends | Missing audit events | Recovery after the fault clears |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| Fault | API answer during the fault | Documented | Plaintext on disk or bus | Duplicate sends | Missing audit events | Recovery after the fault clears | Events: lost, duplicates |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.name, strings.Join(r.answers, "; "), yesNo(r.documented),
-			r.plaintext, bold(r.dups), bold(r.missing)+" ("+r.chains+")", r.recovery)
+		events := r.events
+		if events == "" {
+			events = "not checked"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, strings.Join(r.answers, "; "), yesNo(r.documented),
+			r.plaintext, bold(r.dups), bold(r.missing)+" ("+r.chains+")", r.recovery, events)
 	}
 	fmt.Fprintf(&b, "\nWhole run: %s.\n", seconds(took))
 	for _, r := range rows {

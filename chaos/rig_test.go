@@ -17,19 +17,27 @@ import (
 
 // ports are the loopback ports of one run, from WAGUARD_CHAOS_PORT
 // (default 13300) upwards: the stack's five, then Toxiproxy's API, its
-// three listeners and the throttler.
+// three listeners and the throttler, then moto (EventBridge and SQS) and
+// Toxiproxy's listener in front of it.
 type ports struct {
 	gateway, dynamodb, kms, secrets, sandbox   int
 	toxiproxy, viaDynamoDB, viaKMS, viaSecrets int
 	throttler                                  int
+	moto, viaEventBridge                       int
 }
 
 func newPorts(base int) ports {
-	return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8, base + 9}
+	return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8, base + 9, base + 10, base + 11}
 }
 
 func (p ports) all() []int {
-	return []int{p.gateway, p.dynamodb, p.kms, p.secrets, p.sandbox, p.toxiproxy, p.viaDynamoDB, p.viaKMS, p.viaSecrets, p.throttler}
+	return []int{p.gateway, p.dynamodb, p.kms, p.secrets, p.sandbox, p.toxiproxy, p.viaDynamoDB, p.viaKMS, p.viaSecrets, p.throttler,
+		p.moto, p.viaEventBridge}
+}
+
+// stack are the ports of the stack itself, free again once it stopped.
+func (p ports) stack() []int {
+	return []int{p.gateway, p.dynamodb, p.kms, p.secrets, p.sandbox, p.moto}
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -37,15 +45,16 @@ func loop(port int) string { return "http://" + addr(port) }
 
 // Toxiproxy proxy names: the functions reach each AWS emulator through one.
 const (
-	proxyDynamoDB = "dynamodb"
-	proxyKMS      = "kms"
-	proxySecrets  = "secretsmanager"
+	proxyDynamoDB    = "dynamodb"
+	proxyKMS         = "kms"
+	proxySecrets     = "secretsmanager"
+	proxyEventBridge = "eventbridge"
 )
 
 // rig is what every scenario shares: the binaries built for this run,
-// Toxiproxy with its three proxies, and the DynamoDB throttler. The chain
-// is function → Toxiproxy → (throttler →) emulator; provisioning and the
-// checks reach the emulators directly.
+// Toxiproxy with its four proxies, and the DynamoDB throttler. The chain
+// is function → Toxiproxy → (throttler →) emulator; provisioning, the
+// stream triggers and the checks reach the emulators directly.
 type rig struct {
 	repo, tools, work, build, dev string
 	ports                         ports
@@ -107,13 +116,20 @@ func inUse(port int) bool {
 	return true
 }
 
-// buildBinaries builds every function's bootstrap exactly as `make
-// build-local` does, and waguard-dev, into this run's folder, so another
-// engineer's rebuild of .local cannot change them under the run.
+// buildBinaries builds every function's bootstrap (each folder of
+// functions/ with a main.go: waguard-dev needs one per function of the
+// template) exactly as `make build-local` does, and waguard-dev, into this
+// run's folder, so another engineer's rebuild of .local cannot change them
+// under the run.
 func (r *rig) buildBinaries(t *testing.T) {
 	start := time.Now()
 	r.build, r.dev = filepath.Join(r.work, "build"), filepath.Join(r.work, "waguard-dev")
-	for _, fn := range []string{"webhook", "send", "erase", "retention", "rotate"} {
+	fns, err := filepath.Glob(filepath.Join(r.repo, "functions", "*", "main.go"))
+	if err != nil || len(fns) == 0 {
+		t.Fatalf("no functions under %s: %v", filepath.Join(r.repo, "functions"), err)
+	}
+	for _, main := range fns {
+		fn := filepath.Base(filepath.Dir(main))
 		goBuild(t, r.repo, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH},
 			"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(r.build, fn, "bootstrap"), "./functions/"+fn)
 	}
@@ -152,6 +168,7 @@ func (r *rig) startToxiproxy(t *testing.T, bin string) {
 		{Name: proxyDynamoDB, Listen: addr(r.ports.viaDynamoDB), Upstream: addr(r.ports.throttler), Enabled: true},
 		{Name: proxyKMS, Listen: addr(r.ports.viaKMS), Upstream: addr(r.ports.kms), Enabled: true},
 		{Name: proxySecrets, Listen: addr(r.ports.viaSecrets), Upstream: addr(r.ports.secrets), Enabled: true},
+		{Name: proxyEventBridge, Listen: addr(r.ports.viaEventBridge), Upstream: addr(r.ports.moto), Enabled: true},
 	}
 	for _, p := range proxies {
 		for {
@@ -195,13 +212,14 @@ func (r *rig) functionEndpoints() []string {
 		"-function-endpoint", "DYNAMODB=" + loop(r.ports.viaDynamoDB),
 		"-function-endpoint", "KMS=" + loop(r.ports.viaKMS),
 		"-function-endpoint", "SECRETS_MANAGER=" + loop(r.ports.viaSecrets),
+		"-function-endpoint", "EVENTBRIDGE=" + loop(r.ports.viaEventBridge),
 	}
 }
 
 // waitFree waits until the stack's ports are free again after a stop.
 func (r *rig) waitFree(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for _, p := range []int{r.ports.gateway, r.ports.dynamodb, r.ports.kms, r.ports.secrets, r.ports.sandbox} {
+	for _, p := range r.ports.stack() {
 		for inUse(p) {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("port %d still in use", p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"time"
 )
 
@@ -35,6 +36,9 @@ type phase struct {
 	// inFlight, when set, runs while the send (the only op) is in
 	// flight, to inject a fault in the middle of a request.
 	inFlight func(ctx context.Context, r *rig, x *run) error
+	// events, when set, also checks the events of the run's changes
+	// (events_test.go).
+	events *eventCheck
 }
 
 func (p phase) workload() []opKind {
@@ -112,6 +116,27 @@ var scenarios = []scenario{
 		{name: "Provider timeout (no answer for 12 s)", ops: []opKind{opSend},
 			inject: providerFault(map[string]any{"delay_ms": 12000}), want: map[opKind][]string{opSend: {providerError}}},
 	}},
+	// docs/events.md: events are an outbox, delivered from the audit
+	// stream by the events function; a destination that fails holds up
+	// neither the API nor the other destination, and is retried on the
+	// schedule (the retry run, invoked as the per-minute schedule would).
+	{name: "events", phases: []phase{
+		{name: "EventBridge down", inject: down(proxyEventBridge), wantAll: []string{ok},
+			events: &eventCheck{pending: destBus, lastError: "bus unavailable"}},
+		{name: "Endpoint answers 503", inject: endpointFaults(map[string]any{"status": 503, "always": true}), wantAll: []string{ok},
+			events: &eventCheck{pending: destEndpoint, lastError: "HTTP 503", firstRetry: true, deadLetter: true}},
+		// The endpoint holds the run's consent.changed 3 s, so that the
+		// records of the rest of the workload make one batch, and then its
+		// message.received 8 s: the events function is killed meanwhile.
+		{name: "Events function killed in the middle of a stream batch", inject: crashFaults, wantAll: []string{ok},
+			events: &eventCheck{crash: true}},
+		// The events function waits 10 s for an endpoint's answer; an
+		// instance then skips that endpoint for a minute in its stream
+		// batches (last: the crash row needs the stream to try it); two
+		// grants made behind the held batch check that (finding 6).
+		{name: "Endpoint slower than the 10 s attempt timeout", inject: endpointFaults(map[string]any{"delay_ms": 12000, "always": true}),
+			wantAll: []string{ok}, events: &eventCheck{pending: destEndpoint, lastError: "timeout", behind: true}},
+	}},
 }
 
 // down stops a proxy: connections are refused and open ones closed.
@@ -161,4 +186,33 @@ func downWhenConsumed(proxy string) func(context.Context, *rig, *run) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// endpointFaults makes the sandbox's endpoint apply f to every delivery
+// about the run's people (the warm-up's stragglers are not held up).
+func endpointFaults(f map[string]any) func(context.Context, *rig, *run) error {
+	return func(ctx context.Context, _ *rig, x *run) error {
+		for _, n := range []string{x.G, x.S, x.W, x.E} {
+			g := maps.Clone(f)
+			g["contact_id"] = x.contact(n)
+			if err := x.c.sandboxDo(ctx, http.MethodPost, "/_sandbox/endpoint/faults", g, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// crashFaults has the sandbox's endpoint hold the run's consent.changed
+// 3 s and its message.received 8 s (each accepted afterwards).
+func crashFaults(ctx context.Context, _ *rig, x *run) error {
+	for _, f := range []map[string]any{
+		{"delay_ms": 3000, "type": "consent.changed", "contact_id": x.contact(x.G)},
+		{"delay_ms": 8000, "type": "message.received", "contact_id": x.contact(x.W)},
+	} {
+		if err := x.c.sandboxDo(ctx, http.MethodPost, "/_sandbox/endpoint/faults", f, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

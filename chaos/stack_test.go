@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/waguard/waguard/devstack/stacktest"
 	"github.com/waguard/waguard/shared/apiauth"
@@ -42,6 +43,8 @@ type stack struct {
 	key  string // the ops client's API key (all scopes)
 	// appSecret is Meta's app secret, to sign webhooks as Meta does.
 	appSecret string
+	// tap counts what reaches the event bus.
+	tap *busTap
 }
 
 // startStack starts waguard-dev for scenario name and waits until it has
@@ -80,7 +83,7 @@ func (r *rig) tryStack(t *testing.T, name string, attempt int) (*stack, error) {
 	args := append([]string{"-quiet", "-persist", "-local-dir", local, "-env-file", envFile,
 		"-gateway-port", strconv.Itoa(p.gateway), "-dynamodb-port", strconv.Itoa(p.dynamodb), "-kms-port", strconv.Itoa(p.kms),
 		"-secrets-port", strconv.Itoa(p.secrets), "-sandbox-port", strconv.Itoa(p.sandbox),
-		"-moto-port", "0"}, r.functionEndpoints()...) // moto (EventBridge, SQS) on any free port
+		"-moto-port", strconv.Itoa(p.moto)}, r.functionEndpoints()...)
 	out, err := os.Create(filepath.Join(s.dir, "waguard-dev.out"))
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +165,11 @@ func (s *stack) connect(t *testing.T) {
 	s.core, err = coldstart.Build(ctx, coldstart.Clients{DynamoDB: s.ddb, KMS: s.kms, SecretsManager: sm}, getenv, "chaos")
 	if err != nil {
 		t.Fatalf("build the harness core: %v", err)
+	}
+	s.tap = &busTap{sqs: sqs.NewFromConfig(cfg), url: s.env["WAGUARD_EVENT_BUS_TAP_QUEUE_URL"], byID: map[string]int{}, contact: map[string]string{},
+		lag: map[string]time.Duration{}}
+	if s.tap.url == "" {
+		t.Fatal("the stack has no bus tap queue (WAGUARD_EVENT_BUS_TAP_QUEUE_URL)")
 	}
 	s.st = stacktest.Stack{GatewayURL: s.env["WAGUARD_GATEWAY_URL"], SandboxURL: s.env["WAGUARD_SANDBOX_URL"],
 		DataTable: s.env["WAGUARD_DATA_TABLE"], KeysTable: s.env["WAGUARD_KEYS_TABLE"], AuditTable: s.env["WAGUARD_AUDIT_TABLE"],

@@ -62,3 +62,39 @@ func FuzzDynamoDBUnits(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPutEventsBilled checks the PutEvents meter never panics, bills at
+// least one event per entry and never more than one per started 64 KB
+// of what the entries can hold: the request body, three times over
+// (encoding/json turns each invalid UTF-8 byte into the three bytes of
+// U+FFFD), and 14 bytes per entry for its Time.
+func FuzzPutEventsBilled(f *testing.F) {
+	f.Add([]byte(`{"Entries":[{"Time":1,"Source":"waguard","DetailType":"message.received","Detail":"{}","Resources":["r"]}]}`))
+	f.Add([]byte(`{"Entries":[{},{}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, req []byte) {
+		n, err := PutEventsBilled(req)
+		if err != nil {
+			return
+		}
+		var in struct{ Entries []json.RawMessage }
+		if json.Unmarshal(req, &in) != nil {
+			t.Fatalf("PutEventsBilled accepted invalid JSON %q", req)
+		}
+		if n < len(in.Entries) || n > len(in.Entries)+(3*len(req)+timeEntryBytes*len(in.Entries))/eventChunk+1 {
+			t.Fatalf("PutEventsBilled = %d for %d entries in %d bytes", n, len(in.Entries), len(req))
+		}
+	})
+}
+
+// FuzzGetRecordsCount checks the GetRecords meter never panics nor
+// returns a negative count.
+func FuzzGetRecordsCount(f *testing.F) {
+	f.Add([]byte(`{"Records":[{"eventID":"1"}],"NextShardIterator":"i"}`))
+	f.Add([]byte(`{"Records":null}`))
+	f.Fuzz(func(t *testing.T, resp []byte) {
+		if n, err := GetRecordsCount(resp); err == nil && (n < 0 || n > len(resp)) {
+			t.Fatalf("GetRecordsCount = %d for %d bytes", n, len(resp))
+		}
+	})
+}

@@ -3,12 +3,16 @@
 // is billed, so a load test can state what a message costs in AWS calls.
 //
 // Put a [Proxy] in front of each emulator (DynamoDB Local, local-kms, the
-// Secrets Manager emulator) and point the code under test at it, e.g.
-// with waguard-dev's -function-endpoint flag. The proxy reads the
-// operation from the X-Amz-Target header of the JSON protocol
+// Secrets Manager emulator, moto's EventBridge, DynamoDB Local's streams)
+// and point the code under test at it, e.g. with waguard-dev's
+// -function-endpoint flag. The proxy reads the operation from the
+// X-Amz-Target header of the JSON protocol
 // (DynamoDB_20120810.TransactWriteItems, TrentService.Decrypt,
-// secretsmanager.GetSecretValue) and, for DynamoDB, sizes the items in
-// the request and response bodies (see [DynamoDBUnits]).
+// secretsmanager.GetSecretValue, AWSEvents.PutEvents,
+// DynamoDBStreams_20120810.GetRecords) and, by its [Kind], reads the
+// bodies: for DynamoDB it sizes the items (see [DynamoDBUnits]), for
+// EventBridge it counts the billed events ([PutEventsBilled]), for
+// streams the records returned ([GetRecordsCount]).
 //
 // # Non-goals
 //
@@ -44,8 +48,15 @@ type Op struct {
 	Calls, Failed int
 	// Units sums the DynamoDB units (zero for other services).
 	Units Units
-	// Unparsed counts DynamoDB requests whose bodies could not be sized.
+	// Unparsed counts requests whose bodies could not be read by the
+	// proxy's kind (sized, for DynamoDB).
 	Unparsed int
+	// Events counts the events EventBridge bills for successful
+	// PutEvents calls (KindEventBridge).
+	Events int
+	// Records counts the stream records successful GetRecords calls
+	// returned (KindStreams).
+	Records int
 }
 
 // Counts maps operation names (GetItem, Decrypt, GetSecretValue, …) to
@@ -72,6 +83,8 @@ func (c Counts) Add(d Counts) Counts {
 		o.Calls += op.Calls
 		o.Failed += op.Failed
 		o.Unparsed += op.Unparsed
+		o.Events += op.Events
+		o.Records += op.Records
 		o.Units = o.Units.Add(op.Units)
 		out[name] = o
 	}
@@ -87,27 +100,61 @@ func (c Counts) Units() Units {
 	return u
 }
 
+// Kind says what a [Proxy] reads of the bodies besides counting calls.
+type Kind int
+
+// The kinds of proxy. The zero value is invalid: [New] treats it as
+// [KindCalls].
+const (
+	KindUnknown Kind = iota
+	// KindCalls counts calls by operation only (KMS, Secrets Manager).
+	KindCalls
+	// KindDynamoDB also sizes requests into units ([Schema.Units]).
+	KindDynamoDB
+	// KindEventBridge also counts billed events ([PutEventsBilled]).
+	KindEventBridge
+	// KindStreams also counts the records of GetRecords
+	// ([GetRecordsCount]).
+	KindStreams
+)
+
+// reads tells whether a proxy of kind k reads the body of a request
+// (req) or of its response (resp) for operation op.
+func (k Kind) reads(op string) (req, resp bool) {
+	switch {
+	case k == KindDynamoDB:
+		return true, true
+	case k == KindEventBridge && op == "PutEvents":
+		return true, false
+	case k == KindStreams && op == "GetRecords":
+		return false, true
+	}
+	return false, false
+}
+
 // Proxy is a counting reverse proxy to one AWS service endpoint. It is
 // safe for concurrent use.
 type Proxy struct {
-	dynamoDB bool
-	schema   atomic.Pointer[Schema]
-	rp       *httputil.ReverseProxy
-	mu       sync.Mutex
-	counts   Counts
+	kind   Kind
+	schema atomic.Pointer[Schema]
+	rp     *httputil.ReverseProxy
+	mu     sync.Mutex
+	counts Counts
 }
 
 var _ http.Handler = (*Proxy)(nil)
 
-// New returns a proxy to target (e.g. http://127.0.0.1:8000). With
-// dynamoDB set it also sizes DynamoDB requests into units. transport
-// carries the forwarded requests (nil: a transport that keeps enough
-// idle connections for tens of concurrent clients).
-func New(target *url.URL, dynamoDB bool, transport http.RoundTripper) *Proxy {
+// New returns a proxy of kind to target (e.g. http://127.0.0.1:8000).
+// transport carries the forwarded requests (nil: a transport that keeps
+// enough idle connections for tens of concurrent clients).
+func New(target *url.URL, kind Kind, transport http.RoundTripper) *Proxy {
 	if transport == nil {
 		transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 30 * time.Second}
 	}
-	p := &Proxy{dynamoDB: dynamoDB, counts: Counts{}}
+	if kind == KindUnknown {
+		kind = KindCalls
+	}
+	p := &Proxy{kind: kind, counts: Counts{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetURL(target); r.Out.Host = r.In.Host },
 		Transport:      transport,
@@ -140,7 +187,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = "(none)"
 	}
 	c := &call{op: op}
-	if p.dynamoDB && r.Body != nil {
+	if readReq, _ := p.kind.reads(op); readReq && r.Body != nil {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		r.Body.Close()
 		if err != nil {
@@ -155,15 +202,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 }
 
-// observe counts the call of a response; for DynamoDB reads it reads the
-// body to size the items, then hands an identical body on.
+// observe counts the call of a response; where the proxy's kind reads
+// the response, it reads the body, then hands an identical body on.
 func (p *Proxy) observe(resp *http.Response) error {
 	c, ok := resp.Request.Context().Value(callKey{}).(*call)
 	if !ok {
 		return nil
 	}
 	var body []byte
-	if p.dynamoDB && resp.Body != nil {
+	if _, readResp := p.kind.reads(c.op); readResp && resp.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 		resp.Body.Close()
 		if err != nil {
@@ -193,21 +240,8 @@ func plain(b []byte, encoding string) []byte {
 }
 
 func (p *Proxy) record(c *call, status int, resp []byte) {
-	var u Units
-	unparsed := false
 	ok := status >= 200 && status <= 299
-	// A refused read is not billed; a write is, even when its condition
-	// fails (DynamoDB answers 400 ConditionalCheckFailedException).
-	if p.dynamoDB && (ok || !readOps[c.op]) {
-		var schema Schema
-		if sp := p.schema.Load(); sp != nil {
-			schema = *sp
-		}
-		var err error
-		if u, err = schema.Units(c.op, c.req, resp); err != nil {
-			unparsed = true
-		}
-	}
+	m, unparsed := p.meter(c, ok, resp)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	op := p.counts[c.op]
@@ -215,11 +249,35 @@ func (p *Proxy) record(c *call, status int, resp []byte) {
 	if !ok {
 		op.Failed++
 	}
-	op.Units = op.Units.Add(u)
+	op.Units = op.Units.Add(m.Units)
+	op.Events += m.Events
+	op.Records += m.Records
 	if unparsed {
 		op.Unparsed++
 	}
 	p.counts[c.op] = op
+}
+
+// meter reads what the proxy's kind reads of one call: DynamoDB units
+// (a refused read is not billed; a write is, even when its condition
+// fails: DynamoDB answers 400 ConditionalCheckFailedException), the
+// events of a successful PutEvents, the records of a successful
+// GetRecords. unparsed reports a body it could not read.
+func (p *Proxy) meter(c *call, ok bool, resp []byte) (m Op, unparsed bool) {
+	var err error
+	switch {
+	case p.kind == KindDynamoDB && (ok || !readOps[c.op]):
+		var schema Schema
+		if sp := p.schema.Load(); sp != nil {
+			schema = *sp
+		}
+		m.Units, err = schema.Units(c.op, c.req, resp)
+	case p.kind == KindEventBridge && c.op == "PutEvents" && ok:
+		m.Events, err = PutEventsBilled(c.req)
+	case p.kind == KindStreams && c.op == "GetRecords" && ok:
+		m.Records, err = GetRecordsCount(resp)
+	}
+	return m, err != nil
 }
 
 // SetSchema makes the proxy charge index writes by s from now on.

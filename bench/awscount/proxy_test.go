@@ -13,8 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// backend answers like DynamoDB Local: GetItem returns one small item
-// and anything with "Fail" in its target answers 400. It keeps the last
+// backend answers like DynamoDB Local: GetItem returns one small item,
+// GetRecords two stream records, and anything with "Fail" in its target
+// answers 400. It keeps the last
 // request body in *last so tests can check it arrived unchanged.
 func backend(t *testing.T, gzipped bool, last *[]byte) *url.URL {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,8 +28,11 @@ func backend(t *testing.T, gzipped bool, last *[]byte) *url.URL {
 			return
 		}
 		out := []byte(`{}`)
-		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetItem") {
+		switch target := r.Header.Get("X-Amz-Target"); {
+		case strings.HasSuffix(target, ".GetItem"):
 			out = []byte(`{"Item":{"pk":{"S":"a"}}}`)
+		case strings.HasSuffix(target, ".GetRecords"):
+			out = []byte(`{"Records":[{"eventID":"1"},{"eventID":"2"}],"NextShardIterator":"i"}`)
 		}
 		if gzipped {
 			var b bytes.Buffer
@@ -65,7 +69,7 @@ func TestProxyCountsDynamoDB(t *testing.T) {
 	for _, gzipped := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "gzip"}[gzipped], func(t *testing.T) {
 			var last []byte
-			p := New(backend(t, gzipped, &last), true, nil)
+			p := New(backend(t, gzipped, &last), KindDynamoDB, nil)
 			twi := string(readTestdata(t, "transact_write_webhook.json"))
 			post(t, p, "DynamoDB_20120810.TransactWriteItems", twi)
 			if string(last) != twi {
@@ -93,7 +97,7 @@ func TestProxyCountsDynamoDB(t *testing.T) {
 }
 
 func TestProxyCountsOtherServices(t *testing.T) {
-	p := New(backend(t, false, nil), false, nil)
+	p := New(backend(t, false, nil), KindCalls, nil)
 	_, body := post(t, p, "TrentService.Decrypt", `{"CiphertextBlob":"AA=="}`)
 	if string(body) != "{}" {
 		t.Errorf("client got %q, want the backend's body", body)
@@ -111,9 +115,35 @@ func TestProxyCountsOtherServices(t *testing.T) {
 	}
 }
 
+func TestProxyCountsEventBridgeAndStreams(t *testing.T) {
+	var last []byte
+	eb := New(backend(t, true, &last), KindEventBridge, nil)
+	put := `{"Entries":[{"Source":"waguard","DetailType":"message.received","Detail":"{}"},{"Source":"a","DetailType":"b"}]}`
+	post(t, eb, "AWSEvents.PutEvents", put)
+	if string(last) != put {
+		t.Errorf("backend received a different body")
+	}
+	post(t, eb, "AWSEvents.PutEventsFail", put)
+	post(t, eb, "AWSEvents.PutEvents", `not json`)
+	want := Counts{"PutEvents": {Calls: 2, Events: 2, Unparsed: 1}, "PutEventsFail": {Calls: 1, Failed: 1}}
+	if diff := cmp.Diff(want, eb.Take()); diff != "" {
+		t.Errorf("EventBridge Take() mismatch (-want +got):\n%s", diff)
+	}
+	st := New(backend(t, true, nil), KindStreams, nil)
+	_, body := post(t, st, "DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"i"}`)
+	if !bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+		t.Errorf("client got %q, want the backend's gzipped body unchanged", body)
+	}
+	post(t, st, "DynamoDBStreams_20120810.DescribeStream", `{}`)
+	want = Counts{"GetRecords": {Calls: 1, Records: 2}, "DescribeStream": {Calls: 1}}
+	if diff := cmp.Diff(want, st.Take()); diff != "" {
+		t.Errorf("streams Take() mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func TestProxyBackendDown(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:1")
-	p := New(u, true, nil)
+	p := New(u, KindDynamoDB, nil)
 	resp, _ := post(t, p, "DynamoDB_20120810.GetItem", `{}`)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("status = %d, want 502", resp.StatusCode)
@@ -125,8 +155,10 @@ func TestProxyBackendDown(t *testing.T) {
 
 func TestCountsAdd(t *testing.T) {
 	a := Counts{"GetItem": {Calls: 1, Units: Units{Reads: 1, RRU: 1}}}
-	b := Counts{"GetItem": {Calls: 2, Failed: 1, Units: Units{RRU: 0.5}}, "PutItem": {Calls: 1, Unparsed: 1}}
-	want := Counts{"GetItem": {Calls: 3, Failed: 1, Units: Units{Reads: 1, RRU: 1.5}}, "PutItem": {Calls: 1, Unparsed: 1}}
+	b := Counts{"GetItem": {Calls: 2, Failed: 1, Units: Units{RRU: 0.5}}, "PutItem": {Calls: 1, Unparsed: 1},
+		"PutEvents": {Calls: 1, Events: 2}, "GetRecords": {Calls: 1, Records: 3}}
+	want := Counts{"GetItem": {Calls: 3, Failed: 1, Units: Units{Reads: 1, RRU: 1.5}}, "PutItem": {Calls: 1, Unparsed: 1},
+		"PutEvents": {Calls: 1, Events: 2}, "GetRecords": {Calls: 1, Records: 3}}
 	if diff := cmp.Diff(want, a.Add(b)); diff != "" {
 		t.Errorf("Add() mismatch (-want +got):\n%s", diff)
 	}

@@ -6,7 +6,9 @@
 // It ignores free tiers, volume tiers beyond the first, savings plans,
 // storage, data transfer, CloudWatch (logs and metrics) and X-Ray: it
 // prices the per-request part of the bill, which is what grows with the
-// message count.
+// message count. DynamoDB Streams reads have no price here: the only
+// reader of a stream is a Lambda trigger, whose GetRecords calls are
+// free.
 package cost
 
 import (
@@ -33,6 +35,9 @@ type Prices struct {
 	// HTTPAPIRequest is per API Gateway HTTP API request (first 300
 	// million a month).
 	HTTPAPIRequest float64
+	// EventBridgeEvent is per custom event published to an event bus
+	// (each 64 KB chunk of an entry is one event).
+	EventBridgeEvent float64
 }
 
 // ListPrices are the us-east-1 list prices used by the benchmark; see
@@ -46,6 +51,7 @@ var ListPrices = Prices{
 		"https://aws.amazon.com/secrets-manager/pricing/",
 		"https://aws.amazon.com/lambda/pricing/",
 		"https://aws.amazon.com/api-gateway/pricing/",
+		"https://aws.amazon.com/eventbridge/pricing/",
 	},
 	DynamoDBWRU:        0.625 / 1e6,
 	DynamoDBRRU:        0.125 / 1e6,
@@ -54,6 +60,7 @@ var ListPrices = Prices{
 	LambdaRequest:      0.20 / 1e6,
 	LambdaGBSecond:     0.0000133334,
 	HTTPAPIRequest:     1.00 / 1e6,
+	EventBridgeEvent:   1.00 / 1e6,
 }
 
 // Usage is what one message uses, on average.
@@ -67,16 +74,19 @@ type Usage struct {
 	LambdaInvocations, LambdaGBSeconds float64
 	// HTTPAPIRequests are API Gateway requests.
 	HTTPAPIRequests float64
+	// EventBridgeEvents are billed custom events (PutEvents entries, per
+	// 64 KB chunk).
+	EventBridgeEvents float64
 }
 
 // Breakdown is a cost in US dollars per million messages, by service.
 type Breakdown struct {
-	DynamoDB, KMS, SecretsManager, Lambda, APIGateway float64
+	DynamoDB, KMS, SecretsManager, Lambda, APIGateway, EventBridge float64
 }
 
 // Total is the sum over services.
 func (b Breakdown) Total() float64 {
-	return b.DynamoDB + b.KMS + b.SecretsManager + b.Lambda + b.APIGateway
+	return b.DynamoDB + b.KMS + b.SecretsManager + b.Lambda + b.APIGateway + b.EventBridge
 }
 
 // PerMillion prices one million messages of usage u.
@@ -88,6 +98,7 @@ func (p Prices) PerMillion(u Usage) Breakdown {
 		SecretsManager: m * u.SecretsManagerCalls * p.SecretsManagerCall,
 		Lambda:         m * (u.LambdaInvocations*p.LambdaRequest + u.LambdaGBSeconds*p.LambdaGBSecond),
 		APIGateway:     m * u.HTTPAPIRequests * p.HTTPAPIRequest,
+		EventBridge:    m * u.EventBridgeEvents * p.EventBridgeEvent,
 	}
 }
 

@@ -22,6 +22,8 @@ func TestPerMillion(t *testing.T) {
 		// 1 invocation ($0.20) + 0.005 GB-s × $0.0000133334 × 1e6 = $0.066667.
 		{"Lambda", Usage{LambdaInvocations: 1, LambdaGBSeconds: 0.005}, Breakdown{Lambda: 0.2 + 0.066667}},
 		{"API Gateway", Usage{HTTPAPIRequests: 1}, Breakdown{APIGateway: 1}},
+		// $1.00 per million custom events: two events per message = $2 per million.
+		{"EventBridge", Usage{EventBridgeEvents: 2}, Breakdown{EventBridge: 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,6 +34,7 @@ func TestPerMillion(t *testing.T) {
 			}{
 				{"DynamoDB", got.DynamoDB, tc.want.DynamoDB}, {"KMS", got.KMS, tc.want.KMS},
 				{"SecretsManager", got.SecretsManager, tc.want.SecretsManager}, {"APIGateway", got.APIGateway, tc.want.APIGateway},
+				{"EventBridge", got.EventBridge, tc.want.EventBridge},
 			} {
 				if !near(f.got, f.want) {
 					t.Errorf("PerMillion(%+v).%s = %v, want %v", tc.u, f.name, f.got, f.want)
@@ -40,7 +43,7 @@ func TestPerMillion(t *testing.T) {
 			if math.Abs(got.Lambda-tc.want.Lambda) > 1e-6 {
 				t.Errorf("PerMillion(%+v).Lambda = %v, want %v", tc.u, got.Lambda, tc.want.Lambda)
 			}
-			if !near(got.Total(), got.DynamoDB+got.KMS+got.SecretsManager+got.Lambda+got.APIGateway) {
+			if !near(got.Total(), got.DynamoDB+got.KMS+got.SecretsManager+got.Lambda+got.APIGateway+got.EventBridge) {
 				t.Errorf("Total() = %v, want the sum of the services", got.Total())
 			}
 		})

@@ -213,8 +213,8 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 	if _, err := e.h.Store.OpenContent(context.Background(), e.subject(t, victim), kept); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
 		t.Errorf("kept ciphertext after erasure: err = %v, want ErrSubjectKeyNotFound", err)
 	}
-	if n := len(e.partition(t, e.subject(t, other))); n != 5 {
-		t.Errorf("other subject has %d items, want 5 (3 messages, window, consent)", n)
+	if n := len(e.partition(t, e.subject(t, other))); n != 6 {
+		t.Errorf("other subject has %d items, want 6 (3 messages, window, consent and its id's marker)", n)
 	}
 	if msgs, _, err := e.h.Store.Messages(context.Background(), e.subject(t, other), "", 10); err != nil || len(msgs) != 3 {
 		t.Errorf("other subject's messages = %d (err %v), want 3 decryptable", len(msgs), err)

@@ -50,19 +50,66 @@ type result struct {
 // run is one invocation's delivery work: the event being built once, and
 // the endpoints that already failed to connect or answer in time, which
 // are not tried again in this invocation (their deliveries wait for the
-// retry run), so a down or slow endpoint never holds up the others.
+// retry run), so a down or slow endpoint never holds up the others. A
+// stream invocation's run also skips the endpoints its instance found
+// broken in the last minute ([brokenFor]).
 type run struct {
 	h      *Handler
 	mu     sync.Mutex
 	broken map[string]string
+	// probes holds, per destination, a channel closed when the run's first
+	// attempt to it ended: concurrent deliveries (a stream batch's records,
+	// the retry run's) wait for it, so an endpoint that turns out slow or
+	// down is tried once per run, not once per delivery in flight.
+	probes map[string]chan struct{}
+	// skips is the instance's breaker when the run honours it (stream
+	// invocations); nil for the retry run and a redrive, which try a
+	// broken endpoint again.
+	skips *breaker
 }
 
-func (h *Handler) newRun() *run { return &run{h: h, broken: map[string]string{}} }
+func (h *Handler) newRun() *run {
+	return &run{h: h, broken: map[string]string{}, probes: map[string]chan struct{}{}}
+}
+
+// probe returns, for the run's first attempt to dest, a function to call
+// when it ends; for any later one it waits until the first ended (or ctx
+// is done) and returns nil.
+func (r *run) probe(ctx context.Context, dest string) func() {
+	r.mu.Lock()
+	ch, seen := r.probes[dest]
+	if !seen {
+		ch = make(chan struct{})
+		r.probes[dest] = ch
+	}
+	r.mu.Unlock()
+	if !seen {
+		return func() { close(ch) }
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// newStreamRun is a stream invocation's run: it does not wait again for
+// an endpoint that this instance saw fail to connect or answer in time
+// within [brokenFor], since every batch behind it in the shard would wait
+// too; the retry run tries it meanwhile.
+func (h *Handler) newStreamRun() *run {
+	r := h.newRun()
+	r.skips = &h.broken
+	return r
+}
 
 func (r *run) isBroken(dest string) (string, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	why, ok := r.broken[dest]
+	r.mu.Unlock()
+	if !ok && r.skips != nil {
+		return r.skips.open(dest, r.h.now())
+	}
 	return why, ok
 }
 
@@ -70,6 +117,48 @@ func (r *run) markBroken(dest, why string) {
 	r.mu.Lock()
 	r.broken[dest] = why
 	r.mu.Unlock()
+	r.h.broken.trip(dest, why, r.h.now().Add(brokenFor))
+}
+
+// brokenFor is how long an instance's stream invocations skip an endpoint
+// after it failed to connect or answer in time: about the retry run's
+// period, so the stream waits for a slow endpoint at most once a minute
+// per instance instead of once per batch, and the skipped deliveries are
+// tried by the next retry run.
+const brokenFor = time.Minute
+
+// breaker is an instance's memory of the endpoints that failed to connect
+// or answer in time: why, and until when the stream skips them. Its zero
+// value is ready; it is safe for concurrent use. A success lifts it.
+type breaker struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	why   map[string]string
+}
+
+func (b *breaker) trip(dest, why string, until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.until == nil {
+		b.until, b.why = map[string]time.Time{}, map[string]string{}
+	}
+	b.until[dest], b.why[dest] = until, why
+}
+
+// open reports whether dest is skipped at now, and why.
+func (b *breaker) open(dest string, now time.Time) (string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until, ok := b.until[dest]; ok && now.Before(until) {
+		return b.why[dest], true
+	}
+	return "", false
+}
+
+func (b *breaker) reset(dest string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.until, dest)
 }
 
 // destinations returns the event's destinations: the bus, and every
@@ -91,6 +180,9 @@ func (r *run) destinations(ctx context.Context, rec store.EventRecord) ([]string
 
 // attempt delivers ev (of record rec) to one destination once.
 func (r *run) attempt(ctx context.Context, rec store.EventRecord, ev events.Event, dest string, ep endpoint.Endpoint) result {
+	if done := r.probe(ctx, dest); done != nil {
+		defer done()
+	}
 	if why, ok := r.isBroken(dest); ok {
 		return result{skipped: true, reason: why}
 	}
@@ -171,6 +263,7 @@ func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.E
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return result{reason: "HTTP " + strconv.Itoa(resp.StatusCode)}
 	}
+	r.h.broken.reset(ep.Name())
 	return result{ok: true}
 }
 

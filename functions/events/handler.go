@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -71,6 +72,9 @@ type Handler struct {
 	Keys     *blindindex.Keys
 	// pageBudget, in tests only, replaces httpapi.PageBudget.
 	pageBudget int
+	// broken is this instance's memory of endpoints that failed to
+	// connect or answer in time (not request data: [breaker]).
+	broken breaker
 }
 
 // Handle serves a DynamoDB stream batch, a scheduled event or an API
@@ -115,17 +119,46 @@ var eventTypes = map[audit.EventType]bool{audit.EventMessageReceived: true, audi
 	audit.EventConsentGranted: true, audit.EventConsentRevoked: true, audit.EventConsentResumed: true, audit.EventConsentRequested: true,
 	audit.EventDataDeletion: true}
 
+// streamConcurrency is how many records of a stream batch are delivered
+// at once. One at a time, a batch of 100 took the sum of its records'
+// round trips (make bench: about 2.5 events/s, a receipt p99 of a minute
+// at 8 clients); each record's destinations are already concurrent.
+const streamConcurrency = 16
+
 // stream delivers the events of a batch of audit stream records. A record
 // whose event is delivered, or whose failure is recorded for the retry
-// run, is done; the first one whose state could not be recorded is
-// reported so the stream retries from it (ReportBatchItemFailures).
+// run, is done. Records are delivered concurrently (order is not
+// promised: consumers order by time), except that an erasure's record
+// waits for every record before it, so that its notice goes to every
+// endpoint those events reached. The earliest record whose state could
+// not be recorded is reported, so the stream retries from it
+// (ReportBatchItemFailures); a later record already delivered is then
+// delivered again under its own event id, which consumers dedupe.
 func (h *Handler) stream(ctx context.Context, ev events.DynamoDBEvent) events.DynamoDBEventResponse {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	r := h.newRun()
-	for _, rec := range ev.Records {
-		if err := h.record(ctx, r, rec); err != nil {
+	r := h.newStreamRun()
+	errs := make([]error, len(ev.Records))
+	sem := make(chan struct{}, streamConcurrency)
+	var wg sync.WaitGroup
+	for i, rec := range ev.Records {
+		barrier := attr(rec.Change.NewImage, "type") == string(audit.EventDataDeletion)
+		if barrier {
+			wg.Wait()
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = h.record(ctx, r, rec)
+		})
+		if barrier {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
 			h.Log.WarnContext(ctx, "stream record left for a retry", "err", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: ev.Records[i].Change.SequenceNumber})
 			return resp
 		}
 	}

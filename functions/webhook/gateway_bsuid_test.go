@@ -122,3 +122,78 @@ func TestGatewayBSUIDOnlyUser(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayConsentSignals follows one person through every consent
+// signal WhatsApp gives, end to end: the sandbox delivers Meta's shapes to
+// the deployed webhook, and the send API refuses or allows a marketing
+// template accordingly; the consent query shows the ledger in arrival
+// order.
+func TestGatewayConsentSignals(t *testing.T) {
+	_, _, st := newStackHandler(t)
+	a := newAPI(t, st)
+	from := testNumber(t)
+	send := map[string]any{"to": "+" + from, "purpose": "marketing", "template": map[string]any{"name": "order_update", "language": "en_US"}}
+	grant := map[string]any{"phone": "+" + from, "purpose": "marketing", "action": "grant", "method": "web_form",
+		"notice": "Yes, send me offers by WhatsApp. Reply STOP to stop."}
+	step := func(what string, deliverReq map[string]any, wantStatus int, wantCode string) {
+		t.Helper()
+		if deliverReq != nil {
+			if at := deliver(t, st, deliverReq)[0]; at.Status != 200 {
+				t.Fatalf("%s: deliver = %d %v, want 200", what, at.Status, at.Body)
+			}
+		}
+		status, out := a.post("/v1/messages", send)
+		code := ""
+		if e, ok := out["error"].(map[string]any); ok {
+			code, _ = e["code"].(string)
+		}
+		if status != wantStatus || code != wantCode {
+			t.Fatalf("%s: send = %d %v, want %d %s", what, status, out, wantStatus, wantCode)
+		}
+	}
+	granted := func() {
+		t.Helper()
+		if status, out := a.post("/v1/consents", grant); status != 201 {
+			t.Fatalf("grant = %d %v, want 201", status, out)
+		}
+	}
+	granted()
+	step("granted", nil, 202, "")
+	step("WhatsApp setting stop", map[string]any{"kind": "preference", "preference": "stop", "from": from}, 403, "recipient_suppressed")
+	step("WhatsApp setting resume", map[string]any{"kind": "preference", "preference": "resume", "from": from}, 403, "consent_required")
+	granted()
+	step("granted again", nil, 202, "")
+	step("Stop promotions button", map[string]any{"kind": "button", "from": from, "button_text": "Stop promotions"}, 403, "recipient_suppressed")
+	// Meta's preference timestamps are in seconds, and two identical items
+	// of one second are one event (a redelivery): the second resume must
+	// carry a later second, as a person's would.
+	for start := time.Now().Unix(); time.Now().Unix() == start; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	step("resume keeps the person's own stop", map[string]any{"kind": "preference", "preference": "resume", "from": from}, 403, "recipient_suppressed")
+	granted()
+	step("granted a third time", nil, 202, "")
+	step("131050 in a failed status", map[string]any{"kind": "status", "status": "failed", "error_code": 131050}, 403, "recipient_suppressed")
+
+	status, out := a.post("/v1/consents/query", map[string]string{"phone": "+" + from})
+	if status != 200 {
+		t.Fatalf("consent query = %d %v", status, out)
+	}
+	var got []string
+	for _, e := range out["ledger"].([]any) {
+		m := e.(map[string]any)
+		entry := m["method"].(string) + ":" + m["action"].(string)
+		if m["notice_sha256"] != nil {
+			entry += "+notice"
+		}
+		got = append(got, entry)
+	}
+	want := []string{"web_form:grant+notice", "whatsapp_preferences:revoke", "whatsapp_preferences:resume", "web_form:grant+notice",
+		"whatsapp_button:revoke", "whatsapp_preferences:resume", "web_form:grant+notice", "provider_131050:revoke"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("ledger = %v\nwant     %v", got, want)
+	}
+	if m := out["purposes"].(map[string]any)["marketing"].(map[string]any); m["state"] != "revoked" || m["suppressed"] != true {
+		t.Errorf("marketing = %v, want revoked and suppressed", m)
+	}
+}

@@ -139,9 +139,10 @@ func deliver(t *testing.T, st stacktest.Stack, req map[string]any) []attempt {
 	defer resp.Body.Close()
 	var out struct {
 		Attempts []attempt `json:"attempts"`
+		Error    any       `json:"error"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Attempts) == 0 {
-		t.Fatalf("deliver answer: %v", err)
+		t.Fatalf("deliver(kind %v) answer: %d, error %v, decode err %v", req["kind"], resp.StatusCode, out.Error, err)
 	}
 	return out.Attempts
 }

@@ -52,8 +52,10 @@ func (h *Handler) preference(ctx context.Context, req events.APIGatewayV2HTTPReq
 		out.Ignored++
 		return nil
 	}
-	// One id per person, value and time: a redelivery records nothing new.
-	id := "cev_" + h.Keys.Lookup("preference", who.User.Reveal()+"|"+who.Phone.E164()+"|"+p.Value+"|"+strconv.FormatInt(at.Unix(), 10))[:20]
+	// One id per person, value and Meta's timestamp (in seconds): a
+	// redelivery records nothing new, and neither do two identical items
+	// of one second, which nothing tells apart from a redelivery.
+	id := "cev_" + h.Keys.Lookup("preference", who.User.Reveal()+"|"+who.Phone.E164()+"|"+p.Value+"|"+strconv.FormatInt(p.Time.Unix(), 10))[:20]
 	for attempt := 0; ; attempt++ {
 		sub, _, err := h.personOf(ctx, who)
 		if err != nil {

@@ -131,11 +131,14 @@ func (s *Store) deliveriesFiled(ctx context.Context, lookup string, page PageKey
 func RecipientPK(subject string) string { return "rcpt#" + subject }
 
 // RecordRecipient notes that destination received an event about
-// subject (idempotent).
+// subject (idempotent). A plain put: half the write units of a one-item
+// transaction (make bench: about $0.6 per million events per
+// destination), and concurrent deliveries of one contact's events to one
+// destination cannot conflict, as transactions on one item do.
 func (s *Store) RecordRecipient(ctx context.Context, subject, destination string, at time.Time) error {
 	item := key(RecipientPK(subject), destination)
 	item["at"] = num(at.Unix())
-	if err := s.transact(ctx, []types.TransactWriteItem{put(s.name, item, "")}, -1, -1); err != nil {
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.name, Item: item}); err != nil {
 		return fmt.Errorf("record recipient: %w", err)
 	}
 	return nil

@@ -137,18 +137,7 @@ func TestConsentNoticeOutlivesErasure(t *testing.T) {
 	f := newFixture(t)
 	subject, text := randomID(t), "Erasure notice "+randomID(t)
 	noticeGrant(t, f, subject, text)
-	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.s.MarkErased(ctx(t), subject, req.ID, f.now); err != nil {
-		t.Fatal(err)
-	}
-	for more := true; more; {
-		if _, more, err = f.s.ErasePage(ctx(t), req.ID, subject); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eraseSubject(t, f, subject)
 	for _, it := range partitionItems(t, f, subject) {
 		t.Errorf("item %v left in the erased partition", it["sk"].(*types.AttributeValueMemberS).Value)
 	}

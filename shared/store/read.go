@@ -199,6 +199,32 @@ const contactPrefix = "contact#"
 // a subject whose erasure suppression is in force (the erasure deletes
 // the partition; a late write must not survive it).
 func (s *Store) RecordContact(ctx context.Context, subject, contactID string) error {
+	for attempt := 0; ; attempt++ {
+		err := s.recordContact(ctx, subject, contactID)
+		if !conflicted(err) || attempt == 2 {
+			return err
+		}
+		// Two events of one new contact delivered at once: the other
+		// recorded it, which the next read sees.
+	}
+}
+
+// conflicted reports whether a transaction was cancelled by a concurrent
+// one on the same item (DynamoDB's TransactionConflict).
+func conflicted(err error) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		return false
+	}
+	for _, r := range tc.CancellationReasons {
+		if aws.ToString(r.Code) == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) recordContact(ctx context.Context, subject, contactID string) error {
 	pk := SubjectPK(subject)
 	got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(pk, "contact"), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("#l"), ExpressionAttributeNames: map[string]string{"#l": "lookup"}})

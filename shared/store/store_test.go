@@ -564,18 +564,7 @@ func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
 	if err := f.s.PutInbound(ctx(t), old, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
-	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.s.MarkErased(ctx(t), subject, req.ID, f.now); err != nil {
-		t.Fatal(err)
-	}
-	for more := true; more; {
-		if _, more, err = f.s.ErasePage(ctx(t), req.ID, subject); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eraseSubject(t, f, subject)
 	f.now = f.now.Add(time.Minute)
 	if err := f.s.RecordConsent(ctx(t), subject, store.ConsentEvent{ID: "cev_" + randomID(t), Purpose: "marketing", Action: store.ActionGrant,
 		Method: "api", PolicyVersion: "1", Actor: "test", At: f.now}, store.SuppressionLift, "", store.Unit{Items: []types.TransactWriteItem{f.s.LiftErasure(subject)}}); err != nil {
@@ -601,5 +590,23 @@ func TestRedeliveryAfterErasureStaysErased(t *testing.T) {
 	}
 	if p, err := f.s.Profile(ctx(t), subject); err != nil || !p.Erased {
 		t.Errorf("after a second erasure: erased = %v (err %v), want true", p.Erased, err)
+	}
+}
+
+// eraseSubject erases subject as the erase function does: open the
+// request, suppress, delete every page.
+func eraseSubject(t *testing.T, f *fixture, subject string) {
+	t.Helper()
+	req, err := f.s.OpenErasure(ctx(t), store.ErasureRequest{ID: "er_" + lettersID(t), Subject: subject, Reason: "user_request", RequestedAt: f.now}, store.Unit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.MarkErased(ctx(t), subject, req.ID, f.now); err != nil {
+		t.Fatal(err)
+	}
+	for more := true; more; {
+		if _, more, err = f.s.ErasePage(ctx(t), req.ID, subject); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -67,22 +67,45 @@ type phase struct {
 	reports []lambdalog.Report
 	// cpu is the CPU time each part of the stack used in the phase.
 	cpu proccpu.Sample
+	// events is what the events function did for the phase's messages,
+	// counted until their events arrived (nil when not followed).
+	events *eventsPhase
 }
 
 // measure runs one phase and collects what the proxies and the
-// functions' log saw meanwhile.
-func (b *bench) measure(ctx context.Context, name, function string, n, conc int, do func(context.Context, int) error) (phase, error) {
+// functions' log saw meanwhile. With events set to an event type (each
+// successful request makes one event of it), it then waits for the
+// events to reach the sandbox endpoint and collects what the events
+// function did for them.
+func (b *bench) measure(ctx context.Context, name, function string, n, conc int, events string,
+	do func(context.Context, int) error) (phase, error) {
+	if !b.s.counting() {
+		events = "" // an attached stack's sandbox records are not ours to clear
+	}
+	if events != "" {
+		if err := b.cl.clearDeliveries(ctx); err != nil {
+			return phase{}, err
+		}
+		b.cl.answers.reset()
+	}
 	b.take()
 	off := b.s.logOffset()
 	cpu0 := b.s.cpu()
+	start := time.Now()
 	res, err := loadgen.Run(ctx, loadgen.Options{Requests: n, Concurrency: conc, MaxDuration: b.c.levelTimeout}, do)
 	if err != nil {
 		return phase{}, fmt.Errorf("%s: %w", name, err)
 	}
+	end := time.Now()
 	p := phase{name: name, concurrency: conc, result: res, cpu: b.s.cpu().Sub(cpu0)}
 	time.Sleep(300 * time.Millisecond) // the runtime prints REPORT just after the answer
 	if b.s.counting() {
 		p.dynamoDB, p.kms, p.secrets = b.s.dynamoDB.Take(), b.s.kms.Take(), b.s.secrets.Take()
+	}
+	if events != "" {
+		if p.events, err = b.settleEvents(ctx, res.Requests-res.Errors, events, start, end, off); err != nil {
+			return phase{}, fmt.Errorf("%s: events: %w", name, err)
+		}
 	}
 	if f, err := b.s.logSince(off); err == nil {
 		reps, _ := lambdalog.Scan(f)
@@ -110,6 +133,18 @@ func show(p phase) phase {
 	}
 	fmt.Printf("  %-28s c=%-3d %5d requests  %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  %s\n", p.name, p.concurrency, res.Requests,
 		res.Throughput(), ms(res.Percentile(50)), ms(res.Percentile(99)), status)
+	if e := p.events; e != nil {
+		status = "ok"
+		if e.missing > 0 {
+			status = fmt.Sprintf("%d MISSING", e.missing)
+		}
+		receipt := ""
+		if len(e.receipts) > 0 {
+			receipt = fmt.Sprintf("receipt p50 %6.1f ms  p99 %6.1f ms  ", ms(loadgen.Percentile(e.receipts, 50)), ms(loadgen.Percentile(e.receipts, 99)))
+		}
+		fmt.Printf("  %-28s       %5d events    %ssettled %.1f s after the run  %s\n", "  its events at the endpoint",
+			e.delivered, receipt, e.settle.Seconds(), status)
+	}
 	return p
 }
 
@@ -126,6 +161,10 @@ func merge(ps []phase) phase {
 		out.dynamoDB, out.kms, out.secrets = out.dynamoDB.Add(p.dynamoDB), out.kms.Add(p.kms), out.secrets.Add(p.secrets)
 		out.reports = append(out.reports, p.reports...)
 		out.cpu = out.cpu.Add(p.cpu)
+		out.events = out.events.add(p.events)
+	}
+	if out.events != nil {
+		slices.Sort(out.events.receipts)
 	}
 	out.result = loadgen.Merge(rs...)
 	return out
@@ -137,6 +176,7 @@ func (b *bench) take() {
 		b.s.dynamoDB.Take()
 		b.s.kms.Take()
 		b.s.secrets.Take()
+		b.s.events.take()
 	}
 }
 
@@ -154,16 +194,16 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	top := slices.Max(b.c.levels)
 	fmt.Println("first contact and warm-up (not in the table):")
 	var retries atomic.Int64
-	first, err := b.measure(ctx, "webhook, new senders", webhookFunction, len(b.senders), top,
+	first, err := b.measure(ctx, "webhook, new senders", webhookFunction, len(b.senders), top, typeMessageReceived,
 		retried(b.cl.webhook(b.senders), &retries))
 	if err != nil {
 		return nil, err
 	}
-	consents, err := b.measure(ctx, "consents", sendFunction, len(b.receivers), top, retried(b.cl.consent(b.receivers), &retries))
+	consents, err := b.measure(ctx, "consents", sendFunction, len(b.receivers), top, typeConsentChanged, retried(b.cl.consent(b.receivers), &retries))
 	if err != nil {
 		return nil, err
 	}
-	warm, err := b.measure(ctx, "send, warm-up", sendFunction, min(2*top, len(b.receivers)), top,
+	warm, err := b.measure(ctx, "send, warm-up", sendFunction, min(2*top, len(b.receivers)), top, "",
 		retried(b.cl.send(b.receivers), &retries))
 	if err != nil {
 		return nil, err
@@ -171,12 +211,24 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	show(first)
 	show(consents)
 	show(warm)
+	var alone phase
+	if b.s.counting() {
+		if alone, err = b.receiptAlone(ctx, aloneMessages); err != nil {
+			return nil, err
+		}
+		show(alone)
+		res.EventsAlone = eventsOf(alone)
+	}
 	res.SetupRetries = int(retries.Load())
+	if consents.events != nil {
+		res.ConsentEventsMissing = consents.events.missing
+	}
 	if res.SetupRetries > 0 {
 		fmt.Printf("  (%d setup attempts failed and were retried)\n", res.SetupRetries)
 	}
 	res.Setup = []phaseResult{summarise(first), summarise(consents), summarise(warm)}
 	res.FirstContact = usageOf([]phase{first})
+	res.EventsFirstContact, res.FirstContactEvents = eventsUsageOf([]phase{first}), eventsOf(first)
 	fmt.Println("measured:")
 	var webhooks, sends []phase
 	for _, conc := range b.c.levels {
@@ -188,6 +240,16 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		res.Results = append(res.Results, lvl)
 	}
 	res.Webhook, res.Send = usageOf(webhooks), usageOf(sends)
+	res.Events = eventsUsageOf(webhooks)
+	var all phase
+	for _, wh := range webhooks {
+		all.result.Requests, all.result.Errors = all.result.Requests+wh.result.Requests, all.result.Errors+wh.result.Errors
+		all.events = all.events.add(wh.events)
+	}
+	if all.events != nil {
+		slices.Sort(all.events.receipts)
+	}
+	res.EventsOut = eventsOf(all)
 	res.cpuTotals()
 	res.price()
 	res.Machine.LoadAfter = loadAverage()
@@ -211,38 +273,50 @@ func (b *bench) level(ctx context.Context, conc int) (levelResult, phase, phase,
 		table = name
 	}
 	per := max(b.c.requests/b.c.rounds, 1)
-	var whs, ces, rps []phase
+	var whs, hds, ces, rps []phase
 	for r := range b.c.rounds {
-		wh, err := b.measure(ctx, "webhook", webhookFunction, per, conc, b.cl.webhook(b.senders))
+		wh, hd, err := b.webhookPair(ctx, per, conc, r%2 == 1)
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
 		whs = append(whs, wh)
+		if hd != nil {
+			hds = append(hds, *hd)
+			lvl.HeldMissing += hd.events.missing
+		}
 		sh, writes := shapeOf(wh)
 		if table == "" || writes == 0 {
 			continue
 		}
 		n := int(math.Round(writes * float64(per)))
-		ce, err := b.measure(ctx, "ceiling: raw PutItem", "", n, conc, b.cl.putItem(table, sh.ItemBytes, conc*100+r))
+		ce, err := b.measure(ctx, "ceiling: raw PutItem", "", n, conc, "", b.cl.putItem(table, sh.ItemBytes, conc*100+r))
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
-		rp, err := b.measure(ctx, "replay of its DynamoDB calls", "", per, conc, b.cl.replay(table, sh, conc*100+r))
+		rp, err := b.measure(ctx, "replay of its DynamoDB calls", "", per, conc, "", b.cl.replay(table, sh, conc*100+r))
 		if err != nil {
 			return lvl, phase{}, phase{}, err
 		}
 		ces, rps = append(ces, ce), append(rps, rp)
-		lvl.Rounds = append(lvl.Rounds, roundRatio{
-			WebhookOfCeiling: ratio(wh.result.Throughput()*writes, ce.result.Throughput()),
-			WebhookOfReplay:  ratio(wh.result.Throughput(), rp.result.Throughput())})
+		rd := roundRatio{WebhookOfCeiling: ratio(wh.result.Throughput()*writes, ce.result.Throughput()),
+			WebhookOfReplay: ratio(wh.result.Throughput(), rp.result.Throughput())}
+		if hd != nil {
+			rd.P99OfHeld = ratio(float64(wh.result.Percentile(99)), float64(hd.result.Percentile(99)))
+		}
+		lvl.Rounds = append(lvl.Rounds, rd)
 		lvl.Replay.Shape = sh
 	}
 	wh := show(merge(whs))
-	lvl.Webhook = summarise(wh)
+	lvl.Webhook, lvl.Events = summarise(wh), eventsOf(wh)
+	if len(hds) > 0 {
+		hd := merge(hds)
+		hd.events = nil // held, then drained: not a receipt time
+		lvl.Held = summarise(show(hd))
+	}
 	if len(ces) > 0 {
 		b.ceilingResults(&lvl, wh, show(merge(ces)), show(merge(rps)))
 	}
-	sd, err := b.measure(ctx, "send", sendFunction, b.c.requests, conc, b.cl.send(b.receivers))
+	sd, err := b.measure(ctx, "send", sendFunction, b.c.requests, conc, "", b.cl.send(b.receivers))
 	if err != nil {
 		return lvl, phase{}, phase{}, err
 	}
@@ -288,6 +362,63 @@ func (b *bench) ceilingResults(lvl *levelResult, wh, ce, rp phase) {
 		wc, wr = append(wc, r.WebhookOfCeiling), append(wr, r.WebhookOfReplay)
 	}
 	lvl.WebhookOfCeiling, lvl.WebhookOfReplay = median(wc), median(wr)
+	var ph []float64
+	for _, r := range lvl.Rounds {
+		if r.P99OfHeld > 0 {
+			ph = append(ph, r.P99OfHeld)
+		}
+	}
+	lvl.P99OfHeld = median(ph)
+}
+
+// webhookPair runs one round's webhook twice, with the events function
+// running (its events followed to the endpoint) and with its stream
+// trigger held, in the order heldFirst says (rounds alternate, so drift
+// in the machine's other load favours neither). held is nil where the
+// trigger cannot be held (an attached stack).
+func (b *bench) webhookPair(ctx context.Context, n, conc int, heldFirst bool) (running phase, held *phase, err error) {
+	if b.s.hold == nil {
+		running, err = b.measure(ctx, "webhook", webhookFunction, n, conc, typeMessageReceived, b.cl.webhook(b.senders))
+		return running, nil, err
+	}
+	if heldFirst {
+		if held, err = b.webhookHeld(ctx, n, conc); err != nil {
+			return phase{}, nil, err
+		}
+	}
+	if running, err = b.measure(ctx, "webhook", webhookFunction, n, conc, typeMessageReceived, b.cl.webhook(b.senders)); err != nil {
+		return phase{}, nil, err
+	}
+	if !heldFirst {
+		held, err = b.webhookHeld(ctx, n, conc)
+	}
+	return running, held, err
+}
+
+// webhookHeld runs the webhook with the events function's stream trigger
+// held, so the events function stays idle while the webhook is timed
+// (the webhook's own latency without the events function beside it on
+// the same cores and DynamoDB Local). It then releases the trigger and
+// waits for the run's events, so the next phase starts on an idle events
+// function as after every other webhook run. Its events' receipt times
+// are not kept (they waited out the hold); missing ones are.
+func (b *bench) webhookHeld(ctx context.Context, n, conc int) (*phase, error) {
+	if err := b.cl.clearDeliveries(ctx); err != nil {
+		return nil, err
+	}
+	b.cl.answers.reset()
+	off := b.s.logOffset()
+	b.s.hold.held.Store(true)
+	p, err := b.measure(ctx, "webhook, events function held", webhookFunction, n, conc, "", b.cl.webhook(b.senders))
+	b.s.hold.held.Store(false)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if p.events, err = b.settleEvents(ctx, p.result.Requests-p.result.Errors, typeMessageReceived, now, now, off); err != nil {
+		return nil, fmt.Errorf("%s: events: %w", p.name, err)
+	}
+	return &p, nil
 }
 
 // median of a few values (the mean of the middle two for an even count).

@@ -91,7 +91,7 @@ func TestUsageAndCost(t *testing.T) {
 	want := usage{Messages: 200,
 		Calls:      map[string]float64{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1, "KMS.Decrypt": 0.01, "SecretsManager.GetSecretValue": 0.005},
 		ItemWrites: 4, ItemReads: 0.25, WRU: 8, RRU: 1, KMSRequests: 0.01, SecretsManagerCalls: 0.005, LambdaInvocations: 0.015,
-		BilledMs: 20, MemoryMB: 256, GBSeconds: 0.005}
+		BilledMs: 20, MemoryMB: 256, GBSeconds: 0.005, APIRequests: 1}
 	if diff := cmp.Diff(want, u, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-12 })); diff != "" {
 		t.Errorf("usageOf() mismatch (-want +got):\n%s", diff)
 	}

@@ -38,6 +38,14 @@ func (r *results) chart(path string) error {
 		series("webhook p50", chart.Blue, true, func(l levelResult) float64 { return l.Webhook.P50Ms }),
 		series("send p50", chart.Orange, true, func(l levelResult) float64 { return l.Send.P50Ms }),
 	}
+	if r.Counted {
+		lat = append(lat,
+			series("event receipt p99 (200 → endpoint)", chart.Purple, false, func(l levelResult) float64 { return l.Events.P99Ms }),
+			series("event receipt p50", chart.Purple, true, func(l levelResult) float64 { return l.Events.P50Ms }))
+	}
+	if len(r.Results) > 0 && r.Results[0].Held.Requests > 0 {
+		lat = append(lat, series("webhook p99, events function held", chart.Green, false, func(l levelResult) float64 { return l.Held.P99Ms }))
+	}
 	title := fmt.Sprintf("waguard on the local stack: %d requests per level, %d CPUs, %s", r.Requests, r.Machine.CPUs,
 		r.Started.Format("2006-01-02"))
 	panels := []chart.Panel{
@@ -99,6 +107,7 @@ func (r *results) print(out io.Writer) {
 	w.Flush()
 	if r.Counted {
 		r.printCeilings(out)
+		r.printEvents(out)
 	}
 	r.printCPU(out)
 	if !r.Counted {
@@ -166,11 +175,62 @@ func (r *results) printCPU(out io.Writer) {
 	}
 }
 
-func (r *results) printUsage(out io.Writer) {
-	cols := []usage{r.Webhook, r.Send, r.FirstContact}
+// printEvents writes what one inbound message produced out of waguard,
+// by destination and level, and its events' receipt latency.
+func (r *results) printEvents(out io.Writer) {
+	fmt.Fprintln(out, "\nevents out per webhook message (the events function, triggered by the audit stream): billed bus events")
+	fmt.Fprintln(out, "(EventBridge PutEvents entries), events the sandbox endpoint accepted and POSTs it got (receipt: the")
+	fmt.Fprintln(out, "webhook's 200 → the event's arrival at the sandbox endpoint; events/s: accepted per second from the start of a")
+	fmt.Fprintln(out, "run to its last event; settled: the longest wait after a run for its last event)")
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(out, "\nAWS usage per message (steady state over all levels; last column: a new sender's first message)")
-	fmt.Fprintln(w, "\twebhook\tsend\twebhook, new sender\t")
+	fmt.Fprintln(w, "clients\tmessages\tbus events\tendpoint events\tendpoint POSTs\treceipt p50 ms\tp99 ms\tmax ms\tevents/s\tsettled s\tmissing\t")
+	row := func(name string, e eventsResult) {
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t\n", name, e.Messages, e.BusEvents, e.EndpointEvents,
+			e.EndpointAttempts, e.P50Ms, e.P99Ms, e.MaxMs, e.PerSecond, e.SettleS, e.Missing)
+	}
+	if len(r.Setup) > 0 {
+		row(fmt.Sprintf("%d, new senders", r.Setup[0].Concurrency), r.FirstContactEvents)
+	}
+	if r.EventsAlone.Messages > 0 {
+		row("1, one at a time", r.EventsAlone)
+	}
+	for _, l := range r.Results {
+		row(fmt.Sprint(l.Concurrency), l.Events)
+	}
+	row("all levels", r.EventsOut)
+	w.Flush()
+	r.printHeld(out)
+}
+
+// printHeld compares the webhook's latency with the events function
+// running and with its stream trigger held, measured in the same rounds.
+func (r *results) printHeld(out io.Writer) {
+	if len(r.Results) == 0 || r.Results[0].Held.Requests == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nwebhook with the events function running vs. held (its stream trigger answered \"no new records\" during the")
+	fmt.Fprintf(out, "run, then released and drained), alternating in the same %d rounds; p99 ratio: running ÷ held, median (range) of rounds\n", r.Rounds)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "clients\trunning msg/s\theld msg/s\trunning p50 ms\theld p50 ms\trunning p99 ms\theld p99 ms\tp99 running/held (rounds)\terrors\tmissing\t")
+	for _, l := range r.Results {
+		var ph []float64
+		for _, rd := range l.Rounds {
+			if rd.P99OfHeld > 0 {
+				ph = append(ph, rd.P99OfHeld)
+			}
+		}
+		fmt.Fprintf(w, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\t\n", l.Concurrency, l.Webhook.Throughput, l.Held.Throughput,
+			l.Webhook.P50Ms, l.Held.P50Ms, l.Webhook.P99Ms, l.Held.P99Ms, percentRange(l.P99OfHeld, ph), l.Held.Errors, l.HeldMissing)
+	}
+	w.Flush()
+}
+
+func (r *results) printUsage(out io.Writer) {
+	cols := []usage{r.Webhook, r.Send, r.FirstContact, r.Events, r.EventsFirstContact}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(out, "\nAWS usage per message (steady state over all levels; \"new sender\": a new sender's first message;")
+	fmt.Fprintln(out, "events: what the events function did for each webhook message, both destinations)")
+	fmt.Fprintln(w, "\twebhook\tsend\twebhook, new sender\tevents\tevents, new sender\t")
 	keys := map[string]bool{}
 	for _, u := range cols {
 		for k := range u.Calls {
@@ -191,13 +251,16 @@ func (r *results) printUsage(out io.Writer) {
 	row("DynamoDB index (GSI) writes", "%.2f", func(u usage) float64 { return u.IndexWrites })
 	row("DynamoDB WRU (on-demand)", "%.2f", func(u usage) float64 { return u.WRU })
 	row("DynamoDB RRU (on-demand)", "%.2f", func(u usage) float64 { return u.RRU })
+	row("EventBridge events (billed)", "%.2f", func(u usage) float64 { return u.EventBridgeEvents })
+	row("DynamoDB stream records read", "%.2f", func(u usage) float64 { return u.StreamRecords })
 	row("Lambda invocations", "%.2f", func(u usage) float64 { return u.LambdaInvocations })
-	row(fmt.Sprintf("Lambda billed ms (%d MB, lowest level)", r.Webhook.MemoryMB), "%.1f", func(u usage) float64 { return u.BilledMs })
+	row(fmt.Sprintf("Lambda billed ms per message (%d MB, lowest level)", r.Webhook.MemoryMB), "%.1f", func(u usage) float64 { return u.BilledMs })
 	w.Flush()
-	fmt.Fprintf(out, "\nUSD per million messages, %s list prices as of %s (free tiers ignored)\n", r.Prices.Region, r.Prices.AsOf)
+	fmt.Fprintf(out, "\nUSD per million messages, %s list prices as of %s (free tiers ignored; stream reads by a Lambda trigger are free)\n",
+		r.Prices.Region, r.Prices.AsOf)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "\twebhook\tsend\twebhook, new sender\t")
-	lines := []costLines{r.Cost["webhook"], r.Cost["send"], r.Cost["webhook_first_contact"]}
+	fmt.Fprintln(w, "\twebhook\tsend\twebhook, new sender\tevents\tevents, new sender\t")
+	lines := []costLines{r.Cost["webhook"], r.Cost["send"], r.Cost["webhook_first_contact"], r.Cost["events"], r.Cost["events_first_contact"]}
 	for _, f := range []struct {
 		name string
 		v    func(costLines) float64
@@ -207,6 +270,7 @@ func (r *results) printUsage(out io.Writer) {
 		{"Secrets Manager", func(c costLines) float64 { return c.SecretsManager }},
 		{"Lambda (requests + arm64 GB-s)", func(c costLines) float64 { return c.Lambda }},
 		{"API Gateway HTTP API", func(c costLines) float64 { return c.APIGateway }},
+		{"EventBridge (bus)", func(c costLines) float64 { return c.EventBridge }},
 		{"total", func(c costLines) float64 { return c.Total }},
 	} {
 		fmt.Fprint(w, f.name+"\t")

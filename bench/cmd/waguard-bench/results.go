@@ -27,13 +27,28 @@ type results struct {
 	Counted bool          `json:"calls_counted"`
 	Setup   []phaseResult `json:"setup"`
 	// SetupRetries counts setup requests that failed and were retried.
-	SetupRetries int           `json:"setup_retries"`
-	Results      []levelResult `json:"levels"`
+	SetupRetries int `json:"setup_retries"`
+	// ConsentEventsMissing counts the setup consents whose events did not
+	// reach the endpoint: failures.
+	ConsentEventsMissing int           `json:"consent_events_missing"`
+	Results              []levelResult `json:"levels"`
 	// Webhook and Send are per message over all levels (steady state);
 	// FirstContact is the first message of each new sender.
 	Webhook      usage `json:"webhook_per_message"`
 	Send         usage `json:"send_per_message"`
 	FirstContact usage `json:"webhook_first_contact_per_message"`
+	// Events and EventsFirstContact are what the events function did per
+	// webhook message (steady state, and a new sender's first message);
+	// EventsOut the events per message by destination and their receipt
+	// latency, over all levels.
+	Events             usage        `json:"events_per_webhook_message"`
+	EventsFirstContact usage        `json:"events_first_contact_per_webhook_message"`
+	EventsOut          eventsResult `json:"events_out"`
+	FirstContactEvents eventsResult `json:"events_out_first_contact"`
+	// EventsAlone are the events of webhook messages sent one at a time,
+	// each after the previous one's event arrived: receipt without a
+	// queue.
+	EventsAlone eventsResult `json:"events_out_one_at_a_time"`
 	// CPU is the CPU time per message by part of the stack, over all
 	// levels, for "webhook", "send" and "ceiling".
 	CPU map[string]map[string]float64 `json:"cpu_ms_per_message,omitempty"`
@@ -103,6 +118,16 @@ type levelResult struct {
 	WebhookOfReplay float64      `json:"webhook_of_replay"`
 	// Rounds are the ratios of each interleaved round.
 	Rounds []roundRatio `json:"rounds,omitempty"`
+	// Events are the webhook messages' events, pooled over the rounds.
+	Events eventsResult `json:"events_out"`
+	// Held is the webhook run with the events function's stream trigger
+	// held (the events function idle), in the same rounds; HeldMissing
+	// counts its events that had not arrived after the hold (failures).
+	Held        phaseResult `json:"webhook_events_held"`
+	HeldMissing int         `json:"webhook_events_held_missing"`
+	// P99OfHeld is the webhook's p99 with the events function running
+	// over its p99 with it held, the median over the rounds.
+	P99OfHeld float64 `json:"webhook_p99_running_of_held,omitempty"`
 }
 
 // roundRatio is one round's webhook throughput over its ceiling's and
@@ -110,6 +135,9 @@ type levelResult struct {
 type roundRatio struct {
 	WebhookOfCeiling float64 `json:"webhook_of_ceiling"`
 	WebhookOfReplay  float64 `json:"webhook_of_replay"`
+	// P99OfHeld is the round's webhook p99 with the events function
+	// running over its p99 with it held (0 when not measured).
+	P99OfHeld float64 `json:"webhook_p99_running_of_held,omitempty"`
 }
 
 // replayResult is a run of one message's DynamoDB calls per request.
@@ -131,11 +159,21 @@ type usage struct {
 	KMSRequests         float64            `json:"kms_requests"`
 	SecretsManagerCalls float64            `json:"secretsmanager_calls"`
 	LambdaInvocations   float64            `json:"lambda_invocations"`
-	// BilledMs is the mean billed duration at the lowest concurrency
-	// (least CPU contention on the shared machine).
+	// BilledMs is the billed duration per message at the lowest
+	// concurrency (least CPU contention on the shared machine): the mean
+	// of an invocation's, or for the events function, which takes a batch
+	// of stream records per invocation, the total divided by the messages.
 	BilledMs  float64 `json:"lambda_billed_ms"`
 	MemoryMB  int     `json:"lambda_memory_mb"`
 	GBSeconds float64 `json:"lambda_gb_seconds"`
+	// EventBridgeEvents are billed custom events (PutEvents entries per
+	// 64 KB chunk); StreamRecords the stream records read. Both only for
+	// the events function.
+	EventBridgeEvents float64 `json:"eventbridge_events,omitempty"`
+	StreamRecords     float64 `json:"stream_records,omitempty"`
+	// APIRequests are API Gateway requests per message (1 for the
+	// webhook and send, 0 for the events function).
+	APIRequests float64 `json:"apigateway_requests"`
 }
 
 type costLines struct {
@@ -144,6 +182,7 @@ type costLines struct {
 	SecretsManager float64 `json:"secretsmanager"`
 	Lambda         float64 `json:"lambda"`
 	APIGateway     float64 `json:"apigateway_http_api"`
+	EventBridge    float64 `json:"eventbridge"`
 	Total          float64 `json:"total"`
 }
 
@@ -231,8 +270,13 @@ func total(m map[string]float64) float64 {
 
 // calls flattens a phase's counts to "Service.Operation" → calls.
 func calls(p phase) map[string]int {
+	return flatten(map[string]awscount.Counts{"DynamoDB": p.dynamoDB, "KMS": p.kms, "SecretsManager": p.secrets})
+}
+
+// flatten turns counts by service to "Service.Operation" → calls.
+func flatten(bySvc map[string]awscount.Counts) map[string]int {
 	out := map[string]int{}
-	for svc, counts := range map[string]awscount.Counts{"DynamoDB": p.dynamoDB, "KMS": p.kms, "SecretsManager": p.secrets} {
+	for svc, counts := range bySvc {
 		for op, c := range counts {
 			out[svc+"."+op] = c.Calls
 		}
@@ -268,6 +312,7 @@ func usageOf(phases []phase) usage {
 	u.ItemWrites, u.ItemReads, u.WRU, u.RRU = float64(units.Writes)/n, float64(units.Reads)/n, units.WRU/n, units.RRU/n
 	u.IndexWrites = float64(units.IndexWrites) / n
 	u.KMSRequests, u.SecretsManagerCalls = float64(kms)/n, float64(sm)/n
+	u.APIRequests = 1
 	u.LambdaInvocations = 1 // one per request unless the log says otherwise
 	if reports > 0 {
 		u.LambdaInvocations = float64(reports) / n
@@ -288,9 +333,10 @@ func usageOf(phases []phase) usage {
 
 func (u usage) cost(p cost.Prices) costLines {
 	b := p.PerMillion(cost.Usage{WRU: u.WRU, RRU: u.RRU, KMSRequests: u.KMSRequests, SecretsManagerCalls: u.SecretsManagerCalls,
-		LambdaInvocations: u.LambdaInvocations, LambdaGBSeconds: u.GBSeconds, HTTPAPIRequests: 1})
+		LambdaInvocations: u.LambdaInvocations, LambdaGBSeconds: u.GBSeconds, HTTPAPIRequests: u.APIRequests,
+		EventBridgeEvents: u.EventBridgeEvents})
 	return costLines{DynamoDB: b.DynamoDB, KMS: b.KMS, SecretsManager: b.SecretsManager, Lambda: b.Lambda, APIGateway: b.APIGateway,
-		Total: b.Total()}
+		EventBridge: b.EventBridge, Total: b.Total()}
 }
 
 func (r *results) price() {
@@ -299,7 +345,8 @@ func (r *results) price() {
 		return
 	}
 	r.Cost = map[string]costLines{"webhook": r.Webhook.cost(r.Prices), "send": r.Send.cost(r.Prices),
-		"webhook_first_contact": r.FirstContact.cost(r.Prices)}
+		"webhook_first_contact": r.FirstContact.cost(r.Prices), "events": r.Events.cost(r.Prices),
+		"events_first_contact": r.EventsFirstContact.cost(r.Prices)}
 }
 
 // failures counts failed requests in the measured phases and the setup.
@@ -309,9 +356,9 @@ func (r *results) failures() int {
 		n += p.Errors
 	}
 	for _, l := range r.Results {
-		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors
+		n += l.Webhook.Errors + l.Send.Errors + l.Ceiling.Errors + l.Replay.Errors + l.Events.Missing + l.Held.Errors + l.HeldMissing
 	}
-	return n
+	return n + r.FirstContactEvents.Missing + r.ConsentEventsMissing + r.EventsAlone.Missing
 }
 
 // write saves results.json and bench.png in dir.

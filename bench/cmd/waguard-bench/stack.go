@@ -31,6 +31,13 @@ type stack struct {
 	env map[string]string
 	// dynamoDB, kms and secrets are nil on an attached stack (no counts).
 	dynamoDB, kms, secrets *awscount.Proxy
+	// events are the events function's own proxies, so that what it does
+	// for a message is counted apart from the webhook's calls; nil on an
+	// attached stack.
+	events *eventProxies
+	// hold holds the events function's stream trigger (nil on an
+	// attached stack).
+	hold *streamHold
 	// dynamoDBProxyURL is where the proxy to DynamoDB Local listens.
 	dynamoDBProxyURL string
 	// logPath is the functions' log (REPORT lines); "" when unknown.
@@ -41,23 +48,36 @@ type stack struct {
 	tmpDir  string
 }
 
-// ports are the stack's ports and the proxies'.
-type ports struct{ gateway, dynamoDB, kms, secrets, sandbox, proxyDynamoDB, proxyKMS, proxySecrets int }
+// ports are the stack's ports and the proxies': the functions' three,
+// and the events function's five (DynamoDB, KMS, Secrets Manager,
+// EventBridge, and its stream trigger's DynamoDB Streams).
+type ports struct {
+	gateway, dynamoDB, kms, secrets, sandbox, moto      int
+	proxyDynamoDB, proxyKMS, proxySecrets               int
+	eventsDynamoDB, eventsKMS, eventsSecrets, eventsBus int
+	eventsStreams                                       int
+}
+
+// portCount is how many ports a stack and its proxies take.
+const portCount = 14
 
 // pickPorts numbers them from base, or takes free ones when base is 0.
 func pickPorts(base int) (ports, error) {
-	if base > 0 {
-		return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7}, nil
-	}
-	var ps [8]int
-	for i := range ps { // below the ephemeral range, none twice (devstack/freeport)
-		p, err := freeport.Get()
+	var ps [portCount]int
+	for i := range ps {
+		if base > 0 {
+			ps[i] = base + i
+			continue
+		}
+		p, err := freeport.Get() // below the ephemeral range, none twice (devstack/freeport)
 		if err != nil {
 			return ports{}, err
 		}
 		ps[i] = p
 	}
-	return ports{ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7]}, nil
+	return ports{gateway: ps[0], dynamoDB: ps[1], kms: ps[2], secrets: ps[3], sandbox: ps[4], moto: ps[5],
+		proxyDynamoDB: ps[6], proxyKMS: ps[7], proxySecrets: ps[8], eventsDynamoDB: ps[9], eventsKMS: ps[10],
+		eventsSecrets: ps[11], eventsBus: ps[12], eventsStreams: ps[13]}, nil
 }
 
 // startStack runs waguard-dev on loopback ports with the three counting
@@ -72,24 +92,7 @@ func startStack(ctx context.Context, c config) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{tmpDir: tmp}
-	proxy := func(listen, target int, dynamoDB bool) (*awscount.Proxy, string, error) {
-		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(target))
-		px := awscount.New(u, dynamoDB, nil)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(listen))
-		if err != nil {
-			return nil, "", fmt.Errorf("proxy: %w", err)
-		}
-		srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second}
-		s.servers = append(s.servers, srv)
-		go func() { _ = srv.Serve(l) }()
-		return px, "http://" + l.Addr().String(), nil
-	}
-	var kmsURL, smURL string
-	if s.dynamoDB, s.dynamoDBProxyURL, err = proxy(p.proxyDynamoDB, p.dynamoDB, true); err == nil {
-		if s.kms, kmsURL, err = proxy(p.proxyKMS, p.kms, false); err == nil {
-			s.secrets, smURL, err = proxy(p.proxySecrets, p.secrets, false)
-		}
-	}
+	endpoints, err := s.proxies(p)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -97,13 +100,14 @@ func startStack(ctx context.Context, c config) (*stack, error) {
 	args := []string{"-quiet", "-env-file", filepath.Join(tmp, "stack.env"),
 		"-gateway-port", strconv.Itoa(p.gateway), "-dynamodb-port", strconv.Itoa(p.dynamoDB),
 		"-kms-port", strconv.Itoa(p.kms), "-secrets-port", strconv.Itoa(p.secrets), "-sandbox-port", strconv.Itoa(p.sandbox),
-		"-moto-port", "0", // moto (EventBridge, SQS) on any free port
-		"-function-endpoint", "DYNAMODB=" + s.dynamoDBProxyURL, "-function-endpoint", "KMS=" + kmsURL,
-		"-function-endpoint", "SECRETS_MANAGER=" + smURL, "-pool", strconv.Itoa(c.pool),
+		"-moto-port", strconv.Itoa(p.moto), "-pool", strconv.Itoa(c.pool),
 		// The IAM proxy would add a hop per DynamoDB request, which the
 		// ceiling (four requests per message) pays more than the webhook
 		// (one): measure DynamoDB Local as it is.
 		"-enforce-iam=false"}
+	for _, e := range endpoints {
+		args = append(args, "-function-endpoint", e)
+	}
 	if c.globalLimit > 0 {
 		tpl, err := templateWithGlobalLimit(c.template, tmp, c.globalLimit)
 		if err != nil {
@@ -117,6 +121,55 @@ func startStack(ctx context.Context, c config) (*stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// proxies starts the counting proxies on their ports and returns the
+// waguard-dev -function-endpoint values that put them between the
+// functions and the emulators: one set for every function, and the
+// events function's own (its stream trigger's reads included).
+func (s *stack) proxies(p ports) ([]string, error) {
+	type spec struct {
+		px            **awscount.Proxy
+		listen, to    int
+		kind          awscount.Kind
+		function, svc string
+	}
+	ev := &eventProxies{}
+	specs := []spec{
+		{&s.dynamoDB, p.proxyDynamoDB, p.dynamoDB, awscount.KindDynamoDB, "", "DYNAMODB"},
+		{&s.kms, p.proxyKMS, p.kms, awscount.KindCalls, "", "KMS"},
+		{&s.secrets, p.proxySecrets, p.secrets, awscount.KindCalls, "", "SECRETS_MANAGER"},
+		{&ev.dynamoDB, p.eventsDynamoDB, p.dynamoDB, awscount.KindDynamoDB, eventsFunction, "DYNAMODB"},
+		{&ev.kms, p.eventsKMS, p.kms, awscount.KindCalls, eventsFunction, "KMS"},
+		{&ev.secrets, p.eventsSecrets, p.secrets, awscount.KindCalls, eventsFunction, "SECRETS_MANAGER"},
+		{&ev.bus, p.eventsBus, p.moto, awscount.KindEventBridge, eventsFunction, "EVENTBRIDGE"},
+		{&ev.streams, p.eventsStreams, p.dynamoDB, awscount.KindStreams, eventsFunction, "DYNAMODB_STREAMS"},
+	}
+	var flags []string
+	for _, sp := range specs {
+		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(sp.to))
+		*sp.px = awscount.New(u, sp.kind, nil)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(sp.listen))
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		var h http.Handler = *sp.px
+		if sp.px == &ev.streams {
+			s.hold = &streamHold{next: h}
+			h = s.hold
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		s.servers = append(s.servers, srv)
+		go func() { _ = srv.Serve(l) }()
+		target := sp.svc
+		if sp.function != "" {
+			target = sp.function + ":" + sp.svc
+		}
+		flags = append(flags, target+"=http://"+l.Addr().String())
+	}
+	s.dynamoDBProxyURL = "http://127.0.0.1:" + strconv.Itoa(p.proxyDynamoDB)
+	s.events = ev
+	return flags, nil
 }
 
 // run starts waguard-dev and waits for its environment file.
@@ -262,6 +315,7 @@ const (
 	cpuKMS       = "local-kms"
 	cpuRIE       = "Lambda runtime emulator"
 	cpuFunctions = "function code (bootstrap)"
+	cpuEvents    = "events function (bootstrap + emulator)"
 )
 
 // cpu samples the CPU time of this process and of the stack's process
@@ -275,8 +329,10 @@ func (s *stack) cpu() proccpu.Sample {
 		return out
 	}
 	root := s.cmd.Process.Pid
-	tree, err := proccpu.Tree(root, func(st proccpu.Stat, _ string) string {
+	tree, err := proccpu.Tree(root, func(st proccpu.Stat, cmdline string) string {
 		switch {
+		case (st.Comm == "bootstrap" || st.Comm == "aws-lambda-rie") && strings.Contains(cmdline, "/events/bootstrap"):
+			return cpuEvents
 		case st.PID == root:
 			return cpuDevStack
 		case st.Comm == "java":

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,10 +34,15 @@ import (
 // loopback-only.
 type clients struct {
 	gateway   string
+	sandbox   string // the sandbox: its endpoint receives the events
 	http      *http.Client
 	appSecret string // Meta app secret: signs webhook deliveries
 	apiKey    string // ops client's presented key: authorises sends
 	dynamoDB  *dynamodb.Client
+	// tags numbers the webhook messages of the whole run; answers keeps
+	// when each tagged message of the current run was answered 200.
+	tags    atomic.Int64
+	answers *answers
 }
 
 func loopbackClient(conns int) *http.Client {
@@ -84,8 +90,8 @@ func newClients(ctx context.Context, s *stack, maxConc int) (*clients, error) {
 			o.BaseEndpoint = aws.String(s.dynamoDBProxyURL)
 		}
 	})
-	return &clients{gateway: s.env["WAGUARD_GATEWAY_URL"], http: hc, appSecret: string(meta.Get("secret").Reveal()),
-		apiKey: string(key.Reveal()), dynamoDB: ddb}, nil
+	return &clients{gateway: s.env["WAGUARD_GATEWAY_URL"], sandbox: s.env["WAGUARD_SANDBOX_URL"], http: hc,
+		appSecret: string(meta.Get("secret").Reveal()), apiKey: string(key.Reveal()), dynamoDB: ddb, answers: &answers{}}, nil
 }
 
 // schema describes the stack's tables and their global secondary
@@ -142,18 +148,26 @@ func numbers(n, firstNXX int) ([]string, error) {
 
 // webhook returns a request that delivers one new inbound text message
 // (a fresh wamid each time) from one of senders, signed as Meta does.
+// Its text carries a tag unique in the run (t and seven digits), which
+// the sandbox endpoint receives in the event's content, so the time from
+// the 200 to the event's arrival can be measured (c.answers).
 func (c *clients) webhook(senders []string) func(ctx context.Context, i int) error {
 	biz := sandbox.Business{AccountID: sandbox.DefaultBusinessAccountID, PhoneNumberID: sandbox.DefaultPhoneNumberID,
 		DisplayPhoneNumber: sandbox.DefaultDisplayPhoneNumber}
 	return func(ctx context.Context, i int) error {
 		from := senders[i%len(senders)]
+		tag := fmt.Sprintf("t%07d", c.tags.Add(1))
 		body, err := sandbox.BuildTextEvent(biz, sandbox.TextEvent{From: from, Name: "Bench User",
-			Body:  fmt.Sprintf("Hello, this is load message %d; where is my order?", i),
+			Body:  fmt.Sprintf("Hello, this is load message %s; where is my order?", tag),
 			WAMID: sandbox.NewWAMID(from, false), Time: time.Now()})
 		if err != nil {
 			return err
 		}
-		return c.post(ctx, "/webhooks/meta", body, http.StatusOK, "X-Hub-Signature-256", sandbox.Sign(c.appSecret, body))
+		if err := c.post(ctx, "/webhooks/meta", body, http.StatusOK, "X-Hub-Signature-256", sandbox.Sign(c.appSecret, body)); err != nil {
+			return err
+		}
+		c.answers.answered(tag, time.Now())
+		return nil
 	}
 }
 

@@ -18,13 +18,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 )
 
@@ -45,21 +42,9 @@ func main() {
 	flag.StringVar(&c.EnvFile, "env-file", "", "write the stack's environment (shell exports) here")
 	flag.BoolVar(&c.EnforceIAM, "enforce-iam", true, "refuse a function's DynamoDB call that its role in the template does not allow, as AWS would (devstack/iamguard)")
 	flag.BoolVar(&c.Quiet, "quiet", false, "send function and emulator logs only to stack.log in the run folder (not also to standard output)")
-	flag.Func("function-endpoint", "SERVICE=URL: the functions (only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER, EVENTBRIDGE, SQS) at URL, e.g. through a fault proxy; repeatable",
-		func(v string) error {
-			svc, u, ok := strings.Cut(v, "=")
-			switch {
-			case !ok || u == "":
-				return errors.New("want SERVICE=URL")
-			case !slices.Contains([]string{"DYNAMODB", "KMS", "SECRETS_MANAGER", "EVENTBRIDGE", "SQS"}, svc):
-				return fmt.Errorf("unknown service %q", svc)
-			}
-			if c.FunctionEndpoints == nil {
-				c.FunctionEndpoints = map[string]string{}
-			}
-			c.FunctionEndpoints[svc] = u
-			return nil
-		})
+	c.FunctionEndpoints = endpointOverrides{}
+	flag.Func("function-endpoint", "[FUNCTION:]SERVICE=URL: the functions (only; with FUNCTION, a logical ID, that function only) reach SERVICE (DYNAMODB, KMS, SECRETS_MANAGER, EVENTBRIDGE, SQS, DYNAMODB_STREAMS) at URL, e.g. through a fault proxy or a call counter; DYNAMODB_STREAMS and SQS also apply to the function's stream triggers; repeatable",
+		c.FunctionEndpoints.set)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -54,9 +54,10 @@ type config struct {
 	// FunctionEndpoints overrides AWS_ENDPOINT_URL_<SERVICE> for the
 	// functions only (not for provisioning or the env file), so a fault
 	// proxy or a call counter can sit between the functions and an
-	// emulator. Keys are service suffixes: DYNAMODB, KMS, SECRETS_MANAGER,
-	// EVENTBRIDGE, SQS.
-	FunctionEndpoints map[string]string
+	// emulator: for every function, or for one (endpointOverrides). A
+	// function's DYNAMODB_STREAMS and SQS also apply to its stream
+	// triggers.
+	FunctionEndpoints endpointOverrides
 }
 
 type stack struct {
@@ -360,7 +361,7 @@ func (s *stack) startFunctions(ctx context.Context, res *provision.Result) error
 		if s.roles != nil {
 			fns[i].Env["AWS_ACCESS_KEY_ID"] = iamguard.AccessKey(fns[i].Name)
 		}
-		for svc, u := range s.c.FunctionEndpoints {
+		for svc, u := range s.c.FunctionEndpoints.forFunction(fns[i].Name) {
 			fns[i].Env["AWS_ENDPOINT_URL_"+svc] = u
 		}
 	}

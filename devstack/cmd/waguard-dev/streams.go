@@ -22,7 +22,9 @@ import (
 // its on-failure queue with its function's access key, as Lambda uses the
 // execution role, so iamguard checks and records those calls. It returns
 // once every mapping holds its starting position: a change made after the
-// env file is written reaches its function.
+// env file is written reaches its function. A function's
+// -function-endpoint for DYNAMODB_STREAMS and SQS applies to its mappings
+// too.
 func (s *stack) startStreams(ctx context.Context, res *provision.Result) error {
 	r := res.Resolver
 	mappings, err := streams.Mappings(s.tpl, func(id string) string { return r.Attrs[id+".Arn"] })
@@ -51,7 +53,12 @@ func (s *stack) startStreams(ctx context.Context, res *provision.Result) error {
 		if err != nil {
 			return fmt.Errorf("stream trigger %s: %w", m.Event, err)
 		}
-		p, err := streams.Start(sctx, m, streams.Options{Streams: dynamodbstreams.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg),
+		// The mapping acts with the function's role, so it reaches the
+		// stream and the queue where the function would (-function-endpoint).
+		eps := s.c.FunctionEndpoints.forFunction(m.Function)
+		rd := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { override(&o.BaseEndpoint, eps["DYNAMODB_STREAMS"]) })
+		q := sqs.NewFromConfig(cfg, func(o *sqs.Options) { override(&o.BaseEndpoint, eps["SQS"]) })
+		p, err := streams.Start(sctx, m, streams.Options{Streams: rd, Queue: q,
 			QueueURLs: queueURLs, Invoker: s.pool, Region: region, Log: log})
 		if err != nil {
 			return fmt.Errorf("stream trigger %s of %s: %w", m.Event, m.Function, err)
@@ -59,4 +66,12 @@ func (s *stack) startStreams(ctx context.Context, res *provision.Result) error {
 		s.streams = append(s.streams, p)
 	}
 	return nil
+}
+
+// override sets a client's endpoint to u, unless u is "" (the client
+// keeps the one the environment gives it).
+func override(endpoint **string, u string) {
+	if u != "" {
+		*endpoint = &u
+	}
 }
