@@ -112,6 +112,8 @@ func workload(t *testing.T, st stacktest.Stack) []string {
 	do("POST", "/v1/messages", key, map[string]any{"to": to, "purpose": "transactional",
 		"template": map[string]string{"name": "hello_world", "language": "en_US"}})
 	do("POST", "/v1/consents/query", key, map[string]string{"phone": to})
+	do("POST", "/v1/consents", key, map[string]string{"phone": to, "purpose": "marketing", "action": "grant", // double opt-in: a template
+		"method": "web_form", "policy_version": "2026-01", "confirm": "whatsapp"})
 	er := do("POST", "/v1/erasure-requests", key, map[string]string{"phone": to, "reason": "user_request"})
 	if id, ok := er["id"].(string); ok {
 		do("GET", "/v1/erasure-requests/"+url.PathEscape(id), key, nil)
