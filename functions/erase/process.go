@@ -170,10 +170,12 @@ func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, 
 
 // rateRecords are the send function's per-recipient rate-limit items of a
 // subject (shared/ratelimit keys them rl#<scope>#<key>; the send function
-// uses scope "send" and key "to-<purpose>-<blind index>").
+// uses scope "send" and key "to-<purpose>-<blind index>", the purpose
+// being a message purpose or consent_confirm, the double opt-in's
+// confirmation templates).
 func rateRecords(subject string) [][2]string {
 	var keys [][2]string
-	for _, purpose := range []string{"marketing", "transactional", "support", "otp"} {
+	for _, purpose := range []string{"marketing", "transactional", "support", "otp", "consent_confirm"} {
 		keys = append(keys, [2]string{"rl#send#to-" + purpose + "-" + subject, "rl"})
 	}
 	return keys

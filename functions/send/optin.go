@@ -29,7 +29,8 @@ import (
 const confirmWhatsApp = "whatsapp"
 
 // confirmLimitKey is the rate-limit purpose of confirmation templates: a
-// caller cannot flood a person with requests for consent.
+// caller cannot flood a person with requests for consent. The erasure
+// deletes its record with the others (functions/erase rateRecords).
 const confirmLimitKey = "consent_confirm"
 
 var errOptInOff = &httpapi.Problem{Status: 400, Code: "invalid_request", Message: "double opt-in is not configured"}
