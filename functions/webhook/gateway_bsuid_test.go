@@ -135,6 +135,7 @@ func TestGatewayConsentSignals(t *testing.T) {
 	send := map[string]any{"to": "+" + from, "purpose": "marketing", "template": map[string]any{"name": "order_update", "language": "en_US"}}
 	grant := map[string]any{"phone": "+" + from, "purpose": "marketing", "action": "grant", "method": "web_form",
 		"notice": "Yes, send me offers by WhatsApp. Reply STOP to stop."}
+	lastWAMID := "" // of the last marketing template sent
 	step := func(what string, deliverReq map[string]any, wantStatus int, wantCode string) {
 		t.Helper()
 		if deliverReq != nil {
@@ -146,6 +147,9 @@ func TestGatewayConsentSignals(t *testing.T) {
 		code := ""
 		if e, ok := out["error"].(map[string]any); ok {
 			code, _ = e["code"].(string)
+		}
+		if id, ok := out["provider_message_id"].(string); ok {
+			lastWAMID = id
 		}
 		if status != wantStatus || code != wantCode {
 			t.Fatalf("%s: send = %d %v, want %d %s", what, status, out, wantStatus, wantCode)
@@ -173,7 +177,10 @@ func TestGatewayConsentSignals(t *testing.T) {
 	step("resume keeps the person's own stop", map[string]any{"kind": "preference", "preference": "resume", "from": from}, 403, "recipient_suppressed")
 	granted()
 	step("granted a third time", nil, 202, "")
-	step("131050 in a failed status", map[string]any{"kind": "status", "status": "failed", "error_code": 131050}, 403, "recipient_suppressed")
+	// The status names this test's send: the sandbox's newest send may be
+	// another package's, running at the same time.
+	step("131050 in a failed status", map[string]any{"kind": "status", "status": "failed", "error_code": 131050, "wamid": lastWAMID},
+		403, "recipient_suppressed")
 
 	status, out := a.post("/v1/consents/query", map[string]string{"phone": "+" + from})
 	if status != 200 {
