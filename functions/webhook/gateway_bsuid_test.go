@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,12 +39,34 @@ func newAPI(t *testing.T, st stacktest.Stack) api {
 func (a api) post(path string, body any) (int, map[string]any) {
 	a.t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, a.st.GatewayURL+path, bytes.NewReader(b))
+	return a.do(http.MethodPost, path, bytes.NewReader(b))
+}
+
+// awaitErasure reads erasure request id until it completes: the stack's
+// events function told the person's recipients (the bus, the sandbox
+// endpoint), so the request stays pending until they acknowledged, and a
+// GET completes it (docs/gdpr.md).
+func (a api) awaitErasure(id string) map[string]any {
+	a.t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		status, out := a.do(http.MethodGet, "/v1/erasure-requests/"+id, nil)
+		if status == 200 && out["status"] == "completed" {
+			return out
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("erasure request = %d %v, want completed within a minute", status, out)
+		}
+	}
+}
+
+func (a api) do(method, path string, body io.Reader) (int, map[string]any) {
+	a.t.Helper()
+	req, _ := http.NewRequest(method, a.st.GatewayURL+path, body)
 	req.Header.Set("Authorization", "Bearer "+a.key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		a.t.Fatalf("POST %s err = %v", path, err)
+		a.t.Fatalf("%s %s err = %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any
@@ -99,8 +122,11 @@ func TestGatewayBSUIDOnlyUser(t *testing.T) {
 	if kinds["user_id"] != u || kinds["phone"] != "+"+from || kinds["username"] != username {
 		t.Errorf("exported identifiers = %v, want the BSUID, the number and the username", kinds)
 	}
-	if status, out := a.post("/v1/erasure-requests", map[string]string{"user_id": u, "reason": "user_request"}); status != 202 || out["status"] != "completed" {
-		t.Fatalf("erasure by BSUID = %d %v, want 202 completed", status, out)
+	status, out = a.post("/v1/erasure-requests", map[string]string{"user_id": u, "reason": "user_request"})
+	if id, _ := out["id"].(string); status != 202 || id == "" {
+		t.Fatalf("erasure by BSUID = %d %v, want 202 and its id", status, out)
+	} else if out["status"] != "completed" { // its recipients are told first
+		a.awaitErasure(id)
 	}
 	_, out = a.post("/v1/exports", map[string]string{"phone": "+" + from})
 	if msgs, _ := out["messages"].([]any); len(msgs) != 0 || out["suppression"].(map[string]any)["erased"] != true {
