@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -79,9 +78,11 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	overlap, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
-	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"),
-		Overlap: time.Duration(max(overlap, 1)) * time.Hour})
+	overlap, err := apiauth.OverlapFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"), Overlap: overlap})
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,9 @@ package main
 import (
 	"context"
 	"os"
-	"strconv"
 	"time"
+
+	"github.com/waguard/waguard/shared/apiauth"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -42,10 +43,13 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	hours, _ := strconv.Atoi(os.Getenv("API_KEY_OVERLAP_HOURS"))
+	overlap, err := apiauth.OverlapFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{
 		SM: clients.SecretsManager, Audit: core.Audit, Metrics: core.Metrics,
-		Overlap:  time.Duration(max(hours, 1)) * time.Hour,
+		Overlap:  overlap,
 		Provider: ProviderCheck{Config: prov},
 	}, nil
 }

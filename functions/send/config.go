@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waguard/waguard/shared/apiauth"
+
 	"github.com/waguard/waguard/shared/consent"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
@@ -54,7 +56,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		}
 		return v
 	}
-	c.KeyOverlap = time.Duration(n("API_KEY_OVERLAP_HOURS", 24)) * time.Hour
+	if c.KeyOverlap, err = apiauth.OverlapFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
 	c.PerRecipient = ratelimit.Limit{Count: n("RATE_LIMIT_PER_RECIPIENT", 10), Per: time.Duration(n("RATE_LIMIT_PER_RECIPIENT_WINDOW_SECONDS", 3600)) * time.Second}
 	c.PerPurpose = map[string]ratelimit.Limit{
 		"otp": {Count: n("RATE_LIMIT_OTP", 5), Per: time.Duration(n("RATE_LIMIT_OTP_WINDOW_SECONDS", 900)) * time.Second},

@@ -60,6 +60,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,4 +202,28 @@ func (a *Authenticator) keyVersion(ctx context.Context, id string, versions []se
 	default:
 		return "", fmt.Errorf("%w: read client secret: %w", ErrUnavailable, err)
 	}
+}
+
+// OverlapEnv is the setting that holds the overlap in hours (template
+// parameter ApiKeyOverlapHours).
+const OverlapEnv = "API_KEY_OVERLAP_HOURS"
+
+// maxOverlapHours bounds the setting: a previous key valid for more than
+// 30 days is no rotation.
+const maxOverlapHours = 720
+
+// OverlapFromEnv reads [OverlapEnv] through getenv: [DefaultOverlap] when
+// unset, an error (for a cold start to refuse) when it is not a whole
+// number of hours from 1 to 720. Every function that checks API keys or
+// rotates them reads it here, so they agree on one default.
+func OverlapFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(OverlapEnv))
+	if v == "" {
+		return DefaultOverlap, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxOverlapHours {
+		return 0, fmt.Errorf("config: %s must be a whole number of hours from 1 to %d", OverlapEnv, maxOverlapHours)
+	}
+	return time.Duration(n) * time.Hour, nil
 }

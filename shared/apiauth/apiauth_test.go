@@ -292,3 +292,34 @@ func BenchmarkAuthenticate(b *testing.B) {
 		b.Errorf("Secrets Manager calls in the loop = %d, want 0 (warm cache)", got-warm)
 	}
 }
+
+// TestOverlapFromEnv: one default (24 h, as the template's) for every
+// function, and a malformed or out-of-range value refused rather than
+// silently replaced (before, send read 24 h and erase, events and rotate
+// 1 h when it was unset, and each ignored a malformed value).
+func TestOverlapFromEnv(t *testing.T) {
+	tests := []struct {
+		v       string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", DefaultOverlap, false},
+		{"24", 24 * time.Hour, false},
+		{" 1 ", time.Hour, false},
+		{"720", 720 * time.Hour, false},
+		{"0", 0, true},
+		{"-3", 0, true},
+		{"721", 0, true},
+		{"1.5", 0, true},
+		{"24h", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := OverlapFromEnv(func(string) string { return tt.v })
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("OverlapFromEnv(%q) = %v, %v; want %v, error %v", tt.v, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if DefaultOverlap != 24*time.Hour {
+		t.Errorf("DefaultOverlap = %v, want the template's ApiKeyOverlapHours default, 24 h", DefaultOverlap)
+	}
+}
