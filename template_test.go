@@ -978,3 +978,36 @@ func TestTemplateOperatorStagedSecretsWaitForSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateStatefulPolicies: every resource that holds state says what
+// a stack deletion or a replacement does to it (cfn-lint I3011), and the
+// ones whose loss loses data or the way to find it are retained: the
+// tables, the KMS keys, the blind-index and pseudonym keys (a new index
+// key orphans every partition, so no erasure could find a person again:
+// docs/crypto.md) and the logs (no personal data; they expire by
+// LogRetentionDays). Secrets an operator can set again (webhook secrets,
+// provider credentials, the ops client) and the queue of failed stream
+// batches are deleted with the stack.
+func TestTemplateStatefulPolicies(t *testing.T) {
+	tpl := loadTemplate(t, nil)
+	retained := map[string]bool{"IndexKeySecret": true, "PseudonymKeySecret": true}
+	for _, typ := range []string{tableType, "AWS::KMS::Key", "AWS::Logs::LogGroup"} {
+		for _, id := range tpl.ResourceIDs(typ) {
+			retained[id] = true
+		}
+	}
+	for _, typ := range []string{tableType, "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::S3::Bucket"} {
+		for _, id := range tpl.ResourceIDs(typ) {
+			want := "Delete"
+			if retained[id] {
+				want = "Retain"
+			}
+			r := tpl.Resource(id)
+			for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+				if got := r[policy]; got != want {
+					t.Errorf("%s %s = %v, want explicit %s", id, policy, got, want)
+				}
+			}
+		}
+	}
+}
