@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -71,26 +72,13 @@ func (p position) cursor() string {
 // validMessageID reports whether id has the form of a message id:
 // "msg_" and 24 base32 characters.
 func validMessageID(id string) bool {
-	return validID(id, "msg_", 24)
+	return ids.Valid(id, "msg_")
 }
 
 // validContactID reports whether id has the form of a contact id: "ct_"
 // and 26 base32 characters.
 func validContactID(id string) bool {
-	return validID(id, "ct_", 26)
-}
-
-func validID(id, prefix string, n int) bool {
-	rest, ok := strings.CutPrefix(id, prefix)
-	if !ok || len(rest) != n {
-		return false
-	}
-	for i := range len(rest) {
-		if c := rest[i]; (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
-			return false
-		}
-	}
-	return true
+	return ids.Shaped(id, "ct_", 26)
 }
 
 // filter is what a query keeps: a direction ("" both), messages at or

@@ -28,7 +28,7 @@ func refAt(id string, direction string, at time.Time) store.MessageRef {
 	return store.MessageRef{ID: id, Direction: direction, At: at}
 }
 
-func ids(refs []store.MessageRef) []string {
+func refIDs(refs []store.MessageRef) []string {
 	var out []string
 	for _, r := range refs {
 		out = append(out, r.ID)
@@ -64,7 +64,7 @@ func TestSelectPage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, more := selectPage(refs, tc.f, tc.limit)
-			if diff := cmp.Diff(tc.want, ids(got)); diff != "" || more != tc.more {
+			if diff := cmp.Diff(tc.want, refIDs(got)); diff != "" || more != tc.more {
 				t.Errorf("selectPage() more = %t, want %t; ids (-want +got):\n%s", more, tc.more, diff)
 			}
 		})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
-	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/notice"
@@ -88,18 +87,13 @@ func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if r.Evidence != "" {
 		ev.Evidence = []byte(r.Evidence)
 	}
-	change, typ := store.SuppressionKeep, audit.EventConsentRevoked
+	change := store.SuppressionKeep
 	if r.Action == store.ActionGrant {
-		change, typ = store.SuppressionLift, audit.EventConsentGranted
+		change = store.SuppressionLift
 	}
-	// The audit event leaves the notice id out: 64 hex digits often hold
-	// a run of digits the audit guard refuses as a phone number; the
-	// ledger entry in the same transaction names it.
 	u := store.Unit{
-		Audit: []audit.Event{{Type: typ, Subject: pseudonym, Actor: audit.Actor{Caller: p.ClientID}, RequestID: req.RequestContext.RequestID,
-			Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}}},
-		Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: ev.At,
-			Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: r.Action, Method: r.Method, NoticeSHA256: ev.NoticeSHA256}}},
+		Audit:  []audit.Event{store.ConsentAudit(ev, pseudonym, audit.Actor{Caller: p.ClientID}, req.RequestContext.RequestID)},
+		Events: []store.EventRecord{store.ConsentRecord(subject, ev, ev.At)},
 	}
 	if r.Action == store.ActionGrant {
 		u.Items = append(u.Items, h.Store.LiftErasure(subject))

@@ -14,7 +14,6 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/consent"
-	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/ids"
@@ -366,10 +365,10 @@ func (h *Handler) stopMarketing(ctx context.Context, ev audit.Event, subject str
 			return err
 		}
 		c := consent.Decide(consent.Provider131050, prof.Suppressed["marketing"])
-		ev.Type, ev.Details = consent.AuditType(c.Action), map[string]string{"purpose": c.Purpose, "method": c.Method, "consent_event": id}
+		entry := store.Entry(id, c)
 		err = h.Store.RecordChange(ctx, subject, store.ConsentEvent{ID: id, Actor: "send", At: h.now()}, c,
-			store.Unit{Audit: []audit.Event{ev}, Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: subject, At: h.now(),
-				Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method}}}})
+			store.Unit{Audit: []audit.Event{store.ConsentAudit(entry, ev.Subject, ev.Actor, ev.RequestID)},
+				Events: []store.EventRecord{store.ConsentRecord(subject, entry, h.now())}})
 		switch {
 		case errors.Is(err, store.ErrSuppressionChanged) && attempt == 0:
 			continue

@@ -12,7 +12,6 @@ import (
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/consent"
-	wgevents "github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/notice"
@@ -78,10 +77,8 @@ func (h *Handler) requestConsent(ctx context.Context, req events.APIGatewayV2HTT
 		ev.Evidence = []byte(r.Evidence)
 	}
 	u := store.Unit{
-		Audit: []audit.Event{{Type: consent.AuditType(ev.Action), Subject: sub.Pseudonym, Actor: actor, RequestID: req.RequestContext.RequestID,
-			Details: map[string]string{"purpose": r.Purpose, "method": r.Method, "consent_event": id}}},
-		Events: []store.EventRecord{{Type: wgevents.TypeConsentChanged, Subject: sub.Key, At: now,
-			Fields: wgevents.Data{ConsentEventID: id, Purpose: r.Purpose, Action: ev.Action, Method: r.Method, NoticeSHA256: ev.NoticeSHA256}}},
+		Audit:  []audit.Event{store.ConsentAudit(ev, sub.Pseudonym, actor, req.RequestContext.RequestID)},
+		Events: []store.EventRecord{store.ConsentRecord(sub.Key, ev, now)},
 	}
 	err = h.Store.RecordConsent(ctx, sub.Key, ev, store.SuppressionKeep, "", u)
 	if errors.Is(err, store.ErrErased) {

@@ -197,9 +197,7 @@ func (h *Handler) inboundEvents(sub person, lookup string, m whatsapp.Message, c
 
 // consentRecord is the consent.changed outbox record of change c.
 func consentRecord(subject, id string, c consent.Change, at time.Time) store.EventRecord {
-	return store.EventRecord{Type: wgevents.TypeConsentChanged, Subject: subject, At: at,
-		Fields: wgevents.Data{ConsentEventID: id, Purpose: c.Purpose, Action: c.Action, Method: c.Method,
-			NoticeSHA256: c.NoticeSHA256, Confirms: c.Confirms}}
+	return store.ConsentRecord(subject, store.Entry(id, c), at)
 }
 
 // keywordConsentID is the id of the consent event a message's keyword
@@ -227,14 +225,9 @@ func (h *Handler) keywordWrites(ctx context.Context, sub person, lookup string, 
 	return items, evs, nil
 }
 
-// consentAudit is the audit event of consent change c recorded as id.
+// consentAudit is the audit event of change c recorded as id.
 func consentAudit(c consent.Change, id, pseudonym string, actor audit.Actor, requestID string) audit.Event {
-	ev := audit.Event{Type: consent.AuditType(c.Action), Subject: pseudonym, Actor: actor, RequestID: requestID,
-		Details: map[string]string{"purpose": c.Purpose, "method": c.Method, "consent_event": id}}
-	if c.Confirms != "" {
-		ev.Details["confirms"] = c.Confirms
-	}
-	return ev
+	return store.ConsentAudit(store.Entry(id, c), pseudonym, actor, requestID)
 }
 
 // openErasure opens (or finds) the subject's erasure request: the signed
@@ -347,19 +340,8 @@ func (h *Handler) confirmLost(ctx context.Context, sub person, s whatsapp.Status
 }
 
 // messageID reports whether v has the shape of a waguard message id:
-// "msg_" and 24 characters of base32.
-func messageID(v string) bool {
-	id, ok := strings.CutPrefix(v, "msg_")
-	if !ok || len(id) != 24 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
-			return false
-		}
-	}
-	return true
-}
+// "msg_" and 24 characters of base32 ([ids.Valid]).
+func messageID(v string) bool { return ids.Valid(v, "msg_") }
 
 // messageBody is what is kept of a message's content: the text, or the
 // chosen reply; nothing for media and other types (never downloaded).

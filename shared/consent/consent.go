@@ -27,7 +27,11 @@
 // purpose is suppressed for now; shared/store executes it.
 package consent
 
-import "github.com/waguard/waguard/shared/audit"
+import (
+	"slices"
+
+	"github.com/waguard/waguard/shared/audit"
+)
 
 // Actions of ledger entries.
 const (
@@ -158,14 +162,7 @@ func guarded(applicable bool, e Effect) (Effect, []string) {
 }
 
 // isSetting reports whether reason only reflects WhatsApp's setting.
-func isSetting(reason string) bool {
-	for _, r := range settingReasons {
-		if r == reason {
-			return true
-		}
-	}
-	return false
-}
+func isSetting(reason string) bool { return slices.Contains(settingReasons, reason) }
 
 // AuditType is the audit event type of a ledger entry with action.
 func AuditType(action string) audit.EventType {

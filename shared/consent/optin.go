@@ -3,6 +3,8 @@ package consent
 import (
 	"strings"
 	"time"
+
+	"github.com/waguard/waguard/shared/ids"
 )
 
 // Double opt-in: a grant the API records with a confirmation asked of the
@@ -150,16 +152,5 @@ func ParseConfirmPayload(payload string) (string, bool) {
 }
 
 // EventID reports whether s has the shape of a consent event id the API
-// records: "cev_" and 24 characters of base32.
-func EventID(s string) bool {
-	rest, ok := strings.CutPrefix(s, "cev_")
-	if !ok || len(rest) != 24 {
-		return false
-	}
-	for i := range len(rest) {
-		if c := rest[i]; (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
-			return false
-		}
-	}
-	return true
-}
+// records: "cev_" and 24 characters of base32 ([ids.Valid]).
+func EventID(s string) bool { return ids.Valid(s, "cev_") }

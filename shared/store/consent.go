@@ -15,6 +15,7 @@ import (
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/consent"
+	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/window"
 )
 
@@ -99,6 +100,31 @@ type suppression struct {
 	// over, when not nil, limits the change to a purpose not suppressed
 	// or suppressed for one of these reasons (a condition).
 	over []string
+}
+
+// Entry is the ledger entry of change c (the rule shared/consent
+// decided) recorded as id.
+func Entry(id string, c consent.Change) ConsentEvent {
+	ev, _ := fromChange(ConsentEvent{ID: id}, c)
+	return ev
+}
+
+// ConsentAudit is the audit event of ledger entry ev, as every writer
+// records it: its type from the action, and the purpose, method and id.
+// It leaves the notice id out: a hex hash often holds a run of digits the
+// audit guard refuses as a phone number; the entry in the same
+// transaction names it.
+func ConsentAudit(ev ConsentEvent, pseudonym string, actor audit.Actor, requestID string) audit.Event {
+	return audit.Event{Type: consent.AuditType(ev.Action), Subject: pseudonym, Actor: actor, RequestID: requestID,
+		Details: map[string]string{"purpose": ev.Purpose, "method": ev.Method, "consent_event": ev.ID}}
+}
+
+// ConsentRecord is the consent.changed outbox record of subject's ledger
+// entry ev, dated at.
+func ConsentRecord(subject string, ev ConsentEvent, at time.Time) EventRecord {
+	return EventRecord{Type: events.TypeConsentChanged, Subject: subject, At: at,
+		Fields: events.Data{ConsentEventID: ev.ID, Purpose: ev.Purpose, Action: ev.Action, Method: ev.Method,
+			NoticeSHA256: ev.NoticeSHA256, Confirms: ev.Confirms}}
 }
 
 // fromChange fills ev from c.
