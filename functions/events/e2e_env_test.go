@@ -288,12 +288,26 @@ func (e *e2eEnv) state(t *testing.T, id, destination string) (store.Delivery, er
 	return e.states.GetDelivery(ctx, "ev_"+strings.TrimPrefix(id, "evt_"), destination)
 }
 
+// awaitState waits (up to 10 s) until the retry state of event id for
+// destination exists and has recorded an attempt: the sandbox sees an
+// attempt before the events function has written its outcome, so a read
+// right after the arrival can find nothing yet.
+func (e *e2eEnv) awaitState(t *testing.T, id, destination string) (store.Delivery, error) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		d, err := e.state(t, id, destination)
+		if (err == nil && d.Attempts > 0) || time.Now().After(deadline) {
+			return d, err
+		}
+	}
+}
+
 // retryWhenDue waits until the delivery of event id to the sandbox is
 // due and invokes retry runs (bounded) until its state leaves pending or
 // the sandbox recorded another attempt.
 func (e *e2eEnv) retryWhenDue(t *testing.T, id string) store.Delivery {
 	t.Helper()
-	d, err := e.state(t, id, "sandbox")
+	d, err := e.awaitState(t, id, "sandbox")
 	if err != nil || d.State != store.DeliveryPending {
 		t.Fatalf("delivery of %s = %+v, %v; want pending", id, d, err)
 	}

@@ -240,7 +240,7 @@ func TestE2EPendingThenDelivered(t *testing.T) {
 	failed := e.awaitDelivery(t, eventWait, "failed attempt", func(a arrival) bool {
 		return of(p, wgevents.TypeMessageReceived)(a) && a.data["text"] == p.texts[1]
 	})
-	d, err := e.state(t, failed.ID, "sandbox")
+	d, err := e.awaitState(t, failed.ID, "sandbox")
 	if err != nil || d.State != store.DeliveryPending || d.Attempts != 1 || d.LastError != "HTTP 500" ||
 		d.NextAt.Before(failed.Time.Add(3*time.Second)) || d.NextAt.After(failed.Time.Add(7*time.Second)) {
 		t.Fatalf("delivery state = %+v, %v; want pending after 1 attempt, HTTP 500, due about 5 s after it", d, err)
