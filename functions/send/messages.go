@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/admit"
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/consent"
@@ -24,7 +26,6 @@ import (
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
 	"github.com/waguard/waguard/shared/whatsapp"
-	"github.com/waguard/waguard/shared/window"
 )
 
 var (
@@ -262,23 +263,31 @@ func (h *Handler) confirm(ctx context.Context, m *outbound.Message, res provider
 	}
 }
 
-// admissible checks suppression, consent and the service window.
+// refusals maps shared/admit's verdicts to the API's answers.
+var refusals = map[admit.Verdict]error{
+	admit.Suppressed:       errSuppressed,
+	admit.ConsentRequired:  errConsentRequired,
+	admit.TemplateRequired: errTemplateRequired,
+}
+
+// admissible reads the recipient's state and asks shared/admit whether
+// the message may be sent: suppression, consent, the service window and
+// the template rule.
 func (h *Handler) admissible(ctx context.Context, subject string, r messageRequest) error {
 	prof, err := h.Store.Profile(ctx, subject)
 	if err != nil {
 		return err
 	}
-	if _, stopped := prof.Suppressed[r.Purpose]; prof.Erased || stopped {
-		return errSuppressed
+	_, suppressed := prof.Suppressed[r.Purpose]
+	v := admit.Check(admit.Recipient{Erased: prof.Erased, Suppressed: suppressed, Consent: prof.State(r.Purpose), LastInbound: prof.LastInbound},
+		admit.Message{Purpose: r.Purpose, FreeForm: r.Text != nil}, h.now())
+	if v == admit.Admitted {
+		return nil
 	}
-	inWindow := window.Open(prof.LastInbound, h.now())
-	if !prof.Consented(r.Purpose) && !(r.Purpose == "support" && inWindow) {
-		return errConsentRequired
+	if err, ok := refusals[v]; ok {
+		return err
 	}
-	if r.Text != nil && !inWindow {
-		return errTemplateRequired
-	}
-	return nil
+	return fmt.Errorf("admit: unexpected verdict %v", v) // fail closed
 }
 
 // limit applies the per-recipient and the global limit together; a
