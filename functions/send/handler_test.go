@@ -470,10 +470,16 @@ func TestPostMessageIdempotency(t *testing.T) {
 			status: 403, code: "consent_required"},
 		{name: "replayed rate limit", headers: key, setup: replay(storable(httpapi.ErrorResponse(&httpapi.Problem{Status: 429, Code: "rate_limited",
 			Message: "the rate limit for this recipient or sender is reached", RetryAfter: 7}))), status: 429, code: "rate_limited", retryAfter: "7"},
+		// The lost outcome is stored at the point of no return, status and
+		// body only (idempotency.Lease.Irreversible keeps no headers).
+		{name: "replayed lost outcome", headers: key, setup: replay(idempotency.Response{Status: 502, Body: storable(httpapi.ErrorResponse(errOutcomeUnknown)).Body}),
+			status: 502, code: "provider_error"},
 		{name: "replayed 202 with the provider id", headers: key, setup: func(u *unit) {
 			replay(idempotency.Response{Status: 202, Body: sentBody})(u)
 			u.store.contents[replayID] = store.Content{ProviderID: "wamid.replayed"}
 		}, status: 202, check: replayed("wamid.replayed")},
+		{name: "replayed 202 of an erased message", headers: key, setup: replay(idempotency.Response{Status: 202, Body: sentBody}),
+			status: 202, check: replayed("")},
 		{name: "replayed 202, message unreadable", headers: key, setup: func(u *unit) {
 			replay(idempotency.Response{Status: 202, Body: sentBody})(u)
 			u.store.contentErr = errDown

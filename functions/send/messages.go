@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -102,9 +103,10 @@ func storable(r httpapi.Response) idempotency.Response {
 }
 
 // replay answers with a stored outcome, restoring the provider message
-// id of an accepted message from the (encrypted) message.
+// id of an accepted message from the (encrypted) message: absent when the
+// message was erased or has passed its retention since.
 func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Response) (httpapi.Response, error) {
-	resp := httpapi.Response{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
+	resp := stored(r)
 	if r.Status != http.StatusAccepted {
 		return resp, nil
 	}
@@ -128,6 +130,16 @@ func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Respons
 	out := httpapi.JSON(http.StatusAccepted, s)
 	out.Headers["Idempotent-Replayed"] = "true"
 	return out, nil
+}
+
+// stored is a stored outcome as the API answers it: the headers of every
+// JSON answer (an outcome stored at the point of no return keeps none,
+// [idempotency.Lease.Irreversible]), then the stored ones (Retry-After).
+func stored(r idempotency.Response) httpapi.Response {
+	resp := httpapi.Error(r.Status, "", "") // a fresh map of the JSON headers
+	resp.Body = string(r.Body)
+	maps.Copy(resp.Headers, r.Headers)
+	return resp
 }
 
 // send runs the checks, then the outbound protocol (shared/outbound):
