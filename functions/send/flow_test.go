@@ -145,7 +145,7 @@ func TestSecretsManagerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, swap := range map[string]func(h *Handler){
-		"api keys":             func(h *Handler) { h.Gate.Auth = auth },
+		"api keys":             func(h *Handler) { h.Gate.(*apiauth.Gate).Auth = auth },
 		"provider credentials": func(h *Handler) { h.Outbound.Provider = prov },
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -10,15 +10,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/waguard/waguard/shared/apiauth"
-	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/blindindex"
 	"github.com/waguard/waguard/shared/httpapi"
-	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/outbound"
-	"github.com/waguard/waguard/shared/ratelimit"
-	"github.com/waguard/waguard/shared/store"
-	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -26,13 +21,13 @@ import (
 // safe for concurrent use. It holds no request data in clear: only the
 // sealed confirmations of messages sent while DynamoDB failed.
 type Handler struct {
-	Gate        *apiauth.Gate
+	Gate        gate
 	Keys        *blindindex.Keys
-	Store       *store.Store
-	Subjects    *subject.Finder
-	Audit       *audit.Writer
-	Idempotency *idempotency.Store
-	Limits      *ratelimit.Limiter
+	Store       dataStore
+	Subjects    finder
+	Audit       auditLog
+	Idempotency keyClaims
+	Limits      limiter
 	// Outbound sends messages (shared/outbound: intent, provider call,
 	// confirmation or withdrawal).
 	Outbound *outbound.Sender

@@ -52,9 +52,11 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	h.Gate = &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics}
-	if h.Idempotency, err = idempotency.New(ddb, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
+	idem, err := idempotency.New(ddb, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey})
+	if err != nil {
 		return nil, err
 	}
+	h.Idempotency = idempotencyKeys{idem}
 	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: os.Getenv("DATA_TABLE"), Scope: "send"}); err != nil {
 		return nil, err
 	}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/admit"
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/consent"
@@ -23,8 +25,6 @@ import (
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/store"
-	"github.com/waguard/waguard/shared/whatsapp"
-	"github.com/waguard/waguard/shared/window"
 )
 
 var (
@@ -33,25 +33,6 @@ var (
 	errTemplateRequired = &httpapi.Problem{Status: 422, Code: "template_required", Message: "free-form text needs an open customer service window; send a template"}
 	errConflict         = &httpapi.Problem{Status: 409, Code: "idempotency_conflict", Message: "the idempotency key was used with a different request"}
 	errInProgress       = &httpapi.Problem{Status: 409, Code: "request_in_progress", Message: "a request with this idempotency key is still in progress"}
-)
-
-// errOutcomeUnknown is replayed for an Idempotency-Key whose send reached
-// the provider but never recorded the answer (the invocation crashed, or
-// DynamoDB failed afterwards): the message may have gone out, so it is
-// never sent again under that key.
-var errOutcomeUnknown = &httpapi.Problem{Status: 502, Code: "provider_error",
-	Message: "the provider's answer to this request was lost; the message may have been sent and is not sent again with this key"}
-
-// Answers for a provider call that did not prove the message was sent.
-// The key is freed after errProviderUnreachable (nothing was written) and
-// kept, with the answer replayed, after the two unknown outcomes.
-var (
-	errProviderUnreachable = &httpapi.Problem{Status: 502, Code: "provider_error", Transient: true,
-		Message: "the provider could not be reached; nothing was sent"}
-	errProviderSilent = &httpapi.Problem{Status: 502, Code: "provider_error",
-		Message: "the provider did not answer; the message may have been sent and is not sent again with this key"}
-	errProviderAmbiguous = &httpapi.Problem{Status: 502, Code: "provider_error",
-		Message: "the provider's answer does not show whether it accepted the message; it may have been sent and is not sent again with this key"}
 )
 
 // postMessage sends one message after every check, in the documented
@@ -122,9 +103,10 @@ func storable(r httpapi.Response) idempotency.Response {
 }
 
 // replay answers with a stored outcome, restoring the provider message
-// id of an accepted message from the (encrypted) message.
+// id of an accepted message from the (encrypted) message: absent when the
+// message was erased or has passed its retention since.
 func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Response) (httpapi.Response, error) {
-	resp := httpapi.Response{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
+	resp := stored(r)
 	if r.Status != http.StatusAccepted {
 		return resp, nil
 	}
@@ -150,6 +132,16 @@ func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Respons
 	return out, nil
 }
 
+// stored is a stored outcome as the API answers it: the headers of every
+// JSON answer (an outcome stored at the point of no return keeps none,
+// [idempotency.Lease.Irreversible]), then the stored ones (Retry-After).
+func stored(r idempotency.Response) httpapi.Response {
+	resp := httpapi.Error(r.Status, "", "") // a fresh map of the JSON headers
+	resp.Body = string(r.Body)
+	maps.Copy(resp.Headers, r.Headers)
+	return resp
+}
+
 // send runs the checks, then the outbound protocol (shared/outbound):
 // the message and its message_sent event are recorded before the
 // provider call (status sending), so that a message can never go out
@@ -157,7 +149,7 @@ func (h *Handler) replay(ctx context.Context, n recipient, r idempotency.Respons
 // it (status sent, provider id) or withdraws it (nothing was sent). With a
 // lease, the intent marks the key's point of no return and the
 // confirmation completes it.
-func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n recipient, lease *idempotency.Lease) (httpapi.Response, error) {
+func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, r messageRequest, n recipient, lease keyLease) (httpapi.Response, error) {
 	sub, err := h.Subjects.Find(ctx, n.who)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -223,7 +215,7 @@ func (h *Handler) send(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 // one transaction. The message has gone out whatever happens here: when
 // DynamoDB fails, the write is queued for a later invocation of this
 // instance ([repairs]) and the client still gets its 202.
-func (h *Handler) confirm(ctx context.Context, m *outbound.Message, res provider.Result, lease *idempotency.Lease, resp idempotency.Response) {
+func (h *Handler) confirm(ctx context.Context, m *outbound.Message, res provider.Result, lease keyLease, resp idempotency.Response) {
 	var extra []types.TransactWriteItem
 	if lease != nil {
 		done, err := lease.CompleteWrite(resp)
@@ -262,23 +254,31 @@ func (h *Handler) confirm(ctx context.Context, m *outbound.Message, res provider
 	}
 }
 
-// admissible checks suppression, consent and the service window.
+// refusals maps shared/admit's verdicts to the API's answers.
+var refusals = map[admit.Verdict]error{
+	admit.Suppressed:       errSuppressed,
+	admit.ConsentRequired:  errConsentRequired,
+	admit.TemplateRequired: errTemplateRequired,
+}
+
+// admissible reads the recipient's state and asks shared/admit whether
+// the message may be sent: suppression, consent, the service window and
+// the template rule.
 func (h *Handler) admissible(ctx context.Context, subject string, r messageRequest) error {
 	prof, err := h.Store.Profile(ctx, subject)
 	if err != nil {
 		return err
 	}
-	if _, stopped := prof.Suppressed[r.Purpose]; prof.Erased || stopped {
-		return errSuppressed
+	_, suppressed := prof.Suppressed[r.Purpose]
+	v := admit.Check(admit.Recipient{Erased: prof.Erased, Suppressed: suppressed, Consent: prof.State(r.Purpose), LastInbound: prof.LastInbound},
+		admit.Message{Purpose: r.Purpose, FreeForm: r.Text != nil}, h.now())
+	if v == admit.Admitted {
+		return nil
 	}
-	inWindow := window.Open(prof.LastInbound, h.now())
-	if !prof.Consented(r.Purpose) && !(r.Purpose == "support" && inWindow) {
-		return errConsentRequired
+	if err, ok := refusals[v]; ok {
+		return err
 	}
-	if r.Text != nil && !inWindow {
-		return errTemplateRequired
-	}
-	return nil
+	return fmt.Errorf("admit: unexpected verdict %v", v) // fail closed
 }
 
 // limit applies the per-recipient and the global limit together; a
@@ -315,42 +315,17 @@ func limitName(key string) string {
 	return "recipient"
 }
 
-// providerError maps a provider failure to waguard's error; 131050 (the
-// user stopped marketing messages) revokes marketing consent and suppresses
-// the purpose first.
+// providerError answers a failed provider call ([providerAnswer]);
+// Meta's 131050 (the user stopped marketing messages) first revokes
+// marketing consent and suppresses the purpose.
 func (h *Handler) providerError(ctx context.Context, ev audit.Event, subject string, err error) error {
-	if errors.Is(err, provider.ErrCredentials) {
-		return err // Secrets Manager: dependency_unavailable
-	}
-	var api *whatsapp.APIError
-	isAPI := errors.As(err, &api)
-	switch outcome := whatsapp.Classify(err); {
-	case outcome == whatsapp.OutcomeUnknown && isAPI:
-		return errProviderAmbiguous
-	case outcome == whatsapp.OutcomeUnknown:
-		return errProviderSilent
-	case !isAPI && outcome == whatsapp.OutcomeRefusedRetryable:
-		return errProviderUnreachable
-	case !isAPI:
-		return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider client refused the message; nothing was sent"}
-	}
-	switch api.Code {
-	case 131047:
-		return errTemplateRequired
-	case 131050:
+	answer, stop := providerAnswer(err)
+	if stop {
 		if err := h.stopMarketing(ctx, ev, subject); err != nil {
 			return err
 		}
-		return errSuppressed
-	case 131026:
-		return &httpapi.Problem{Status: 422, Code: "undeliverable", Message: "the message cannot be delivered to this recipient"}
-	case 131049:
-		return &httpapi.Problem{Status: 422, Code: "not_delivered", Message: "the provider did not deliver the message (per-user marketing limit)"}
-	case 130429, 131056:
-		return &httpapi.Problem{Status: 429, Code: "upstream_rate_limited", Message: "the provider is rate limiting; retry later", RetryAfter: 60, Transient: true}
 	}
-	return &httpapi.Problem{Status: 502, Code: "provider_error", Message: "the provider refused the message (code " + strconv.Itoa(api.Code) + ")",
-		Transient: api.Retryable()}
+	return answer
 }
 
 // stopMarketing records Meta's 131050 as a marketing revocation, audited,

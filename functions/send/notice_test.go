@@ -51,7 +51,7 @@ func (e *env) consentEventRecord(t testing.TB, to, id string) store.EventRecord 
 	}
 	for _, it := range out.Items {
 		pk := it["pk"].(*types.AttributeValueMemberS).Value
-		rec, err := e.h.Store.Event(context.Background(), strings.TrimPrefix(pk, "evt#"))
+		rec, err := e.h.Store.(*store.Store).Event(context.Background(), strings.TrimPrefix(pk, "evt#"))
 		if err == nil && rec.Type == wgevents.TypeConsentChanged && rec.Fields.ConsentEventID == id {
 			return rec
 		}

@@ -84,7 +84,7 @@ func TestAPIKeyRotationUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h.Gate.Auth = auth // the same gate once the overlap has passed
+	e.h.Gate.(*apiauth.Gate).Auth = auth // the same gate once the overlap has passed
 	if s := query(old); s != 401 {
 		t.Errorf("old key after the overlap = %d, want 401", s)
 	}
