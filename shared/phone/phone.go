@@ -76,9 +76,10 @@ const (
 // number; see [Number.IsZero]. Numbers are comparable with ==, and two
 // Numbers are equal exactly when their E.164 forms are.
 //
-// The type lives in an internal package, without libphonenumber, so that
-// packages which only hold a Number name it as shared/phone/e164.Number
-// and do not link the parser; it is the same type.
+// The type and its methods (E164, Digits, CountryCode, IsZero and the
+// redacting String, Format and LogValue) live in shared/phone/internal/number,
+// without libphonenumber, so that packages which only hold a Number name it
+// as shared/phone/e164.Number and do not link the parser; it is the same type.
 type Number = number.Number
 
 // Parse parses s, an E.164 number with optional separators such as
