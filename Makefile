@@ -22,13 +22,22 @@ help: ## List the targets.
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- build
+# Size budgets of the linux/arm64 bootstraps, in MiB: `make build` fails
+# when one is over. Retention and rotate parse no phone number, so they
+# link no libphonenumber (TestBinariesLinkOnlyWhatTheyUse); the others do.
+SIZE_BUDGETS := webhook=20 send=20 erase=20 retention=12 rotate=12 events=21
+
 .PHONY: build
-build: ## Build build/<function>/bootstrap for Lambda (linux/arm64).
+build: ## Build build/<function>/bootstrap for Lambda (linux/arm64) and check the sizes against SIZE_BUDGETS.
 	@for fn in $(FUNCTIONS); do \
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_FLAGS) -o build/$$fn/bootstrap ./functions/$$fn || exit 1; \
 	done
-	@echo "binary sizes (linux/arm64):"; for fn in $(FUNCTIONS); do \
-	  stat -c %s build/$$fn/bootstrap | awk -v fn=$$fn '{printf "  %-10s %6.1f MiB\n", fn, $$1/1048576}'; done
+	@for fn in $(FUNCTIONS); do echo "$$fn $$(stat -c %s build/$$fn/bootstrap)"; done | awk -v budgets="$(SIZE_BUDGETS)" ' \
+	  BEGIN { n = split(budgets, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); max[kv[1]] = kv[2] } \
+	    print "binary sizes (linux/arm64), budget in brackets:" } \
+	  { mib = $$2 / 1048576; over = !($$1 in max) || mib > max[$$1]; bad += over; \
+	    printf "  %-10s %6.1f MiB  (%s)%s\n", $$1, mib, ($$1 in max) ? max[$$1] " MiB" : "no budget", over ? "  OVER BUDGET" : "" } \
+	  END { if (bad) { print "make build: a binary is over its size budget (SIZE_BUDGETS in the Makefile)"; exit 1 } }'
 
 .PHONY: build-local
 build-local: ## Build the same binaries, same flags, for this machine's arch (the RIE runs these).

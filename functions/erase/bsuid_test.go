@@ -35,7 +35,7 @@ func newUserID(t testing.TB) bsuid.ID {
 // identifiers, attached in the message's transaction.
 func (e *env) inbound(t testing.TB, who subject.Who, username, text string) {
 	t.Helper()
-	sub, a, err := e.webhook.Subjects.ForWrite(context.Background(), who)
+	sub, a, err := subject.New(e.webhook.Keys, e.webhook.Store).ForWrite(context.Background(), who)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 func main() {
@@ -73,7 +74,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{Gate: &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
-		Keys: core.Keys, Store: core.Store, Subjects: core.Subjects, ContactKey: core.ContactKey, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}
+		Keys: core.Keys, Store: core.Store, Subjects: subject.New(core.Keys, core.Store), ContactKey: core.ContactKey, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}
 	text, tmpl := os.Getenv("ERASURE_FINAL_TEXT"), os.Getenv("ERASURE_FINAL_TEMPLATE")
 	if text != "" || tmpl != "" {
 		prov, err := provider.ConfigFromEnv(os.Getenv)

@@ -189,7 +189,7 @@ type msgIn struct {
 // attached in the message's transaction) and returns its message id.
 func (e *readEnv) inbound(t testing.TB, m msgIn) string {
 	t.Helper()
-	sub, a, err := e.webhook.Subjects.ForWrite(context.Background(), m.who)
+	sub, a, err := subject.New(e.webhook.Keys, e.webhook.Store).ForWrite(context.Background(), m.who)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func (e *readEnv) inbound(t testing.TB, m msgIn) string {
 // (status accepted), and returns its id.
 func (e *readEnv) outbound(t testing.TB, who subject.Who, text string, at time.Time) string {
 	t.Helper()
-	sub, err := e.webhook.Subjects.Find(context.Background(), who)
+	sub, err := subject.New(e.webhook.Keys, e.webhook.Store).Find(context.Background(), who)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/redact"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 func main() {
@@ -90,5 +91,5 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: eps,
 		HTTP:     &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		Gate:     &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
-		Subjects: core.Subjects, Keys: core.Keys}, nil
+		Subjects: subject.New(core.Keys, core.Store), Keys: core.Keys}, nil
 }

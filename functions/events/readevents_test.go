@@ -24,7 +24,7 @@ func TestEventLeadsToTheReadAPI(t *testing.T) {
 	r := newReadEnv(t)
 	e := newEnv(t)
 	n := r.number(t)
-	sub, a, err := r.webhook.Subjects.ForWrite(context.Background(), subject.Who{Phone: n})
+	sub, a, err := subject.New(r.webhook.Keys, r.webhook.Store).ForWrite(context.Background(), subject.Who{Phone: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestEventLeadsToTheReadAPI(t *testing.T) {
 	}
 	// A fresh person: no read has recorded the contact id before this one.
 	n2 := r.number(t)
-	sub2, a2, err := r.webhook.Subjects.ForWrite(context.Background(), subject.Who{Phone: n2})
+	sub2, a2, err := subject.New(r.webhook.Keys, r.webhook.Store).ForWrite(context.Background(), subject.Who{Phone: n2})
 	if err != nil {
 		t.Fatal(err)
 	}

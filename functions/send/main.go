@@ -18,6 +18,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
 	"github.com/waguard/waguard/shared/redact"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	ddb := clients.DynamoDB
-	h := &Handler{Keys: core.Keys, Store: core.Store, Subjects: core.Subjects, Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
+	h := &Handler{Keys: core.Keys, Store: core.Store, Subjects: subject.New(core.Keys, core.Store), Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap})
 	if err != nil {
 		return nil, err

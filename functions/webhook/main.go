@@ -15,6 +15,7 @@ import (
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
+	"github.com/waguard/waguard/shared/subject"
 )
 
 func main() {
@@ -42,7 +43,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store, Subjects: core.Subjects,
+	h := &Handler{Secrets: core.Secrets, Flood: core.Flood, Keys: core.Keys, Store: core.Store, Subjects: subject.New(core.Keys, core.Store),
 		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	// The same keyed store as send's, to complete the key of a send whose
 	// outcome only Meta's status told.

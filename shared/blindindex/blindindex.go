@@ -55,7 +55,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/phone/e164"
 )
 
 // MinKeySize is the shortest key, in bytes, that [NewKeys] accepts.
@@ -103,7 +103,7 @@ func NewKeys(indexKey, pseudonymKey []byte) (*Keys, error) {
 
 // Index returns the blind index of n, the data table partition of its
 // subject. It returns an error only for the zero Number.
-func (k *Keys) Index(n phone.Number) (string, error) {
+func (k *Keys) Index(n e164.Number) (string, error) {
 	if n.IsZero() {
 		return "", errZero
 	}
@@ -112,7 +112,7 @@ func (k *Keys) Index(n phone.Number) (string, error) {
 
 // Pseudonym returns the audit-trail pseudonym of n. It returns an error
 // only for the zero Number.
-func (k *Keys) Pseudonym(n phone.Number) (string, error) {
+func (k *Keys) Pseudonym(n e164.Number) (string, error) {
 	if n.IsZero() {
 		return "", errZero
 	}

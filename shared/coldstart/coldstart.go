@@ -40,7 +40,6 @@ import (
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/store"
-	"github.com/waguard/waguard/shared/subject"
 )
 
 // Clients are the SDK clients, built from one aws.Config in main.
@@ -52,15 +51,15 @@ type Clients struct {
 	SecretsManager *secretsmanager.Client
 }
 
-// Core is what every function shares.
+// Core is what every function shares. It holds no subject finder: the
+// functions that find data subjects build one over Keys and Store
+// (shared/subject.New), so that retention and rotate, which never parse a
+// phone number, do not link libphonenumber.
 type Core struct {
 	Secrets  *secrets.Store
 	Keys     *blindindex.Keys
 	Envelope *envelope.Envelope
 	Store    *store.Store
-	// Subjects finds the person a request or event is about, by phone
-	// number or business-scoped user id.
-	Subjects *subject.Finder
 	Audit    *audit.Writer
 	Flood    *floodguard.Guard
 	Metrics  *metrics.Recorder
@@ -111,7 +110,6 @@ func Build(ctx context.Context, c Clients, getenv func(string) string, function 
 		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
 		ContactKey:     derive(floodKey, "waguard/v1/contact-key"),
 		Store:          st,
-		Subjects:       subject.New(keys, st),
 		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
 	}, nil
 }

@@ -53,12 +53,11 @@ package phone
 
 import (
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/waguard/waguard/shared/phone/internal/number"
 )
 
 // ErrInvalid is returned by [Parse] and [ParseWAID] for input that is not a
@@ -76,10 +75,12 @@ const (
 // Number is a valid phone number in E.164 form. The zero Number is not a
 // number; see [Number.IsZero]. Numbers are comparable with ==, and two
 // Numbers are equal exactly when their E.164 forms are.
-type Number struct {
-	e164 string // "+" followed by the country code and national number
-	cc   uint16 // country calling code, 1 to 999
-}
+//
+// The type and its methods (E164, Digits, CountryCode, IsZero and the
+// redacting String, Format and LogValue) live in shared/phone/internal/number,
+// without libphonenumber, so that packages which only hold a Number name it
+// as shared/phone/e164.Number and do not link the parser; it is the same type.
+type Number = number.Number
 
 // Parse parses s, an E.164 number with optional separators such as
 // "+44 20 7946 0123", and returns it normalised. It returns [ErrInvalid] if
@@ -133,7 +134,7 @@ func normalise(s string) (Number, error) {
 	if len(e164) > 1+15 { // valid in some national plans, but not E.164
 		return Number{}, ErrInvalid
 	}
-	return Number{e164: e164, cc: uint16(pn.GetCountryCode())}, nil
+	return number.New(e164, uint16(pn.GetCountryCode())), nil
 }
 
 // legacy returns the current form of a number in one of the legacy forms
@@ -160,46 +161,6 @@ func legacy(pn *phonenumbers.PhoneNumber) *phonenumbers.PhoneNumber {
 	}
 	return alt
 }
-
-// E164 returns the number in E.164 form, such as "+442079460123", or "" for
-// the zero Number. The result is personal data: encrypt it, index it or send
-// it, never log it.
-func (n Number) E164() string { return n.e164 }
-
-// Digits returns the number without its '+', such as "442079460123": the
-// WhatsApp wa_id form and the "to" of a Cloud API send. It returns "" for
-// the zero Number. The result is personal data, like [Number.E164].
-func (n Number) Digits() string {
-	if n.e164 == "" {
-		return ""
-	}
-	return n.e164[1:]
-}
-
-// CountryCode returns the country calling code, such as 44, or 0 for the
-// zero Number.
-func (n Number) CountryCode() int { return int(n.cc) }
-
-// IsZero reports whether n is the zero Number, which holds no number.
-func (n Number) IsZero() bool { return n.e164 == "" }
-
-// String returns the redacted form: the country code, an ellipsis and the
-// last two digits, such as "+44…23"; "<none>" for the zero Number.
-func (n Number) String() string {
-	if n.e164 == "" {
-		return "<none>"
-	}
-	return "+" + strconv.Itoa(int(n.cc)) + "…" + n.e164[len(n.e164)-2:]
-}
-
-// Format implements fmt.Formatter so that every verb, including %d, %x and
-// %#v, prints the redacted form of [Number.String].
-func (n Number) Format(f fmt.State, _ rune) {
-	_, _ = io.WriteString(f, n.String())
-}
-
-// LogValue implements slog.LogValuer: a Number logs as [Number.String].
-func (n Number) LogValue() slog.Value { return slog.StringValue(n.String()) }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 

@@ -28,7 +28,7 @@ import (
 	"net/http"
 
 	"github.com/waguard/waguard/shared/bsuid"
-	"github.com/waguard/waguard/shared/phone"
+	"github.com/waguard/waguard/shared/phone/e164"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
@@ -66,12 +66,12 @@ type Result struct {
 // Recipient is who a message goes to: a phone number, or a person known
 // only by their business-scoped user id. The zero Recipient is invalid.
 type Recipient struct {
-	n    phone.Number
+	n    e164.Number
 	user bsuid.ID
 }
 
 // ToPhone addresses a message to n.
-func ToPhone(n phone.Number) Recipient { return Recipient{n: n} }
+func ToPhone(n e164.Number) Recipient { return Recipient{n: n} }
 
 // ToUser addresses a message to a business-scoped user id; Meta takes
 // it when the phone number is unknown (usernames).
