@@ -17,9 +17,9 @@ import (
 // contextFree are the functions, by file and name, that may log without a
 // context: the cold start, before any invocation.
 var contextFree = map[string]bool{
-	"functions/erase/main.go main": true, "functions/retention/main.go main": true,
-	"functions/rotate/main.go main": true, "functions/send/main.go main": true,
-	"functions/webhook/main.go main": true, "shared/coldstart/lazy.go Init": true,
+	"functions/erase/main.go main": true, "functions/events/main.go main": true,
+	"functions/retention/main.go main": true, "functions/rotate/main.go main": true,
+	"functions/send/main.go main": true, "functions/webhook/main.go main": true,
 }
 
 // logMethods are the slog.Logger methods without a context.

@@ -6,10 +6,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -23,69 +20,49 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h := coldstart.Init(log, func() (*Handler, error) {
-		h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1) // a setting is wrong
+	}
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
 		}
 		return h, err
 	})
-	lambda.StartHandlerFunc(handle(log, h))
-}
-
-// handle serves events with the handler once it could be built. Until
-// then an API request is answered 503 dependency_unavailable and a
-// scheduled run fails (EventBridge's next run resumes it).
-func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context, json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		handler, err := h.Get()
-		if err == nil {
-			return handler.Handle(ctx, raw)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
 		}
-		var probe struct {
-			RouteKey       string `json:"routeKey"`
-			RequestContext struct {
-				RequestID string `json:"requestId"`
-			} `json:"requestContext"`
-		}
-		if json.Unmarshal(raw, &probe) != nil || probe.RouteKey == "" {
-			log.ErrorContext(ctx, "cold start incomplete", "err", err)
-			return nil, err
-		}
-		return coldstart.Unavailable(ctx, log, "erase", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
 	}
+	// Until the handler is built, an API request is answered 503
+	// dependency_unavailable and a scheduled run fails (EventBridge's next
+	// run resumes it).
+	lambda.StartHandlerFunc(coldstart.ServeMixed(log, cfg.Core, "erase", h, (*Handler).Handle))
 }
 
-// newHandler builds the dependencies once per cold start. Tests pass SDK
-// options.
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	core, _, err := coldstart.Load(ctx, os.Getenv, "erase", opts...)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options.
+func build(ctx context.Context, cfg Config, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, _, err := cfg.Core.Load(ctx, "erase", opts...)
 	if err != nil {
 		return nil, err
 	}
-	overlap, err := apiauth.OverlapFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"), Overlap: overlap})
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap})
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{Gate: &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},
 		Keys: core.Keys, Store: core.Store, Subjects: subject.New(core.Keys, core.Store), ContactKey: core.ContactKey, Envelope: core.Envelope, Audit: core.Audit, Metrics: core.Metrics}
-	text, tmpl := os.Getenv("ERASURE_FINAL_TEXT"), os.Getenv("ERASURE_FINAL_TEMPLATE")
-	if text != "" || tmpl != "" {
-		prov, err := provider.ConfigFromEnv(os.Getenv)
+	if cfg.confirms() {
+		sender, err := provider.New(core.Secrets, cfg.Provider)
 		if err != nil {
 			return nil, err
 		}
-		sender, err := provider.New(core.Secrets, prov)
-		if err != nil {
-			return nil, err
-		}
-		h.Confirm = &Confirmation{Sender: core.Outbound(sender), Text: text, Template: tmpl}
+		h.Confirm = &Confirmation{Sender: core.Outbound(sender), Text: cfg.FinalText, Template: cfg.FinalTemplate}
 	}
 	return h, nil
 }

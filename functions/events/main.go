@@ -8,12 +8,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -28,66 +24,46 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h := coldstart.Init(log, func() (*Handler, error) {
-		h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1) // a setting is wrong
+	}
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
 		}
 		return h, err
 	})
-	lambda.StartHandlerFunc(handle(log, h))
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
+		}
+	}
+	// Until the handler is built, an API request is answered 503
+	// dependency_unavailable, and a stream batch or a scheduled run fails
+	// (Lambda retries the batch; the next run resumes).
+	lambda.StartHandlerFunc(coldstart.ServeMixed(log, cfg.Core, "events", h, (*Handler).Handle))
 }
 
-// handle serves events with the handler once it could be built. Until
-// then an API request is answered 503 dependency_unavailable, and a stream
-// batch or a scheduled run fails (Lambda retries the batch; the next run
-// resumes).
-func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context, json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		handler, err := h.Get()
-		if err == nil {
-			return handler.Handle(ctx, raw)
-		}
-		var probe struct {
-			RouteKey       string `json:"routeKey"`
-			RequestContext struct {
-				RequestID string `json:"requestId"`
-			} `json:"requestContext"`
-		}
-		if json.Unmarshal(raw, &probe) != nil || probe.RouteKey == "" {
-			log.ErrorContext(ctx, "cold start incomplete", "err", err)
-			return nil, err
-		}
-		return coldstart.Unavailable(ctx, log, "events", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
-	}
-}
-
-// newHandler builds the dependencies once per cold start. Tests pass SDK
-// options.
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	core, clients, err := coldstart.Load(ctx, os.Getenv, "events", opts...)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options.
+func build(ctx context.Context, cfg envConfig, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, clients, err := cfg.Core.Load(ctx, "events", opts...)
 	if err != nil {
 		return nil, err
 	}
-	cfg := Config{BusName: os.Getenv("EVENT_BUS_NAME")}
-	if cfg.BusName == "" {
-		return nil, errors.New("config: EVENT_BUS_NAME is required")
-	}
-	eps, err := endpoint.NewLoader(clients.SecretsManager, os.Getenv("ENDPOINT_SECRET_PREFIX"))
+	eps, err := endpoint.NewLoader(clients.SecretsManager, cfg.EndpointSecretPrefix)
 	if err != nil {
 		return nil, err
 	}
-	overlap, err := apiauth.OverlapFromEnv(os.Getenv)
+	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: cfg.ClientSecretPrefix, Overlap: cfg.KeyOverlap})
 	if err != nil {
 		return nil, err
 	}
-	auth, err := apiauth.New(core.Secrets, apiauth.Config{SecretPrefix: os.Getenv("CLIENT_SECRET_PREFIX"), Overlap: overlap})
-	if err != nil {
-		return nil, err
-	}
-	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, ContactKey: core.ContactKey, Config: cfg,
+	return &Handler{Store: core.Store, Audit: core.Audit, Metrics: core.Metrics, ContactKey: core.ContactKey, Config: cfg.Handler,
 		Bus: eventbridge.NewFromConfig(clients.Config), Endpoints: eps,
 		HTTP:     &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		Gate:     &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics},

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -68,12 +69,11 @@ func TestAuditDigestReportsLateDays(t *testing.T) {
 		t.Errorf("audit_digest again = %+v, %v, EMF %s, want exists, late [] and AuditDigestsLate 0", res, err, emf)
 	}
 	// The next night the signing key is unusable: the run fails.
-	dc, err := digesterConfig(func(k string) string {
-		return map[string]string{"AUDIT_TABLE": st.AuditTable, "AUDIT_SIGNING_KEY_ID": st.AuditSigningKeyID}[k]
-	})
+	cfg, err := configFromEnv(os.Getenv) // newEnv set the function's environment
 	if err != nil {
 		t.Fatal(err)
 	}
+	dc := cfg.Digester
 	dc.Now = h.Now
 	if h.Digester, err = audit.NewDigester(db, failingSigner{}, dc); err != nil {
 		t.Fatal(err)
@@ -83,6 +83,8 @@ func TestAuditDigestReportsLateDays(t *testing.T) {
 	}
 }
 
+// TestDigesterConfig: digests keep the events' retention, with its one
+// default (2190 days), and a malformed value refuses the cold start.
 func TestDigesterConfig(t *testing.T) {
 	tests := []struct {
 		days    string
@@ -95,7 +97,12 @@ func TestDigesterConfig(t *testing.T) {
 		{"six years", 0, true},
 	}
 	for _, tt := range tests {
-		c, err := digesterConfig(func(k string) string { return map[string]string{"AUDIT_RETENTION_DAYS": tt.days}[k] })
+		env := map[string]string{"AUDIT_RETENTION_DAYS": tt.days, "AUDIT_SIGNING_KEY_ID": "alias/waguard-dev-audit-signing"}
+		for k, v := range coreEnv {
+			env[k] = v
+		}
+		cfg, err := configFromEnv(func(k string) string { return env[k] })
+		c := cfg.Digester
 		if (err != nil) != tt.wantErr || (err == nil && c.Retention != tt.want) {
 			t.Errorf("digesterConfig(AUDIT_RETENTION_DAYS=%q) = %v, %v, want %v (error %v)", tt.days, c.Retention, err, tt.want, tt.wantErr)
 		}

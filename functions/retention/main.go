@@ -5,10 +5,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,48 +18,42 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		log.Error("cold start failed", "err", err)
-		os.Exit(1)
+		os.Exit(1) // a setting is wrong
 	}
-	h.Log = log
-	lambda.StartHandlerFunc(h.Handle)
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
+		if err == nil {
+			h.Log = log
+		}
+		return h, err
+	})
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
+		}
+	}
+	// Until the handler is built a run fails; the next scheduled run
+	// resumes.
+	lambda.StartHandlerFunc(coldstart.Serve(log, h, (*Handler).Handle))
 }
 
-// newHandler builds the dependencies once per cold start. Tests pass SDK
-// options.
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	core, clients, err := coldstart.Load(ctx, os.Getenv, "retention", opts...)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := digesterConfig(os.Getenv)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options.
+func build(ctx context.Context, cfg envConfig, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, clients, err := cfg.Core.Load(ctx, "retention", opts...)
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{Store: core.Store, Policy: core.Policy, Audit: core.Audit, Metrics: core.Metrics,
 		Cursor: "retention", Lookback: 30 * 24 * time.Hour}
+	dc := cfg.Digester
 	dc.Now = h.now // one clock: a test that sets h.Now moves the digest's too
 	if h.Digester, err = audit.NewDigester(clients.DynamoDB, clients.KMS, dc); err != nil {
 		return nil, err
 	}
 	return h, nil
-}
-
-// digesterConfig reads the digester's settings. Digests keep the events'
-// retention, AUDIT_RETENTION_DAYS (2190 unset, as for the events): a
-// digest that expired before its events would leave a day unsealed.
-func digesterConfig(getenv func(string) string) (audit.DigesterConfig, error) {
-	c := audit.DigesterConfig{Table: getenv("AUDIT_TABLE"), KeyID: getenv("AUDIT_SIGNING_KEY_ID"), Retention: 2190 * 24 * time.Hour}
-	if v := strings.TrimSpace(getenv("AUDIT_RETENTION_DAYS")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return c, errors.New("config: AUDIT_RETENTION_DAYS is not a positive integer")
-		}
-		c.Retention = time.Duration(n) * 24 * time.Hour
-	}
-	return c, nil
 }

@@ -7,49 +7,49 @@ package main
 import (
 	"context"
 	"os"
-	"time"
-
-	"github.com/waguard/waguard/shared/apiauth"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/waguard/waguard/shared/coldstart"
-	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/redact"
 )
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		log.Error("cold start failed", "err", err)
-		os.Exit(1)
+		os.Exit(1) // a setting is wrong
 	}
-	h.Log = log
-	lambda.StartHandlerFunc(h.Handle)
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
+		if err == nil {
+			h.Log = log
+		}
+		return h, err
+	})
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
+		}
+	}
+	// Until the handler is built a step fails; Secrets Manager retries the
+	// rotation.
+	lambda.StartHandlerFunc(coldstart.Serve(log, h, (*Handler).Handle))
 }
 
-// newHandler builds the dependencies once per cold start. Tests pass SDK
-// options.
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	core, clients, err := coldstart.Load(ctx, os.Getenv, "rotate", opts...)
-	if err != nil {
-		return nil, err
-	}
-	prov, err := provider.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	overlap, err := apiauth.OverlapFromEnv(os.Getenv)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options.
+func build(ctx context.Context, cfg envConfig, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, clients, err := cfg.Core.Load(ctx, "rotate", opts...)
 	if err != nil {
 		return nil, err
 	}
 	return &Handler{
 		SM: clients.SecretsManager, Audit: core.Audit, Metrics: core.Metrics,
-		Overlap:  overlap,
-		Provider: ProviderCheck{Config: prov},
+		Overlap:  cfg.Overlap,
+		Provider: ProviderCheck{Config: cfg.Provider},
 	}, nil
 }

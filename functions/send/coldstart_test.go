@@ -21,14 +21,21 @@ func TestColdStartWithoutSecretsManager(t *testing.T) {
 	up := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:1")
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	lazy := coldstart.Init(log, func() (*Handler, error) {
-		h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatalf("configFromEnv() err = %v", err)
+	}
+	lazy, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log, h.MetricsOut = log, io.Discard
 		}
 		return h, err
 	})
-	serve := coldstart.ServeAPI(log, "send", lazy)
+	if coldstart.Fatal(err) {
+		t.Fatalf("coldstart.Init() err = %v, want nil or unavailable", err)
+	}
+	serve := coldstart.ServeAPI(log, cfg.Core, "send", lazy)
 	consent := func() (int, string) {
 		to := number(t)
 		b, _ := json.Marshal(map[string]string{"phone": to, "purpose": "marketing", "action": "grant", "method": "web_form", "policy_version": "2026-01"})

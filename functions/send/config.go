@@ -2,21 +2,21 @@ package main
 
 import (
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/waguard/waguard/shared/apiauth"
-
-	"github.com/waguard/waguard/shared/consent"
+	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/ratelimit"
+	"github.com/waguard/waguard/shared/settings"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
 
-// Config is the send function's configuration, from the environment that
-// template.yaml sets; it holds secret ids, never secret values.
+// Config is the send function's configuration, read once per cold start
+// by [configFromEnv] from the environment that template.yaml sets; it
+// holds secret ids, never secret values.
 type Config struct {
+	// Core is what every function reads (tables, keys, retention).
+	Core coldstart.Config
 	// Provider is the provider configuration (provider.ConfigFromEnv);
 	// PhoneNumberID is its business number, the global limit's key.
 	Provider           provider.Config
@@ -36,61 +36,51 @@ type Config struct {
 	ConfirmWindow   time.Duration
 }
 
+// configFromEnv reads every setting of the send function once, through
+// getenv (os.Getenv in main), with their declarations in shared/settings.
+// The error names each setting that is missing, malformed or out of
+// range, never its value; main then exits, failing the cold start.
 func configFromEnv(getenv func(string) string) (Config, error) {
-	prov, err := provider.ConfigFromEnv(getenv)
-	if err != nil {
+	var c Config
+	var recipients, otp, global int
+	var recipientWindow, otpWindow time.Duration
+	err := settings.Join(
+		settings.Read(&c.Core, coldstart.ConfigFromEnv, getenv),
+		settings.Read(&c.Provider, provider.ConfigFromEnv, getenv),
+		settings.Read(&c.ClientSecretPrefix, settings.ClientSecretPrefix.Get, getenv),
+		settings.Read(&c.KeyOverlap, settings.APIKeyOverlapHours.Get, getenv),
+		settings.Read(&recipients, settings.RateLimitPerRecipient.Get, getenv),
+		settings.Read(&recipientWindow, settings.RateLimitPerRecipientWindow.Get, getenv),
+		settings.Read(&otp, settings.RateLimitOTP.Get, getenv),
+		settings.Read(&otpWindow, settings.RateLimitOTPWindow.Get, getenv),
+		settings.Read(&global, settings.RateLimitGlobalPerSecond.Get, getenv),
+	)
+	if err == nil && c.Provider.SecretID == "" {
+		err = settings.ProviderSecretID.Missing() // send always sends through the provider
+	}
+	tmpl, window, cerr := confirmConfig(getenv)
+	if err = errors.Join(err, cerr); err != nil {
 		return Config{}, err
 	}
-	c := Config{
-		Provider:           prov,
-		PhoneNumberID:      prov.PhoneNumberID,
-		ClientSecretPrefix: getenv("CLIENT_SECRET_PREFIX"),
-	}
-	if c.ClientSecretPrefix == "" || prov.SecretID == "" {
-		return Config{}, errors.New("config: CLIENT_SECRET_PREFIX and PROVIDER_SECRET_ID are required")
-	}
-	n := func(name string, def int) int {
-		v, err := strconv.Atoi(strings.TrimSpace(getenv(name)))
-		if err != nil || v <= 0 {
-			return def
-		}
-		return v
-	}
-	if c.KeyOverlap, err = apiauth.OverlapFromEnv(getenv); err != nil {
-		return Config{}, err
-	}
-	c.PerRecipient = ratelimit.Limit{Count: n("RATE_LIMIT_PER_RECIPIENT", 10), Per: time.Duration(n("RATE_LIMIT_PER_RECIPIENT_WINDOW_SECONDS", 3600)) * time.Second}
-	c.PerPurpose = map[string]ratelimit.Limit{
-		"otp": {Count: n("RATE_LIMIT_OTP", 5), Per: time.Duration(n("RATE_LIMIT_OTP_WINDOW_SECONDS", 900)) * time.Second},
-	}
-	c.Global = ratelimit.Limit{Count: n("RATE_LIMIT_GLOBAL_PER_SECOND", 80), Per: time.Second}
-	if c.ConfirmTemplate, c.ConfirmWindow, err = confirmConfig(getenv); err != nil {
-		return Config{}, err
-	}
+	c.PhoneNumberID = c.Provider.PhoneNumberID
+	c.PerRecipient = ratelimit.Limit{Count: recipients, Per: recipientWindow}
+	c.PerPurpose = map[string]ratelimit.Limit{"otp": {Count: otp, Per: otpWindow}}
+	c.Global = ratelimit.Limit{Count: global, Per: time.Second}
+	c.ConfirmTemplate, c.ConfirmWindow = tmpl, window
 	return c, nil
 }
 
 // confirmConfig reads the double opt-in's settings: CONSENT_CONFIRM_TEMPLATE
 // ("name:language", or empty) and CONSENT_CONFIRM_HOURS (1 to 168, default
-// [consent.DefaultConfirmWindow]). A malformed value refuses the cold start.
+// 24, [consent.DefaultConfirmWindow]). A malformed value refuses the cold
+// start.
 func confirmConfig(getenv func(string) string) (whatsapp.Template, time.Duration, error) {
-	window := consent.DefaultConfirmWindow
-	if v := strings.TrimSpace(getenv("CONSENT_CONFIRM_HOURS")); v != "" {
-		h, err := strconv.Atoi(v)
-		if err != nil || h < 1 || time.Duration(h)*time.Hour > consent.MaxConfirmWindow {
-			return whatsapp.Template{}, 0, errors.New("config: CONSENT_CONFIRM_HOURS must be 1 to 168")
-		}
-		window = time.Duration(h) * time.Hour
+	window, werr := settings.ConsentConfirmHours.Get(getenv)
+	ref, terr := settings.ConsentConfirmTemplate.Get(getenv)
+	if err := errors.Join(werr, terr); err != nil {
+		return whatsapp.Template{}, 0, err
 	}
-	v := strings.TrimSpace(getenv("CONSENT_CONFIRM_TEMPLATE"))
-	if v == "" {
-		return whatsapp.Template{}, window, nil
-	}
-	name, lang, ok := strings.Cut(v, ":")
-	if !ok || !token(name, 512) || !token(lang, 16) {
-		return whatsapp.Template{}, 0, errors.New("config: CONSENT_CONFIRM_TEMPLATE must be name:language")
-	}
-	return whatsapp.Template{Name: name, Language: lang}, window, nil
+	return whatsapp.Template{Name: ref.Name, Language: ref.Language}, window, nil
 }
 
 // recipientLimit is the per-recipient limit of a purpose.

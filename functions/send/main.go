@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -23,26 +22,32 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h := coldstart.Init(log, func() (*Handler, error) {
-		h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1) // a setting is wrong
+	}
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
 		}
 		return h, err
 	})
-	lambda.StartHandlerFunc(coldstart.ServeAPI(log, "send", h))
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
+		}
+	}
+	lambda.StartHandlerFunc(coldstart.ServeAPI(log, cfg.Core, "send", h))
 }
 
-// newHandler builds the dependencies once per cold start. Tests pass SDK
-// options (a call-counting middleware).
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cfg, err := configFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	core, clients, err := coldstart.Load(ctx, os.Getenv, "send", opts...)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options (a
+// call-counting middleware).
+func build(ctx context.Context, cfg Config, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, clients, err := cfg.Core.Load(ctx, "send", opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,12 +58,12 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		return nil, err
 	}
 	h.Gate = &apiauth.Gate{Auth: auth, Flood: core.Flood, Audit: core.Audit, Metrics: core.Metrics}
-	idem, err := idempotency.New(ddb, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey})
+	idem, err := idempotency.New(ddb, idempotency.Config{Table: cfg.Core.DataTable, Key: core.IdempotencyKey})
 	if err != nil {
 		return nil, err
 	}
 	h.Idempotency = idempotencyKeys{idem}
-	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: os.Getenv("DATA_TABLE"), Scope: "send"}); err != nil {
+	if h.Limits, err = ratelimit.New(ddb, ratelimit.Config{Table: cfg.Core.DataTable, Scope: "send"}); err != nil {
 		return nil, err
 	}
 	prov, err := provider.New(core.Secrets, cfg.Provider)

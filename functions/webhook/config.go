@@ -2,17 +2,19 @@ package main
 
 import (
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/waguard/waguard/shared/coldstart"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
+	"github.com/waguard/waguard/shared/settings"
 )
 
 // Config is the webhook's configuration, read from the environment that
 // template.yaml sets. It holds no secret values, only their ids.
 type Config struct {
+	// Core is what every function reads (tables, keys, retention).
+	Core coldstart.Config
 	// PhoneNumberID is our Meta business phone number id; events addressed
 	// to any other are acknowledged and ignored.
 	PhoneNumberID string
@@ -31,8 +33,6 @@ type Config struct {
 	Keywords Keywords
 	// InboundClass is the retention class of inbound messages.
 	InboundClass retention.Class
-	// AuditRetention is how long audit events live (TTL only).
-	AuditRetention time.Duration
 	// Replies are the confirmations sent for keywords; a keyword without
 	// one is not answered. None by default.
 	Replies map[Keyword]string
@@ -41,73 +41,52 @@ type Config struct {
 	Provider provider.Config
 }
 
-// configFromEnv reads the configuration; getenv is os.Getenv in main.
+// configFromEnv reads every setting of the webhook once, through getenv
+// (os.Getenv in main), with their declarations in shared/settings. The
+// error names each setting that is missing, malformed or out of range,
+// never its value; main then exits, failing the cold start.
 func configFromEnv(getenv func(string) string) (Config, error) {
-	prov, err := provider.ConfigFromEnv(getenv)
+	c := Config{Replies: map[Keyword]string{}}
+	var phrase, class string
+	var labels []string
+	replies := map[Keyword]string{}
+	err := settings.Join(
+		settings.Read(&c.Core, coldstart.ConfigFromEnv, getenv),
+		settings.Read(&c.Provider, provider.ConfigFromEnv, getenv),
+		settings.Read(&c.MetaSecretID, settings.MetaWebhookSecretID.Get, getenv),
+		settings.Read(&c.SignedSecretID, settings.SignedWebhookSecretID.Get, getenv),
+		settings.Read(&c.MaxBodyBytes, settings.WebhookMaxBodyBytes.Get, getenv),
+		settings.Read(&c.Horizon, settings.WebhookRedeliveryHorizonHours.Get, getenv),
+		settings.Read(&c.Tolerance, settings.SignedWebhookToleranceSeconds.Get, getenv),
+		settings.Read(&c.SecretOverlap, settings.WebhookSecretOverlapHours.Get, getenv),
+		settings.Read(&phrase, settings.ErasurePhrase.Get, getenv),
+		settings.Read(&labels, settings.StopPromotionsLabels.Get, getenv),
+		settings.Read(&class, settings.InboundRetentionClass.Get, getenv),
+		readReplies(replies, getenv),
+	)
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{
-		Provider:       prov,
-		PhoneNumberID:  prov.PhoneNumberID,
-		MetaSecretID:   getenv("META_WEBHOOK_SECRET_ID"),
-		SignedSecretID: getenv("SIGNED_WEBHOOK_SECRET_ID"),
-		InboundClass:   retention.ClassSupport,
-		Keywords:       DefaultKeywords(getenv("ERASURE_PHRASE")),
-		Replies:        map[Keyword]string{},
-	}
-	for kw, name := range map[Keyword]string{KeywordHelp: "HELP_TEXT", KeywordStop: "STOP_CONFIRMATION",
-		KeywordStart: "START_CONFIRMATION", KeywordErase: "ERASURE_CONFIRMATION"} {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			c.Replies[kw] = v
+	c.PhoneNumberID = c.Provider.PhoneNumberID
+	c.Keywords = DefaultKeywords(phrase)
+	c.Keywords.StopPromotions = labels
+	c.InboundClass = retention.Class(class)
+	for kw, text := range replies {
+		if text != "" {
+			c.Replies[kw] = text
 		}
 	}
-	if v := getenv("STOP_PROMOTIONS_LABELS"); v != "" {
-		c.Keywords.StopPromotions = nil
-		for _, label := range strings.Split(v, ",") {
-			if label = strings.TrimSpace(label); label != "" {
-				c.Keywords.StopPromotions = append(c.Keywords.StopPromotions, label)
-			}
-		}
-	}
-	if c.PhoneNumberID == "" || c.MetaSecretID == "" || c.SignedSecretID == "" {
-		return Config{}, errors.New("config: PHONE_NUMBER_ID, META_WEBHOOK_SECRET_ID and SIGNED_WEBHOOK_SECRET_ID are required")
-	}
-	if v := getenv("INBOUND_RETENTION_CLASS"); v != "" {
-		c.InboundClass = retention.Class(v)
-		if !c.InboundClass.Valid() {
-			return Config{}, errors.New("config: INBOUND_RETENTION_CLASS is not a retention class")
-		}
-	}
-	for _, f := range []struct {
-		name string
-		def  int
-		unit time.Duration
-		dst  *time.Duration
-	}{
-		{"WEBHOOK_REDELIVERY_HORIZON_HOURS", 168, time.Hour, &c.Horizon},
-		{"SIGNED_WEBHOOK_TOLERANCE_SECONDS", 300, time.Second, &c.Tolerance},
-		{"WEBHOOK_SECRET_OVERLAP_HOURS", 24, time.Hour, &c.SecretOverlap},
-		{"AUDIT_RETENTION_DAYS", 2190, 24 * time.Hour, &c.AuditRetention},
-	} {
-		n, perr := positive(getenv(f.name), f.def)
-		err = errors.Join(err, perr)
-		*f.dst = time.Duration(n) * f.unit
-	}
-	c.MaxBodyBytes, _ = positive(getenv("WEBHOOK_MAX_BODY_BYTES"), 3<<20)
-	if c.Horizon < 7*24*time.Hour {
-		err = errors.Join(err, errors.New("config: WEBHOOK_REDELIVERY_HORIZON_HOURS must cover Meta's 7-day redelivery"))
-	}
-	return c, err
+	return c, nil
 }
 
-func positive(v string, def int) (int, error) {
-	if v == "" {
-		return def, nil
+// readReplies reads the keyword replies into replies (an unset one is
+// empty: that keyword is not answered).
+func readReplies(replies map[Keyword]string, getenv func(string) string) error {
+	var err error
+	for kw, s := range map[Keyword]settings.String{KeywordHelp: settings.HelpText, KeywordStop: settings.StopConfirmation,
+		KeywordStart: settings.StartConfirmation, KeywordErase: settings.ErasureConfirmation} {
+		v, serr := s.Get(getenv)
+		replies[kw], err = v, errors.Join(err, serr)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 0 {
-		return def, errors.New("config: a numeric setting is not a positive integer")
-	}
-	return n, nil
+	return err
 }

@@ -150,7 +150,9 @@ func TestMatchButton(t *testing.T) {
 // default list, comma-separated, blanks dropped.
 func TestStopPromotionsLabelsConfig(t *testing.T) {
 	env := map[string]string{"PHONE_NUMBER_ID": "1", "META_WEBHOOK_SECRET_ID": "m", "SIGNED_WEBHOOK_SECRET_ID": "s",
-		"PROVIDER_SECRET_ID": "p", "STOP_PROMOTIONS_LABELS": "Stop promotions, Parar promoções,, "}
+		"PROVIDER_SECRET_ID": "p", "STOP_PROMOTIONS_LABELS": "Stop promotions, Parar promoções,, ",
+		"DATA_TABLE": "waguard-dev-data", "KEYS_TABLE": "waguard-dev-keys", "AUDIT_TABLE": "waguard-dev-audit", "KMS_KEY_ID": "alias/waguard-dev-data",
+		"INDEX_KEY_SECRET_ID": "waguard/dev/index-key", "PSEUDONYM_KEY_SECRET_ID": "waguard/dev/pseudonym-key"}
 	c, err := configFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("configFromEnv() err = %v", err)

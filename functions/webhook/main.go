@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,26 +19,32 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	h := coldstart.Init(log, func() (*Handler, error) {
-		h, err := newHandler()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1) // a setting is wrong
+	}
+	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
 		}
 		return h, err
 	})
-	lambda.StartHandlerFunc(coldstart.ServeAPI(log, "webhook", h))
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if coldstart.Fatal(err) {
+			os.Exit(1)
+		}
+	}
+	lambda.StartHandlerFunc(coldstart.ServeAPI(log, cfg.Core, "webhook", h))
 }
 
-// newHandler builds the dependencies once per cold start, under a bounded
-// context. Tests pass SDK options (a call-counting middleware).
-func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cfg, err := configFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	core, clients, err := coldstart.Load(ctx, os.Getenv, "webhook", opts...)
+// build builds the dependencies from cfg under ctx, the cold start's or
+// that of the invocation that retries it. Tests pass SDK options (a
+// call-counting middleware).
+func build(ctx context.Context, cfg Config, opts ...func(*config.LoadOptions) error) (*Handler, error) {
+	core, clients, err := cfg.Core.Load(ctx, "webhook", opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +52,7 @@ func newHandler(opts ...func(*config.LoadOptions) error) (*Handler, error) {
 		Audit: core.Audit, Metrics: core.Metrics, Config: cfg}
 	// The same keyed store as send's, to complete the key of a send whose
 	// outcome only Meta's status told.
-	if h.Idempotency, err = idempotency.New(clients.DynamoDB, idempotency.Config{Table: os.Getenv("DATA_TABLE"), Key: core.IdempotencyKey}); err != nil {
+	if h.Idempotency, err = idempotency.New(clients.DynamoDB, idempotency.Config{Table: cfg.Core.DataTable, Key: core.IdempotencyKey}); err != nil {
 		return nil, err
 	}
 	var prov *provider.Sender

@@ -60,16 +60,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/settings"
 )
 
 // DefaultOverlap is how long a key stays valid at AWSPREVIOUS after a
 // rotation when [Config.Overlap] is zero.
-const DefaultOverlap = 24 * time.Hour
+const DefaultOverlap = 24 * time.Hour // settings.APIKeyOverlapHours.Default; a test holds them equal
 
 // MinStoredKeyLen is the shortest stored key that can ever match.
 const MinStoredKeyLen = 32
@@ -205,25 +205,14 @@ func (a *Authenticator) keyVersion(ctx context.Context, id string, versions []se
 }
 
 // OverlapEnv is the setting that holds the overlap in hours (template
-// parameter ApiKeyOverlapHours).
+// parameter ApiKeyOverlapHours), declared in shared/settings.
 const OverlapEnv = "API_KEY_OVERLAP_HOURS"
 
-// maxOverlapHours bounds the setting: a previous key valid for more than
-// 30 days is no rotation.
-const maxOverlapHours = 720
-
-// OverlapFromEnv reads [OverlapEnv] through getenv: [DefaultOverlap] when
-// unset, an error (for a cold start to refuse) when it is not a whole
-// number of hours from 1 to 720. Every function that checks API keys or
-// rotates them reads it here, so they agree on one default.
+// OverlapFromEnv reads [OverlapEnv] through getenv with its one
+// declaration (settings.APIKeyOverlapHours): [DefaultOverlap] when unset,
+// an error (for a cold start to refuse) when it is not a whole number of
+// hours from 1 to 720. Every function that checks API keys or rotates
+// them reads it here, so they agree on one default.
 func OverlapFromEnv(getenv func(string) string) (time.Duration, error) {
-	v := strings.TrimSpace(getenv(OverlapEnv))
-	if v == "" {
-		return DefaultOverlap, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxOverlapHours {
-		return 0, fmt.Errorf("config: %s must be a whole number of hours from 1 to %d", OverlapEnv, maxOverlapHours)
-	}
-	return time.Duration(n) * time.Hour, nil
+	return settings.APIKeyOverlapHours.Get(getenv)
 }

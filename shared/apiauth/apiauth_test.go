@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/waguard/waguard/shared/settings"
 )
 
 var allScopes = []Scope{ScopeMessagesSend, ScopeConsentsWrite, ScopeConsentsRead, ScopeSubjectsErase, ScopeSubjectsExport}
@@ -321,5 +323,8 @@ func TestOverlapFromEnv(t *testing.T) {
 	}
 	if DefaultOverlap != 24*time.Hour {
 		t.Errorf("DefaultOverlap = %v, want the template's ApiKeyOverlapHours default, 24 h", DefaultOverlap)
+	}
+	if d := time.Duration(settings.APIKeyOverlapHours.Default) * settings.APIKeyOverlapHours.Unit; d != DefaultOverlap {
+		t.Errorf("settings.APIKeyOverlapHours default = %v, want DefaultOverlap %v (one default)", d, DefaultOverlap)
 	}
 }

@@ -219,7 +219,10 @@ func (v *verifier) collect(it map[string]types.AttributeValue) {
 func (v *verifier) collectEvent(it map[string]types.AttributeValue, pk, sk string) {
 	e, err := parseEvent(it)
 	if err != nil {
-		seq, _ := strconv.ParseUint(sk, 10, 64)
+		seq, serr := strconv.ParseUint(sk, 10, 64)
+		if serr != nil {
+			seq = 0 // the sort key is malformed too: the break names no sequence
+		}
 		v.brk(ReasonMalformed, "", clip(strings.TrimPrefix(pk, chainPrefix)), seq, "event: %v", err)
 		return
 	}

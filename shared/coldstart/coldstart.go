@@ -6,12 +6,14 @@
 //
 // # Failure
 //
-// Build returns an error when a secret cannot be read or a setting is
-// missing: a function that cannot encrypt or audit must not serve, never
-// fall back to plaintext or to unaudited writes. A missing setting makes
-// main exit; a secret that could not be read (wrapping [ErrUnavailable])
-// makes an API function answer 503 until a later invocation builds it
-// ([Lazy]).
+// A setting that is missing, malformed or out of range is refused by
+// [ConfigFromEnv] before anything is built, and main exits: the Lambda
+// init fails. [Config.Build] returns an error when a secret cannot be
+// read: a function that cannot encrypt or audit must not serve, never
+// fall back to plaintext or to unaudited writes. A secret that could not
+// be read (wrapping [ErrUnavailable]) makes an API function answer 503
+// until a later invocation builds it ([Lazy]); nothing here exits the
+// process.
 package coldstart
 
 import (
@@ -20,7 +22,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/retention"
 	"github.com/waguard/waguard/shared/secrets"
+	"github.com/waguard/waguard/shared/settings"
 	"github.com/waguard/waguard/shared/store"
 )
 
@@ -72,45 +74,86 @@ type Core struct {
 	IdempotencyKey []byte
 }
 
-// Build reads the shared settings (as template.yaml's Globals set them)
-// through getenv and builds the core for the named function.
+// Config is what every function reads of the environment (template.yaml's
+// Globals), read once per cold start by [ConfigFromEnv]. It holds secret
+// ids, never secret values.
+type Config struct {
+	// Stage is the metrics' Stage dimension (empty: none).
+	Stage string
+	// DataTable, KeysTable and AuditTable are the DynamoDB tables.
+	DataTable, KeysTable, AuditTable string
+	// KMSKeyID is the key that wraps the data keys.
+	KMSKeyID string
+	// IndexKeySecretID and PseudonymKeySecretID name the HMAC keys'
+	// secrets.
+	IndexKeySecretID, PseudonymKeySecretID string
+	// Policy is the retention policy (RETENTION_DAYS_*).
+	Policy retention.Policy
+	// AuditRetention is how long audit events and digests live.
+	AuditRetention time.Duration
+}
+
+// ConfigFromEnv reads the shared settings through getenv (os.Getenv in a
+// function's loader) with their declarations in shared/settings. The
+// error names every setting that is missing, malformed or out of range.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	err := settings.Join(
+		settings.Read(&c.Stage, settings.Stage.Get, getenv),
+		settings.Read(&c.DataTable, settings.DataTable.Get, getenv),
+		settings.Read(&c.KeysTable, settings.KeysTable.Get, getenv),
+		settings.Read(&c.AuditTable, settings.AuditTable.Get, getenv),
+		settings.Read(&c.KMSKeyID, settings.KMSKeyID.Get, getenv),
+		settings.Read(&c.IndexKeySecretID, settings.IndexKeySecretID.Get, getenv),
+		settings.Read(&c.PseudonymKeySecretID, settings.PseudonymKeySecretID.Get, getenv),
+		settings.Read(&c.AuditRetention, settings.AuditRetentionDays.Get, getenv),
+		settings.Read(&c.Policy, retention.PolicyFromEnv, getenv),
+	)
+	if err != nil {
+		return Config{}, fmt.Errorf("coldstart: %w", err)
+	}
+	return c, nil
+}
+
+// Build reads the shared settings through getenv ([ConfigFromEnv]) and
+// builds the core for the named function: [Config.Build].
 func Build(ctx context.Context, c Clients, getenv func(string) string, function string) (*Core, error) {
-	need := map[string]string{}
-	for _, k := range []string{"DATA_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "KMS_KEY_ID", "INDEX_KEY_SECRET_ID", "PSEUDONYM_KEY_SECRET_ID"} {
-		if need[k] = getenv(k); need[k] == "" {
-			return nil, fmt.Errorf("coldstart: %s is not set", k)
-		}
-	}
-	policy, err := retention.PolicyFromEnv(getenv)
+	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
+	return cfg.Build(ctx, c, function)
+}
+
+// Build builds the core of the named function with clients c, under ctx:
+// it reads the HMAC keys from Secrets Manager (an error wrapping
+// [ErrUnavailable] when it does not answer).
+func (cfg Config) Build(ctx context.Context, c Clients, function string) (*Core, error) {
 	sec := secrets.NewStore(c.SecretsManager, time.Minute)
-	keys, floodKey, err := hmacKeys(ctx, sec, need["INDEX_KEY_SECRET_ID"], need["PSEUDONYM_KEY_SECRET_ID"])
+	keys, floodKey, err := hmacKeys(ctx, sec, cfg.IndexKeySecretID, cfg.PseudonymKeySecretID)
 	if err != nil {
 		return nil, err
 	}
-	env, err := envelope.New(c.KMS, c.DynamoDB, envelope.Config{KeyID: need["KMS_KEY_ID"], KeysTable: need["KEYS_TABLE"]})
+	env, err := envelope.New(c.KMS, c.DynamoDB, envelope.Config{KeyID: cfg.KMSKeyID, KeysTable: cfg.KeysTable})
 	if err != nil {
 		return nil, err
 	}
-	writer, err := audit.NewWriter(c.DynamoDB, audit.WriterConfig{Table: need["AUDIT_TABLE"], Function: function,
-		Retention: auditRetention(getenv("AUDIT_RETENTION_DAYS"))})
+	writer, err := audit.NewWriter(c.DynamoDB, audit.WriterConfig{Table: cfg.AuditTable, Function: function, Retention: cfg.AuditRetention})
 	if err != nil {
 		return nil, err
 	}
-	rec, err := newRecorder(getenv, function)
+	rec, err := cfg.Recorder(function)
 	if err != nil {
 		return nil, err
 	}
 	rec.BeforeFlush(cryptoMetrics(env))
-	st := store.New(c.DynamoDB, env, store.Config{Table: need["DATA_TABLE"], Policy: policy, Audit: writer})
+	st := store.New(c.DynamoDB, env, store.Config{Table: cfg.DataTable, Policy: cfg.Policy, Audit: writer})
 	return &Core{
-		Secrets: sec, Keys: keys, Envelope: env, Policy: policy, Audit: writer, Metrics: rec,
+		Secrets: sec, Keys: keys, Envelope: env, Policy: cfg.Policy, Audit: writer, Metrics: rec,
 		IdempotencyKey: derive(floodKey, "waguard/v1/idempotency"),
 		ContactKey:     derive(floodKey, "waguard/v1/contact-key"),
 		Store:          st,
-		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: need["DATA_TABLE"], Key: floodKey, Scope: function}),
+		Flood:          floodguard.New(c.DynamoDB, floodguard.Config{Table: cfg.DataTable, Key: floodKey, Scope: function}),
 	}, nil
 }
 
@@ -125,11 +168,13 @@ func (c *Core) Outbound(p *provider.Sender) *outbound.Sender {
 	return s
 }
 
-// newRecorder returns the function's metrics recorder.
-func newRecorder(getenv func(string) string, function string) (*metrics.Recorder, error) {
+// Recorder returns a metrics recorder of the named function, with the
+// Stage dimension when the stage is set (alarms select their stage's
+// metrics).
+func (cfg Config) Recorder(function string) (*metrics.Recorder, error) {
 	var dims []metrics.Option
-	if stage := getenv("STAGE"); stage != "" { // alarms select their stage's metrics
-		dims = append(dims, metrics.WithDimension("Stage", stage))
+	if cfg.Stage != "" {
+		dims = append(dims, metrics.WithDimension("Stage", cfg.Stage))
 	}
 	return metrics.NewRecorder(function, dims...)
 }
@@ -189,23 +234,26 @@ func derive(key []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
-func auditRetention(days string) time.Duration {
-	n, err := strconv.Atoi(days)
-	if err != nil || n <= 0 {
-		n = 2190
+// Load reads the shared settings through getenv ([ConfigFromEnv]) and
+// builds the clients and the core: [Config.Load].
+func Load(ctx context.Context, getenv func(string) string, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, Clients{}, err
 	}
-	return time.Duration(n) * 24 * time.Hour
+	return cfg.Load(ctx, function, opts...)
 }
 
 // Load builds the SDK clients from the default configuration (credentials,
-// region and AWS_ENDPOINT_URL_* from the environment; opts add to it, as
-// tests add a call counter) and then the core, under ctx.
-func Load(ctx context.Context, getenv func(string) string, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+// region and AWS_ENDPOINT_URL_* from the environment, which the SDK reads;
+// opts add to it, as tests add a call counter) and then the core, under
+// ctx.
+func (cfg Config) Load(ctx context.Context, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, Clients{}, fmt.Errorf("coldstart: aws config: %w", err)
 	}
-	c := Clients{Config: cfg, DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
-	core, err := Build(ctx, c, getenv, function)
+	c := Clients{Config: awsCfg, DynamoDB: dynamodb.NewFromConfig(awsCfg), KMS: kms.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
+	core, err := cfg.Build(ctx, c, function)
 	return core, c, err
 }

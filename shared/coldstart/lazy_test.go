@@ -20,7 +20,7 @@ import (
 // TestLazy builds until a build succeeds, then never again.
 func TestLazy(t *testing.T) {
 	builds := 0
-	l := NewLazy(func() (*int, error) {
+	l := NewLazy(func(context.Context) (*int, error) {
 		builds++
 		if builds < 3 {
 			return nil, fmt.Errorf("index key: %w: connection refused", ErrUnavailable)
@@ -29,14 +29,14 @@ func TestLazy(t *testing.T) {
 		return &v, nil
 	})
 	for i := range 2 {
-		if h, err := l.Get(); h != nil || !errors.Is(err, ErrUnavailable) {
+		if h, err := l.Get(context.Background()); h != nil || !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Get() %d = %v, %v; want nil, ErrUnavailable", i, h, err)
 		}
 	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if h, err := l.Get(); err != nil || h == nil || *h != 3 {
+			if h, err := l.Get(context.Background()); err != nil || h == nil || *h != 3 {
 				t.Errorf("Get() after recovery = %v, %v; want the third build", h, err)
 			}
 		})
@@ -52,7 +52,7 @@ func TestLazy(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	resp := Unavailable(context.Background(), log, "send", fmt.Errorf("index key: %w: timeout", ErrUnavailable), "route", "POST /v1/messages")
+	resp := Unavailable(context.Background(), log, Config{Stage: "dev"}, "send", fmt.Errorf("index key: %w: timeout", ErrUnavailable), "route", "POST /v1/messages")
 	var body struct {
 		Error struct{ Code string } `json:"error"`
 	}
@@ -76,8 +76,10 @@ func (noHandler) Handle(context.Context, events.APIGatewayV2HTTPRequest) (events
 func TestServeAPIUnavailableLogsRequestIDs(t *testing.T) {
 	const lambdaID, apiID = "8476a536-e9f4-11e8-9739-2dfe598c3fcd", "JKJaX1234567vHc="
 	var logs bytes.Buffer
-	l := NewLazy(func() (noHandler, error) { return noHandler{}, fmt.Errorf("index key: %w", ErrUnavailable) })
-	serve := ServeAPI(redact.NewLogger(&logs, slog.LevelInfo), "send", l)
+	l := NewLazy(func(context.Context) (noHandler, error) {
+		return noHandler{}, fmt.Errorf("index key: %w", ErrUnavailable)
+	})
+	serve := ServeAPI(redact.NewLogger(&logs, slog.LevelInfo), Config{}, "send", l)
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: lambdaID})
 	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/messages",
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: apiID}}

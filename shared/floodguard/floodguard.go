@@ -23,6 +23,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -113,7 +114,9 @@ func (g *Guard) Blocked(ctx context.Context, sourceIP string) (bool, int, error)
 	}
 	n := 0
 	if v, ok := out.Item["failures"].(*types.AttributeValueMemberN); ok {
-		n, _ = strconv.Atoi(v.Value)
+		if n, err = strconv.Atoi(v.Value); err != nil {
+			return false, 0, errors.New("read flood counter: not a whole number") // callers fail closed
+		}
 	}
 	g.remember(k, n, now)
 	if n <= g.limit {
@@ -143,11 +146,14 @@ func (g *Guard) RecordFailure(ctx context.Context, sourceIP string) (int, error)
 		return 0, fmt.Errorf("record flood counter: %w", err)
 	}
 	v, ok := out.Attributes["failures"].(*types.AttributeValueMemberN)
-	if !ok {
+	n, err := 0, errors.New("no count")
+	if ok {
+		n, err = strconv.Atoi(v.Value)
+	}
+	if err != nil {
 		g.remember(k, g.limit+1, now) // unknown: make the next check read
 		return 1, nil
 	}
-	n, _ := strconv.Atoi(v.Value)
 	g.remember(k, n, now)
 	return n, nil
 }

@@ -361,3 +361,20 @@ func TestFreshReadings(t *testing.T) {
 		t.Errorf("Fresh < 0: %d reads for two checks, want 2", db.gets-before)
 	}
 }
+
+// TestMalformedCounterFailsClosed: a stored count that is not a whole
+// number is an error (the caller refuses the request), never a silent 0
+// that would let a flooding source through.
+func TestMalformedCounterFailsClosed(t *testing.T) {
+	c := &testClock{t: time.Date(2026, 1, 1, 12, 0, 15, 0, time.UTC)}
+	db := newFakeTable()
+	g := newGuard(db, c, 3)
+	record(t, g, testIP, 1)
+	for _, item := range db.items {
+		item["failures"] = &types.AttributeValueMemberN{Value: "4.5"}
+	}
+	fresh := newGuard(db, c, 3) // another instance: no reading of its own
+	if blocked, _, err := fresh.Blocked(context.Background(), testIP); err == nil {
+		t.Errorf("Blocked with a malformed count = %v, nil; want an error", blocked)
+	}
+}

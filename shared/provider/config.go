@@ -1,12 +1,10 @@
 package provider
 
 import (
-	"errors"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 
+	"github.com/waguard/waguard/shared/settings"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
 
@@ -32,21 +30,14 @@ type Config struct {
 	RapidAPIHost string
 }
 
-var (
-	graphVersion = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,2}$`)
-	digitsOnly   = regexp.MustCompile(`^[0-9]{1,20}$`)
-	// hostName is a DNS name, as X-RapidAPI-Host carries it.
-	hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$`)
-)
-
-// ConfigFromEnv reads the provider configuration from the environment
-// template.yaml sets (getenv is os.Getenv in main), with one default per
-// setting, and refuses malformed values:
+// ConfigFromEnv reads the provider configuration through getenv (os.Getenv
+// in main) with the declarations of shared/settings, which hold each
+// setting's one default and valid values:
 //
 //   - PHONE_NUMBER_ID: required, digits;
-//   - WHATSAPP_API_BASE_URL: default [whatsapp.DefaultBaseURL]; https, or
-//     http on 127.0.0.1 (the local sandbox), without a path;
-//   - GRAPH_API_VERSION: default [whatsapp.DefaultVersion]; such as v21.0;
+//   - WHATSAPP_API_BASE_URL: https, or http on 127.0.0.1 (the local
+//     sandbox), without a path;
+//   - GRAPH_API_VERSION: such as v21.0;
 //   - PROVIDER_RAPIDAPI_HOST: empty for Meta's Graph API, else the
 //     proxy's host name;
 //   - PROVIDER_SECRET_ID: the credentials secret, where one is used.
@@ -54,48 +45,19 @@ var (
 // The configuration holds the HTTP client ([whatsapp.NewHTTPClient]) its
 // clients share. The error names settings, never values.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		SecretID:      strings.TrimSpace(getenv("PROVIDER_SECRET_ID")),
-		BaseURL:       strings.TrimSuffix(strings.TrimSpace(getenv("WHATSAPP_API_BASE_URL")), "/"),
-		Version:       strings.TrimSpace(getenv("GRAPH_API_VERSION")),
-		PhoneNumberID: strings.TrimSpace(getenv("PHONE_NUMBER_ID")),
-		RapidAPIHost:  strings.TrimSpace(getenv("PROVIDER_RAPIDAPI_HOST")),
-		HTTP:          whatsapp.NewHTTPClient(),
-	}
-	if c.BaseURL == "" {
-		c.BaseURL = whatsapp.DefaultBaseURL
-	}
-	if c.Version == "" {
-		c.Version = whatsapp.DefaultVersion
-	}
-	var err error
-	if !digitsOnly.MatchString(c.PhoneNumberID) {
-		err = errors.Join(err, errors.New("config: PHONE_NUMBER_ID must be digits"))
-	}
-	if !validBaseURL(c.BaseURL) {
-		err = errors.Join(err, errors.New("config: WHATSAPP_API_BASE_URL must be https://host, or http://127.0.0.1:port for the sandbox"))
-	}
-	if !graphVersion.MatchString(c.Version) {
-		err = errors.Join(err, errors.New("config: GRAPH_API_VERSION must look like v21.0"))
-	}
-	if c.RapidAPIHost != "" && !hostName.MatchString(c.RapidAPIHost) {
-		err = errors.Join(err, errors.New("config: PROVIDER_RAPIDAPI_HOST must be a host name"))
-	}
+	c := Config{HTTP: whatsapp.NewHTTPClient()}
+	err := settings.Join(
+		settings.Read(&c.SecretID, settings.ProviderSecretID.Get, getenv),
+		settings.Read(&c.BaseURL, settings.WhatsAppAPIBaseURL.Get, getenv),
+		settings.Read(&c.Version, settings.GraphAPIVersion.Get, getenv),
+		settings.Read(&c.PhoneNumberID, settings.PhoneNumberID.Get, getenv),
+		settings.Read(&c.RapidAPIHost, settings.ProviderRapidAPIHost.Get, getenv),
+	)
 	if err != nil {
 		return Config{}, err
 	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	return c, nil
-}
-
-// validBaseURL accepts what template.yaml's WhatsAppApiBaseUrl allows:
-// https with a host, or http on 127.0.0.1 with a port; no path, query,
-// fragment or credentials.
-func validBaseURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
-		return false
-	}
-	return u.Scheme == "https" || (u.Scheme == "http" && u.Hostname() == "127.0.0.1" && u.Port() != "")
 }
 
 // Client returns a Cloud API client that authenticates with token the

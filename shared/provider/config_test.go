@@ -6,7 +6,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/waguard/waguard/shared/settings"
+	"github.com/waguard/waguard/shared/whatsapp"
 )
+
+// TestConfigDefaults: the settings' defaults are the client's.
+func TestConfigDefaults(t *testing.T) {
+	if settings.WhatsAppAPIBaseURL.Default != whatsapp.DefaultBaseURL || settings.GraphAPIVersion.Default != whatsapp.DefaultVersion {
+		t.Errorf("settings defaults %s %s, want the client's %s %s", settings.WhatsAppAPIBaseURL.Default, settings.GraphAPIVersion.Default,
+			whatsapp.DefaultBaseURL, whatsapp.DefaultVersion)
+	}
+}
 
 func TestConfigFromEnv(t *testing.T) {
 	base := map[string]string{"PHONE_NUMBER_ID": "100000000000001", "PROVIDER_SECRET_ID": "waguard/dev/provider"}

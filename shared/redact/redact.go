@@ -104,7 +104,9 @@
 // Call the logger's Context methods (InfoContext, WarnContext,
 // ErrorContext) with the invocation's ctx on every line inside an
 // invocation, not only the summary line: only they carry the requestId
-// that ties a warning to its invocation.
+// that ties a warning to its invocation, and the request_id of the API
+// request it served (shared/coldstart puts it in the API functions'
+// contexts with [WithAPIRequestID]).
 package redact
 
 import (
@@ -122,18 +124,20 @@ func New(next slog.Handler) slog.Handler { return &handler{next: next} }
 // NewLogger returns a logger that writes redacted JSON lines to w at level
 // and above as the Lambda handler writes them: with its key names
 // ("timestamp", "message") and, when the context of a call carries a Lambda
-// context, its requestId.
+// context, its requestId, and an API Gateway request id
+// ([WithAPIRequestID]), request_id.
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr}
-	return slog.New(New(requestIDHandler{slog.NewJSONHandler(w, opts)}))
+	return slog.New(apiRequestIDHandler{New(requestIDHandler{slog.NewJSONHandler(w, opts)})})
 }
 
 // NewLambdaLogger returns a logger that redacts records and then writes
 // them with lambdacontext.NewLogHandler(opts...) to standard output, adding
-// requestId from the invocation context: call its methods with the
-// handler's ctx (InfoContext, ErrorContext) for requestId to appear.
+// requestId from the invocation context and request_id when the context
+// carries an API Gateway request id ([WithAPIRequestID]): call its methods
+// with the handler's ctx (InfoContext, ErrorContext) for them to appear.
 func NewLambdaLogger(opts ...lambdacontext.LogOption) *slog.Logger {
-	return slog.New(New(lambdacontext.NewLogHandler(opts...)))
+	return slog.New(apiRequestIDHandler{New(lambdacontext.NewLogHandler(opts...))})
 }
 
 // handler is the redacting slog.Handler returned by New.

@@ -17,8 +17,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/waguard/waguard/shared/settings"
 )
 
 // Class is a retention class. The zero value is invalid.
@@ -50,26 +51,36 @@ type Policy struct {
 }
 
 // DefaultPolicy is the seed's policy: transactional 90 days, marketing 30,
-// support 180, otp 1, statuses and read receipts 30, metadata 90.
+// support 180, otp 1, statuses and read receipts 30, metadata 90 (the
+// defaults of the RETENTION_DAYS_* declarations in shared/settings).
 func DefaultPolicy() Policy {
-	return Policy{days: map[Class]int{ClassTransactional: 90, ClassMarketing: 30, ClassSupport: 180,
-		ClassOTP: 1, ClassStatus: 30, ClassMetadata: 90}}
+	p := Policy{days: map[Class]int{}}
+	for c, s := range classSettings {
+		p.days[c] = s.Default
+	}
+	return p
 }
 
-// PolicyFromEnv reads RETENTION_DAYS_<CLASS> (as template.yaml sets them),
-// keeping the default for any that is unset.
+// classSettings are the settings of the classes' periods.
+var classSettings = map[Class]settings.Int{
+	ClassTransactional: settings.RetentionDaysTransactional, ClassMarketing: settings.RetentionDaysMarketing,
+	ClassSupport: settings.RetentionDaysSupport, ClassOTP: settings.RetentionDaysOTP,
+	ClassStatus: settings.RetentionDaysStatus, ClassMetadata: settings.RetentionDaysMetadata,
+}
+
+// PolicyFromEnv reads RETENTION_DAYS_<CLASS> (as template.yaml sets them)
+// through getenv, keeping the default for any that is unset and refusing
+// one that is not a whole number of days from 1 to 3650.
 func PolicyFromEnv(getenv func(string) string) (Policy, error) {
-	p := DefaultPolicy()
+	p := Policy{days: map[Class]int{}}
+	var err error
 	for _, c := range Classes {
-		v := getenv("RETENTION_DAYS_" + upper(string(c)))
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 3650 {
-			return Policy{}, fmt.Errorf("retention days for %s: want 1..3650", c)
-		}
+		n, serr := classSettings[c].Get(getenv)
+		err = errors.Join(err, serr)
 		p.days[c] = n
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("retention policy: %w", err)
 	}
 	return p, nil
 }
@@ -112,16 +123,6 @@ func (c Class) Valid() bool {
 		}
 	}
 	return false
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, ch := range b {
-		if ch >= 'a' && ch <= 'z' {
-			b[i] = ch - 32
-		}
-	}
-	return string(b)
 }
 
 // Change is a retention period that went down since the sweep last
