@@ -50,7 +50,7 @@ func TestAuditDigestReportsLateDays(t *testing.T) {
 		t.Helper()
 		var emf bytes.Buffer
 		h.MetricsOut, now = &emf, start.AddDate(0, 0, day).Add(15*time.Minute)
-		out, err := h.Handle(ctx, []byte(`{"action":"audit_digest"}`))
+		out, err := h.Handle(ctx, Event{Action: ActionAuditDigest})
 		res, _ := out.(DigestResult)
 		return res, emf.String(), err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -107,20 +106,19 @@ func present(t *testing.T, st stacktest.Stack, db *dynamodb.Client, subject, sk 
 func TestSweepDeletesExactlyTheExpired(t *testing.T) {
 	h, st, db := newEnv(t)
 	subject, items := seed(t, st, db)
-	run := func() Result {
-		raw, _ := json.Marshal(map[string]string{"action": "sweep"})
-		out, err := h.Handle(context.Background(), raw)
+	run := func(ctx context.Context) Result {
+		out, err := h.Handle(ctx, Event{Action: ActionSweep})
 		if err != nil {
 			t.Fatalf("sweep err = %v", err)
 		}
 		return out.(Result)
 	}
-	h.stopAfterBuckets = 5
-	if first := run(); first.Finished || first.OverdueHours <= 0 {
+	ctx, restore := stopAfterBuckets(h, 5)
+	if first := run(ctx); first.Finished || first.OverdueHours <= 0 {
 		t.Fatalf("interrupted sweep = %+v, want unfinished and overdue", first)
 	}
-	h.stopAfterBuckets = 0
-	second := run()
+	restore()
+	second := run(context.Background())
 	if !second.Finished || second.OverdueHours != 0 {
 		t.Fatalf("resumed sweep = %+v, want finished", second)
 	}
@@ -129,7 +127,7 @@ func TestSweepDeletesExactlyTheExpired(t *testing.T) {
 			t.Errorf("%s present = %v, want %v", it.sk, got, !it.expired)
 		}
 	}
-	third := run()
+	third := run(context.Background())
 	total := 0
 	for _, n := range third.Deleted {
 		total += n
@@ -146,9 +144,8 @@ func TestAuditDigest(t *testing.T) {
 	h, _, _ := newEnv(t)
 	now := time.Date(2500+int(random(1)[0]), 1, 1, 0, 15, 0, 0, time.UTC)
 	h.Now = func() time.Time { return now }
-	raw, _ := json.Marshal(map[string]string{"action": "audit_digest"})
 	for i := 0; i < 2; i++ {
-		if _, err := h.Handle(context.Background(), raw); err != nil {
+		if _, err := h.Handle(context.Background(), Event{Action: ActionAuditDigest}); err != nil {
 			t.Fatalf("audit_digest run %d err = %v", i, err)
 		}
 	}
@@ -179,7 +176,7 @@ func TestShortenedPolicyReachesExistingItems(t *testing.T) {
 	old := write(retention.ClassMarketing, 10*24*time.Hour)
 	young := write(retention.ClassMarketing, 2*24*time.Hour)
 	other := write(retention.ClassTransactional, 10*24*time.Hour)
-	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	raw := Event{Action: ActionSweep}
 	if _, err := h.Handle(context.Background(), raw); err != nil { // records the policy in force
 		t.Fatal(err)
 	}
@@ -237,7 +234,7 @@ func TestOldestSurvivingItemPerClass(t *testing.T) {
 		ProviderID: "wamid.o" + l, Body: []byte("z"), Purpose: retention.ClassMarketing, Status: "sent", At: written}, store.Unit{}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	raw := Event{Action: ActionSweep}
 	out, err := h.Handle(context.Background(), raw)
 	if err != nil {
 		t.Fatalf("sweep err = %v", err)
@@ -249,10 +246,12 @@ func TestOldestSurvivingItemPerClass(t *testing.T) {
 	if res.ExcessHours != 0 {
 		t.Errorf("excess after a finished sweep = %.1f h, want 0", res.ExcessHours)
 	}
-	later := Result{}
-	if err := h.oldest(context.Background(), &later, now.UTC().Truncate(24*time.Hour), now.Add(4*24*time.Hour)); err != nil {
+	today := now.UTC().Truncate(24 * time.Hour)
+	oldest, err := h.probe(context.Background(), today)
+	if err != nil {
 		t.Fatal(err)
 	}
+	later := h.Policy.Assess(retention.Outcome{Now: now.Add(4 * 24 * time.Hour), StoppedAt: today, Finished: true, Oldest: oldest})
 	if later.ExcessHours < 3*24+12-0.1 {
 		t.Errorf("excess four days on = %.1f h, want at least %d (the breach alarm fires above 48)", later.ExcessHours, 3*24+12)
 	}
@@ -291,7 +290,7 @@ func TestShortenedPolicyWalksPastOtherClasses(t *testing.T) {
 		write(sk, retention.ClassMarketing, 30, exp.Add(time.Duration(i)*time.Second))
 		marketing = append(marketing, sk)
 	}
-	raw, _ := json.Marshal(map[string]string{"action": "sweep"})
+	raw := Event{Action: ActionSweep}
 	if _, err := h.Handle(context.Background(), raw); err != nil { // records the policy in force
 		t.Fatal(err)
 	}
@@ -302,8 +301,8 @@ func TestShortenedPolicyWalksPastOtherClasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.stopAfterBuckets = retention.Shards + 20 // today's sweep, then 20 of the walk's buckets
-	out, err := h.Handle(context.Background(), raw)
+	stopCtx, restore := stopAfterBuckets(h, retention.Shards+20) // today's sweep, then 20 of the walk's buckets
+	out, err := h.Handle(stopCtx, raw)
 	if err != nil {
 		t.Fatalf("interrupted sweep err = %v", err)
 	}
@@ -318,7 +317,7 @@ func TestShortenedPolicyWalksPastOtherClasses(t *testing.T) {
 	if wantDay := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Format(time.DateOnly); err != nil || prog.Day != wantDay || prog.Shard != 4 {
 		t.Errorf("saved progress = day %s shard %d (err %v), want day %s shard 4", prog.Day, prog.Shard, err, wantDay)
 	}
-	h.stopAfterBuckets = 0
+	restore()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	out, err = h.Handle(ctx, raw)

@@ -21,6 +21,12 @@ func DigestDue(day string) (time.Time, bool) {
 	return t.Add(24*time.Hour + DigestGrace), true
 }
 
+// DigestDay returns the day a daily digest run at now digests: the UTC
+// day before now's (YYYY-MM-DD), the last day that has ended.
+func DigestDay(now time.Time) string {
+	return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1).Format(dayLayout)
+}
+
 // DigestLate reports whether a digest of day made at made is late: made
 // after [DigestDue]. An invalid day is late.
 func DigestLate(day string, made time.Time) bool {

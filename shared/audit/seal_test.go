@@ -122,6 +122,24 @@ func TestSealedThrough(t *testing.T) {
 	}
 }
 
+func TestDigestDay(t *testing.T) {
+	tests := []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 3, 4, 0, 15, 0, 0, time.UTC), "2026-03-03"},
+		{time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), "2026-03-03"},
+		{time.Date(2026, 3, 4, 23, 59, 59, 0, time.UTC), "2026-03-03"},
+		{time.Date(2026, 3, 1, 0, 15, 0, 0, time.UTC), "2026-02-28"},
+		{time.Date(2026, 3, 4, 3, 0, 0, 0, time.FixedZone("UTC+5", 5*3600)), "2026-03-02"}, // 22:00 UTC on the 3rd
+	}
+	for _, tt := range tests {
+		if got := DigestDay(tt.now); got != tt.want {
+			t.Errorf("DigestDay(%v) = %s, want %s", tt.now, got, tt.want)
+		}
+	}
+}
+
 func TestDigestLate(t *testing.T) {
 	due := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
 	tests := []struct {
