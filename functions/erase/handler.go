@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,13 +12,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/waguard/waguard/shared/apiauth"
-	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/blindindex"
-	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/store"
-	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -27,24 +22,28 @@ import (
 // once per cold start, is safe for concurrent use and holds no request
 // data.
 type Handler struct {
-	Gate     *apiauth.Gate
-	Keys     *blindindex.Keys
-	Subjects *subject.Finder
+	// Gate authenticates every route ([apiauth.Gate]).
+	Gate gate
+	// Keys derives blind indexes; the handler itself finds subjects
+	// through Subjects.
+	Keys *blindindex.Keys
+	// Subjects finds the subject a request names ([subject.Finder]).
+	Subjects subjectFinder
 	// ContactKey keys the contact id of the subject.erased event.
 	ContactKey []byte
-	Store      *store.Store
-	Envelope   *envelope.Envelope
-	Audit      *audit.Writer
-	Metrics    *metrics.Recorder
-	Log        *slog.Logger
+	// Store is the data table ([store.Store]).
+	Store dataStore
+	// Envelope deletes subject keys ([envelope.Envelope]).
+	Envelope keyShredder
+	// Audit appends the export's audit event ([audit.Writer]).
+	Audit   auditLog
+	Metrics *metrics.Recorder
+	Log     *slog.Logger
 	// Confirm sends the optional final confirmation; nil sends none.
 	Confirm *Confirmation
 	Now     func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
-	// stopAfter, in tests only, ends processing right after the named
-	// step, as a crash or timeout would.
-	stopAfter string
 }
 
 var (
@@ -107,13 +106,12 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		h.done(ctx, "schedule", action, 400, nil)
 		return map[string]string{"error": "unknown action"}, nil
 	}
-	ids, err := h.Store.PendingErasures(ctx, 100)
-	done, failed := 0, 0
-	oldest := time.Duration(0)
+	ids, err := h.Store.PendingErasures(ctx, resumeBatch)
+	var tally resumeTally
 	defer func() {
 		// The alarm in template.yaml fires above 24 hours (the deadline is
 		// a month; the target is minutes).
-		h.Metrics.Set(metrics.ErasurePendingOldestHours, oldest.Hours(), metrics.UnitNone)
+		h.Metrics.Set(metrics.ErasurePendingOldestHours, tally.oldest.Hours(), metrics.UnitNone)
 	}()
 	for _, id := range ids {
 		if err != nil || !h.timeLeft(ctx) {
@@ -122,27 +120,19 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		// One request that fails (a dependency, a bad record) must not hold
 		// up the others: log it, count it, go on.
 		r, perr := h.process(ctx, id)
-		switch {
-		case perr != nil:
-			failed++
+		if perr != nil {
 			h.Log.ErrorContext(ctx, "erasure step failed", "erasure_request", id, "err", perr)
-			if !r.RequestedAt.IsZero() {
-				oldest = max(oldest, h.now().Sub(r.RequestedAt))
-			}
-		case r.Status == "completed":
-			done++
-		default:
-			oldest = max(oldest, h.now().Sub(r.RequestedAt))
 		}
+		tally.add(r, perr, h.now())
 	}
-	if err == nil && failed > 0 {
-		err = fmt.Errorf("%d erasure requests failed this run", failed)
+	if err == nil {
+		err = tally.err()
 	}
 	h.done(ctx, "schedule", action, 200, err)
 	if err != nil {
 		return nil, err // the schedule's error metric and retry see it
 	}
-	return map[string]int{"pending": len(ids), "completed": done}, nil
+	return map[string]int{"pending": len(ids), "completed": tally.done}, nil
 }
 
 // done logs the invocation's summary line and flushes metrics.
@@ -161,5 +151,5 @@ func (h *Handler) now() time.Time {
 // step, the audit event and the answer).
 func (h *Handler) timeLeft(ctx context.Context) bool {
 	dl, ok := ctx.Deadline()
-	return (!ok || time.Until(dl) > 3*time.Second) && ctx.Err() == nil
+	return hasReserve(dl, ok, time.Now()) && ctx.Err() == nil
 }
