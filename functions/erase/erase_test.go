@@ -136,10 +136,15 @@ func (e *env) call(t testing.TB, route string, body any, path map[string]string)
 	return resp.StatusCode, m
 }
 
-// handle invokes the handler with raw as Lambda would.
+// handle invokes the handler with raw as Lambda would: decoded into an
+// Event first.
 func (e *env) handle(t testing.TB, raw []byte) (any, error) {
 	t.Helper()
-	return e.h.Handle(context.Background(), raw)
+	ev, err := decodeEvent(raw)
+	if err != nil {
+		t.Fatalf("decodeEvent() err = %v", err)
+	}
+	return e.h.Handle(context.Background(), ev)
 }
 
 // seed stores n inbound messages, one outbound and a consent for num.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,23 +51,13 @@ var (
 	errNotFound       = &httpapi.Problem{Status: http.StatusNotFound, Code: "not_found", Message: "no such erasure request"}
 )
 
-// Handle serves an API Gateway request or a scheduled event, told apart
-// by their shape.
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		RouteKey string `json:"routeKey"`
-		Action   string `json:"action"`
+// Handle serves an API Gateway request or a scheduled run.
+func (h *Handler) Handle(ctx context.Context, ev Event) (any, error) {
+	if ev.scheduled() {
+		return h.scheduled(ctx, ev.Action)
 	}
-	_ = json.Unmarshal(raw, &probe)
-	if probe.RouteKey == "" {
-		return h.scheduled(ctx, probe.Action)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		return httpapi.ErrorResponse(errInvalidRequest), nil
-	}
-	resp, err := h.route(ctx, req)
-	h.done(ctx, "route", req.RouteKey, resp.StatusCode, err, "request_id", req.RequestContext.RequestID)
+	resp, err := h.route(ctx, ev.APIGatewayV2HTTPRequest)
+	h.done(ctx, "route", ev.RouteKey, resp.StatusCode, err, "request_id", ev.RequestContext.RequestID)
 	return resp, nil
 }
 
@@ -102,7 +91,7 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 
 // scheduled resumes every pending erasure the deadline allows.
 func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
-	if action != "resume_pending_erasures" {
+	if action != actionResume {
 		h.done(ctx, "schedule", action, 400, nil)
 		return map[string]string{"error": "unknown action"}, nil
 	}

@@ -34,24 +34,24 @@ func main() {
 
 // handle serves events with the handler once it could be built. Until
 // then an API request is answered 503 dependency_unavailable and a
-// scheduled run fails (EventBridge's next run resumes it).
+// scheduled run fails (EventBridge's next run resumes it). An unreadable
+// event is an error, logged without its content.
 func handle(log *slog.Logger, h *coldstart.Lazy[*Handler]) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		ev, err := decodeEvent(raw)
+		if err != nil {
+			log.ErrorContext(ctx, "unreadable event", "err", err)
+			return nil, err
+		}
 		handler, err := h.Get()
 		if err == nil {
-			return handler.Handle(ctx, raw)
+			return handler.Handle(ctx, ev)
 		}
-		var probe struct {
-			RouteKey       string `json:"routeKey"`
-			RequestContext struct {
-				RequestID string `json:"requestId"`
-			} `json:"requestContext"`
-		}
-		if json.Unmarshal(raw, &probe) != nil || probe.RouteKey == "" {
+		if ev.scheduled() {
 			log.ErrorContext(ctx, "cold start incomplete", "err", err)
 			return nil, err
 		}
-		return coldstart.Unavailable(ctx, log, "erase", err, "route", probe.RouteKey, "request_id", probe.RequestContext.RequestID), nil
+		return coldstart.Unavailable(ctx, log, "erase", err, "route", ev.RouteKey, "request_id", ev.RequestContext.RequestID), nil
 	}
 }
 
