@@ -51,8 +51,8 @@ func TestToExportMessage(t *testing.T) {
 		Lookup: "L", At: t0, Content: store.Content{Phone: "+14155550123", ProviderID: "wamid.1", ProfileName: "Grace", Body: []byte("hi")}}
 	hist := []store.StatusEntry{{Status: "sent", At: t0.Add(time.Minute)}, {Status: "failed", ErrorCode: 131026, At: t0.Add(2 * time.Minute)}}
 	want := exportMessage{ID: "msg_1", Direction: "out", Type: "text", Purpose: "transactional", Status: "failed", ErrorCode: 131026,
-		Statuses: []exportStatus{{Status: "sent", Time: t0.Add(time.Minute)}, {Status: "failed", Time: t0.Add(2 * time.Minute), ErrorCode: 131026}},
-		Time: t0, Phone: "+14155550123", ProviderMessageID: "wamid.1", ProfileName: "Grace", Body: "hi"}
+		Time: t0, Phone: "+14155550123", ProviderMessageID: "wamid.1", ProfileName: "Grace", Body: "hi",
+		Statuses: []exportStatus{{Status: "sent", Time: t0.Add(time.Minute)}, {Status: "failed", Time: t0.Add(2 * time.Minute), ErrorCode: 131026}}}
 	if diff := cmp.Diff(want, toExportMessage(m, hist)); diff != "" {
 		t.Errorf("toExportMessage() mismatch (-want +got):\n%s", diff)
 	}
