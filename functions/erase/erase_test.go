@@ -617,3 +617,37 @@ func TestExportPagesBySize(t *testing.T) {
 		t.Errorf("exported %d messages over all pages, want %d", len(seen), n)
 	}
 }
+
+// TestScheduleWaitsForEndpoints erases a person an endpoint received
+// events about: the request waits at notified for the endpoint, the
+// schedule's runs meanwhile must not move it back, and the run after the
+// acknowledgement completes it. Before, every resume re-ran the finished
+// steps, which recorded the step key_deleted over notified, so the
+// request never completed.
+func TestScheduleWaitsForEndpoints(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	victim, _ := number(t)
+	e.seed(t, victim, 2)
+	deliveries := store.New(e.db, e.webhook.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy()}) // as the events function
+	if err := deliveries.RecordRecipient(ctx, e.subject(t, victim), "crm", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil)
+	if status != 202 || out["status"] == "completed" {
+		t.Fatalf("erasure = %d %v, want 202 waiting for the endpoint", status, out)
+	}
+	id := fmt.Sprint(out["id"])
+	resume, _ := json.Marshal(map[string]string{"action": "resume_pending_erasures"})
+	_, _ = e.handle(t, resume) // other tests' requests on this stack may fail; ours is checked below
+	if r, err := e.h.Store.ErasureRequest(ctx, id); err != nil || r.Step != stepNotified {
+		t.Fatalf("after a resume while the endpoint is silent: step %q (err %v), want %q", r.Step, err, stepNotified)
+	}
+	if err := deliveries.SetErasureRecipient(ctx, id, "crm", store.RecipientAcknowledged, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = e.handle(t, resume)
+	if r, err := e.h.Store.ErasureRequest(ctx, id); err != nil || r.Status != "completed" {
+		t.Errorf("after the endpoint acknowledged and a resume: %+v (err %v), want completed", r, err)
+	}
+}

@@ -25,16 +25,24 @@ const (
 // process runs (or resumes) erasure request id as far as the deadline
 // allows and returns its state. The order is the guarantee: the
 // suppression comes first, so a message arriving meanwhile is refused
-// atomically by the store; the subject key goes last, after the items.
+// atomically by the store; the subject key goes last, after the items. A
+// resume starts after the last step recorded ([stepDone]): a request
+// proven and waiting for its endpoints only looks again whether they
+// settled.
 func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest, error) {
 	r, err := h.Store.ErasureRequest(ctx, id)
 	if err != nil || completed(r) {
 		return r, err
 	}
-	for _, step := range []func(context.Context, *store.ErasureRequest) (bool, error){
-		h.confirm, h.suppress, h.deleteItems, h.deleteKey, h.prove, h.complete,
-	} {
-		finished, err := step(ctx, &r)
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *store.ErasureRequest) (bool, error)
+	}{{stepConfirmed, h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey},
+		{stepNotified, h.prove}, {stepCompleted, h.complete}} {
+		if stepDone(r.Step, step.name) {
+			continue
+		}
+		finished, err := step.run(ctx, &r)
 		if err != nil || !finished {
 			return r, err
 		}

@@ -42,8 +42,12 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return httpapi.Response{}, err
 	}
-	if r, err = h.process(ctx, r.ID); err != nil {
+	// A failed step leaves the request to the schedule; the answer is the
+	// request as opened, never the zero value a failed read returns.
+	if cur, err := h.process(ctx, r.ID); err != nil {
 		h.Log.WarnContext(ctx, "erasure continues on the schedule", "erasure_request", r.ID, "err", err)
+	} else {
+		r = cur
 	}
 	return httpapi.JSON(http.StatusAccepted, acceptedBody(r)), nil
 }

@@ -49,6 +49,19 @@ func completed(r store.ErasureRequest) bool { return r.Status == statusCompleted
 // status answer looks again ([store.Store.FinishErasure]).
 func awaitingNotices(r store.ErasureRequest) bool { return r.Step == stepNotified }
 
+// steps are the processing steps in their order (process.go).
+var steps = []string{stepConfirmed, stepSuppressed, stepDeleted, stepKeyDeleted, stepNotified, stepCompleted}
+
+// stepDone reports whether step is done for a request whose last recorded
+// step is last. Steps never go back: a resume starts after last, so that
+// the schedule's runs do not record an earlier step over notified (which
+// [store.Store.FinishErasure] waits for). An unknown or empty last step
+// has done nothing.
+func stepDone(last, step string) bool {
+	i := slices.Index(steps, last)
+	return i >= 0 && i >= slices.Index(steps, step)
+}
+
 // partitions is the erasure's scope: fixed by suppress, or the subject
 // alone for a request suppressed before scopes existed.
 func partitions(r *store.ErasureRequest) []string {

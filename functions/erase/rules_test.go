@@ -192,3 +192,27 @@ func TestRateRecordsAreRateLimitKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestStepDone(t *testing.T) {
+	for _, tc := range []struct {
+		last, step string
+		want       bool
+	}{
+		{"", stepConfirmed, false},
+		{"", stepSuppressed, false},
+		{stepConfirmed, stepConfirmed, true},
+		{stepConfirmed, stepSuppressed, false},
+		{stepSuppressed, stepConfirmed, true},
+		{stepDeleted, stepDeleted, true},
+		{stepDeleted, stepKeyDeleted, false},
+		{stepNotified, stepSuppressed, true}, // a request waiting for its endpoints never goes back
+		{stepNotified, stepKeyDeleted, true},
+		{stepNotified, stepNotified, true},
+		{stepNotified, stepCompleted, false},
+		{"something_old", stepSuppressed, false}, // unknown: run everything again (every step is safe to repeat)
+	} {
+		if got := stepDone(tc.last, tc.step); got != tc.want {
+			t.Errorf("stepDone(%q, %q) = %v, want %v", tc.last, tc.step, got, tc.want)
+		}
+	}
+}
