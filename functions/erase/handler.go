@@ -23,8 +23,8 @@ import (
 type Handler struct {
 	// Gate authenticates every route ([apiauth.Gate]).
 	Gate gate
-	// Keys derives blind indexes; the handler itself finds subjects
-	// through Subjects.
+	// Keys are the blind-index keys Subjects works with; the handler
+	// itself calls only Subjects.
 	Keys *blindindex.Keys
 	// Subjects finds the subject a request names ([subject.Finder]).
 	Subjects subjectFinder
