@@ -110,6 +110,10 @@ func erased(t testing.TB, num string) bool {
 	return erasedCheck != nil && erasedCheck(num)
 }
 
+// store is the handler's store as main builds it, for the checks that
+// read more than the handler does.
+func (e *env) store() *store.Store { return e.h.Store.(*store.Store) }
+
 func (e *env) subject(t testing.TB, num string) string {
 	n, _ := phone.Parse(num)
 	s, _ := e.h.Keys.Index(n)
@@ -122,7 +126,7 @@ func (e *env) call(t testing.TB, route string, body any, path map[string]string)
 	raw, _ := json.Marshal(events.APIGatewayV2HTTPRequest{RouteKey: route, Body: string(b), PathParameters: path,
 		Headers:        map[string]string{"authorization": "Bearer " + e.key},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: "192.0.2.60"}}})
-	out, err := e.h.Handle(context.Background(), raw)
+	out, err := e.handle(t, raw)
 	if err != nil {
 		t.Fatalf("Handle() err = %v", err)
 	}
@@ -130,6 +134,17 @@ func (e *env) call(t testing.TB, route string, body any, path map[string]string)
 	var m map[string]any
 	_ = json.Unmarshal([]byte(resp.Body), &m)
 	return resp.StatusCode, m
+}
+
+// handle invokes the handler with raw as Lambda would: decoded into an
+// Event first.
+func (e *env) handle(t testing.TB, raw []byte) (any, error) {
+	t.Helper()
+	ev, err := decodeEvent(raw)
+	if err != nil {
+		t.Fatalf("decodeEvent() err = %v", err)
+	}
+	return e.h.Handle(context.Background(), ev)
 }
 
 // seed stores n inbound messages, one outbound and a consent for num.
@@ -210,7 +225,7 @@ func TestEraseOneSubjectAmongMany(t *testing.T) {
 	if n := len(e.partition(t, e.subject(t, victim))); n != 0 {
 		t.Errorf("victim partition has %d items, want 0", n)
 	}
-	if _, err := e.h.Store.OpenContent(context.Background(), e.subject(t, victim), kept); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
+	if _, err := e.store().OpenContent(context.Background(), e.subject(t, victim), kept); !errors.Is(err, envelope.ErrSubjectKeyNotFound) {
 		t.Errorf("kept ciphertext after erasure: err = %v, want ErrSubjectKeyNotFound", err)
 	}
 	if n := len(e.partition(t, e.subject(t, other))); n != 6 {
@@ -264,6 +279,35 @@ func (e *env) verifyAudit(t testing.TB) {
 	}
 }
 
+// stopAfter is the stack's store, failing right after step (a step name,
+// or "page": the first page of items deleted), as a crash or timeout there
+// would: the step's own write is done, nothing after it.
+type stopAfter struct {
+	dataStore
+	step  string
+	pages int
+}
+
+var errStopped = errors.New("stopped by the test")
+
+func (s *stopAfter) SetErasureStep(ctx context.Context, id, step string, at time.Time) error {
+	if err := s.dataStore.SetErasureStep(ctx, id, step, at); err != nil {
+		return err
+	}
+	if step == s.step {
+		return errStopped
+	}
+	return nil
+}
+
+func (s *stopAfter) ErasePage(ctx context.Context, id, subject string) (store.Counts, bool, error) {
+	if s.step == "page" && s.pages > 0 {
+		return store.Counts{}, false, errStopped
+	}
+	s.pages++
+	return s.dataStore.ErasePage(ctx, id, subject)
+}
+
 // TestResumeAfterEachStep stops the processing right after each step, as a
 // crash or timeout would, and checks the scheduled resume finishes it with
 // exact counts.
@@ -273,16 +317,17 @@ func TestResumeAfterEachStep(t *testing.T) {
 			e := newEnv(t)
 			victim, _ := number(t)
 			e.seed(t, victim, 60)
-			e.h.stopAfter = stop
+			stack := e.h.Store
+			e.h.Store = &stopAfter{dataStore: stack, step: stop}
 			status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "contract_end"}, nil)
 			if status != 202 || out["status"] == "completed" {
 				t.Fatalf("interrupted request = %d %v, want 202 not completed", status, out)
 			}
 			id := fmt.Sprint(out["id"])
-			e.h.stopAfter = ""
+			e.h.Store = stack
 			raw, _ := json.Marshal(map[string]string{"action": "resume_pending_erasures"})
 			for i := 0; i < 3; i++ {
-				_, _ = e.h.Handle(context.Background(), raw) // other tests' requests on this stack may fail; ours is checked below
+				_, _ = e.handle(t, raw) // other tests' requests on this stack may fail; ours is checked below
 				if r, _ := e.h.Store.ErasureRequest(context.Background(), id); r.Status == "completed" {
 					break
 				}
@@ -537,7 +582,7 @@ func TestExportPagesBySize(t *testing.T) {
 		raw, _ := json.Marshal(events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/exports", Body: string(b),
 			Headers:        map[string]string{"authorization": "Bearer " + e.key},
 			RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{SourceIP: "192.0.2.60"}}})
-		res, err := e.h.Handle(context.Background(), raw)
+		res, err := e.handle(t, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,5 +615,39 @@ func TestExportPagesBySize(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("exported %d messages over all pages, want %d", len(seen), n)
+	}
+}
+
+// TestScheduleWaitsForEndpoints erases a person an endpoint received
+// events about: the request waits at notified for the endpoint, the
+// schedule's runs meanwhile must not move it back, and the run after the
+// acknowledgement completes it. Before, every resume re-ran the finished
+// steps, which recorded the step key_deleted over notified, so the
+// request never completed.
+func TestScheduleWaitsForEndpoints(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	victim, _ := number(t)
+	e.seed(t, victim, 2)
+	deliveries := store.New(e.db, e.webhook.Envelope, store.Config{Table: e.st.DataTable, Policy: retention.DefaultPolicy()}) // as the events function
+	if err := deliveries.RecordRecipient(ctx, e.subject(t, victim), "crm", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	status, out := e.call(t, "POST /v1/erasure-requests", map[string]string{"phone": victim, "reason": "user_request"}, nil)
+	if status != 202 || out["status"] == "completed" {
+		t.Fatalf("erasure = %d %v, want 202 waiting for the endpoint", status, out)
+	}
+	id := fmt.Sprint(out["id"])
+	resume, _ := json.Marshal(map[string]string{"action": "resume_pending_erasures"})
+	_, _ = e.handle(t, resume) // other tests' requests on this stack may fail; ours is checked below
+	if r, err := e.h.Store.ErasureRequest(ctx, id); err != nil || r.Step != stepNotified {
+		t.Fatalf("after a resume while the endpoint is silent: step %q (err %v), want %q", r.Step, err, stepNotified)
+	}
+	if err := deliveries.SetErasureRecipient(ctx, id, "crm", store.RecipientAcknowledged, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = e.handle(t, resume)
+	if r, err := e.h.Store.ErasureRequest(ctx, id); err != nil || r.Status != "completed" {
+		t.Errorf("after the endpoint acknowledged and a resume: %+v (err %v), want completed", r, err)
 	}
 }

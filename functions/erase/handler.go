@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,13 +11,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/waguard/waguard/shared/apiauth"
-	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/blindindex"
-	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/httpapi"
 	"github.com/waguard/waguard/shared/metrics"
-	"github.com/waguard/waguard/shared/store"
-	"github.com/waguard/waguard/shared/subject"
 	"github.com/waguard/waguard/shared/summary"
 )
 
@@ -27,24 +21,28 @@ import (
 // once per cold start, is safe for concurrent use and holds no request
 // data.
 type Handler struct {
-	Gate     *apiauth.Gate
-	Keys     *blindindex.Keys
-	Subjects *subject.Finder
+	// Gate authenticates every route ([apiauth.Gate]).
+	Gate gate
+	// Keys are the blind-index keys Subjects works with; the handler
+	// itself calls only Subjects.
+	Keys *blindindex.Keys
+	// Subjects finds the subject a request names ([subject.Finder]).
+	Subjects subjectFinder
 	// ContactKey keys the contact id of the subject.erased event.
 	ContactKey []byte
-	Store      *store.Store
-	Envelope   *envelope.Envelope
-	Audit      *audit.Writer
-	Metrics    *metrics.Recorder
-	Log        *slog.Logger
+	// Store is the data table ([store.Store]).
+	Store dataStore
+	// Envelope deletes subject keys ([envelope.Envelope]).
+	Envelope keyShredder
+	// Audit appends the export's audit event ([audit.Writer]).
+	Audit   auditLog
+	Metrics *metrics.Recorder
+	Log     *slog.Logger
 	// Confirm sends the optional final confirmation; nil sends none.
 	Confirm *Confirmation
 	Now     func() time.Time
 	// MetricsOut receives the EMF lines (default os.Stdout).
 	MetricsOut io.Writer
-	// stopAfter, in tests only, ends processing right after the named
-	// step, as a crash or timeout would.
-	stopAfter string
 }
 
 var (
@@ -53,23 +51,13 @@ var (
 	errNotFound       = &httpapi.Problem{Status: http.StatusNotFound, Code: "not_found", Message: "no such erasure request"}
 )
 
-// Handle serves an API Gateway request or a scheduled event, told apart
-// by their shape.
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		RouteKey string `json:"routeKey"`
-		Action   string `json:"action"`
+// Handle serves an API Gateway request or a scheduled run.
+func (h *Handler) Handle(ctx context.Context, ev Event) (any, error) {
+	if ev.scheduled() {
+		return h.scheduled(ctx, ev.Action)
 	}
-	_ = json.Unmarshal(raw, &probe)
-	if probe.RouteKey == "" {
-		return h.scheduled(ctx, probe.Action)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		return httpapi.ErrorResponse(errInvalidRequest), nil
-	}
-	resp, err := h.route(ctx, req)
-	h.done(ctx, "route", req.RouteKey, resp.StatusCode, err, "request_id", req.RequestContext.RequestID)
+	resp, err := h.route(ctx, ev.APIGatewayV2HTTPRequest)
+	h.done(ctx, "route", ev.RouteKey, resp.StatusCode, err, "request_id", ev.RequestContext.RequestID)
 	return resp, nil
 }
 
@@ -103,18 +91,12 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 
 // scheduled resumes every pending erasure the deadline allows.
 func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
-	if action != "resume_pending_erasures" {
+	if action != actionResume {
 		h.done(ctx, "schedule", action, 400, nil)
 		return map[string]string{"error": "unknown action"}, nil
 	}
-	ids, err := h.Store.PendingErasures(ctx, 100)
-	done, failed := 0, 0
-	oldest := time.Duration(0)
-	defer func() {
-		// The alarm in template.yaml fires above 24 hours (the deadline is
-		// a month; the target is minutes).
-		h.Metrics.Set(metrics.ErasurePendingOldestHours, oldest.Hours(), metrics.UnitNone)
-	}()
+	ids, err := h.Store.PendingErasures(ctx, resumeBatch)
+	var tally resumeTally
 	for _, id := range ids {
 		if err != nil || !h.timeLeft(ctx) {
 			break
@@ -122,27 +104,23 @@ func (h *Handler) scheduled(ctx context.Context, action string) (any, error) {
 		// One request that fails (a dependency, a bad record) must not hold
 		// up the others: log it, count it, go on.
 		r, perr := h.process(ctx, id)
-		switch {
-		case perr != nil:
-			failed++
+		if perr != nil {
 			h.Log.ErrorContext(ctx, "erasure step failed", "erasure_request", id, "err", perr)
-			if !r.RequestedAt.IsZero() {
-				oldest = max(oldest, h.now().Sub(r.RequestedAt))
-			}
-		case r.Status == "completed":
-			done++
-		default:
-			oldest = max(oldest, h.now().Sub(r.RequestedAt))
 		}
+		tally.add(r, perr, h.now())
 	}
-	if err == nil && failed > 0 {
-		err = fmt.Errorf("%d erasure requests failed this run", failed)
+	if err == nil {
+		err = tally.err()
 	}
+	// Set before done flushes this invocation's metrics. The alarm in
+	// template.yaml fires above 24 hours (the deadline is a month; the
+	// target is minutes).
+	h.Metrics.Set(metrics.ErasurePendingOldestHours, tally.oldest.Hours(), metrics.UnitNone)
 	h.done(ctx, "schedule", action, 200, err)
 	if err != nil {
 		return nil, err // the schedule's error metric and retry see it
 	}
-	return map[string]int{"pending": len(ids), "completed": done}, nil
+	return map[string]int{"pending": len(ids), "completed": tally.done}, nil
 }
 
 // done logs the invocation's summary line and flushes metrics.
@@ -161,5 +139,5 @@ func (h *Handler) now() time.Time {
 // step, the audit event and the answer).
 func (h *Handler) timeLeft(ctx context.Context) bool {
 	dl, ok := ctx.Deadline()
-	return (!ok || time.Until(dl) > 3*time.Second) && ctx.Err() == nil
+	return hasReserve(dl, ok, time.Now()) && ctx.Err() == nil
 }

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -38,10 +40,25 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	// Until the handler is built, an API request is answered 503
-	// dependency_unavailable and a scheduled run fails (EventBridge's next
-	// run resumes it).
-	lambda.StartHandlerFunc(coldstart.ServeMixed(log, cfg.Core, "erase", h, (*Handler).Handle))
+	lambda.StartHandlerFunc(handle(log, cfg.Core, h))
+}
+
+// handle serves events with the handler once it could be built. Until
+// then an API request is answered 503 dependency_unavailable and a
+// scheduled run fails (EventBridge's next run resumes it). An unreadable
+// event is an error, logged without its content, before anything else.
+func handle(log *slog.Logger, core coldstart.Config, h *coldstart.Lazy[*Handler]) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		ev, err := decodeEvent(raw)
+		if err != nil {
+			log.ErrorContext(ctx, "unreadable event", "err", err)
+			return nil, err
+		}
+		serve := coldstart.ServeMixed(log, core, "erase", h, func(h *Handler, ctx context.Context, _ json.RawMessage) (any, error) {
+			return h.Handle(ctx, ev)
+		})
+		return serve(ctx, raw)
+	}
 }
 
 // build builds the dependencies from cfg under ctx, the cold start's or

@@ -26,7 +26,7 @@ func (e *env) callFull(t *testing.T, route, key string, body string, path map[st
 		req.Headers["authorization"] = "Bearer " + key
 	}
 	raw, _ := json.Marshal(req)
-	out, err := e.h.Handle(context.Background(), raw)
+	out, err := e.handle(t, raw)
 	if err != nil {
 		t.Fatalf("Handle() err = %v", err)
 	}

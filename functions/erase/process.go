@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/events"
@@ -17,6 +14,7 @@ import (
 // The processing steps, in order. Each is safe to repeat, so a crash or a
 // timeout at any point leaves a request the next run finishes.
 const (
+	stepConfirmed  = "confirmed"   // final confirmation attempted (if configured): never sent twice
 	stepSuppressed = "suppressed"  // erased# written: nothing new is stored or sent
 	stepDeleted    = "deleted"     // every partition item deleted (counts exact)
 	stepKeyDeleted = "key_deleted" // subject key gone: every other copy is shredded
@@ -27,22 +25,26 @@ const (
 // process runs (or resumes) erasure request id as far as the deadline
 // allows and returns its state. The order is the guarantee: the
 // suppression comes first, so a message arriving meanwhile is refused
-// atomically by the store; the subject key goes last, after the items.
+// atomically by the store; the subject key goes last, after the items. A
+// resume starts after the last step recorded ([stepDone]): a request
+// proven and waiting for its endpoints only looks again whether they
+// settled.
 func (h *Handler) process(ctx context.Context, id string) (store.ErasureRequest, error) {
 	r, err := h.Store.ErasureRequest(ctx, id)
-	if err != nil || r.Status == "completed" {
+	if err != nil || completed(r) {
 		return r, err
 	}
 	for _, step := range []struct {
 		name string
 		run  func(context.Context, *store.ErasureRequest) (bool, error)
-	}{{"confirmed", h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey}, {stepNotified, h.prove}, {stepCompleted, h.complete}} {
+	}{{stepConfirmed, h.confirm}, {stepSuppressed, h.suppress}, {stepDeleted, h.deleteItems}, {stepKeyDeleted, h.deleteKey},
+		{stepNotified, h.prove}, {stepCompleted, h.complete}} {
+		if stepDone(r.Step, step.name) {
+			continue
+		}
 		finished, err := step.run(ctx, &r)
 		if err != nil || !finished {
 			return r, err
-		}
-		if h.stopAfter == step.name {
-			return r, nil
 		}
 	}
 	h.Metrics.Add(metrics.Erasures, 1)
@@ -59,7 +61,7 @@ func (h *Handler) suppress(ctx context.Context, r *store.ErasureRequest) (bool, 
 		return false, err
 	}
 	r.Scope = &scope
-	for _, k := range append(slices.Clone(scope.Partitions), scope.Identifiers...) {
+	for _, k := range suppressionKeys(scope) {
 		if err := h.Store.MarkErased(ctx, k, r.ID, h.now()); err != nil {
 			return false, err
 		}
@@ -68,15 +70,6 @@ func (h *Handler) suppress(ctx context.Context, r *store.ErasureRequest) (bool, 
 		return false, err
 	}
 	return true, h.Store.SetErasureStep(ctx, r.ID, stepSuppressed, h.now())
-}
-
-// partitions is the erasure's scope: fixed by suppress, or the subject
-// alone for a request suppressed before scopes existed.
-func partitions(r *store.ErasureRequest) []string {
-	if r.Scope != nil {
-		return r.Scope.Partitions
-	}
-	return []string{r.Subject}
 }
 
 // deleteItems pages through every partition while time is left; a large
@@ -93,9 +86,6 @@ func (h *Handler) deleteItems(ctx context.Context, r *store.ErasureRequest) (boo
 			}
 			if !more {
 				break
-			}
-			if h.stopAfter == "page" {
-				return false, nil
 			}
 		}
 		if _, err := h.Store.EraseRecords(ctx, r.ID, rateRecords(part)); err != nil {
@@ -132,22 +122,17 @@ func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, err
 	if err != nil {
 		return false, err
 	}
-	recipients := []string{store.BusRecipient}
+	var names [][]string
 	for _, part := range partitions(r) {
-		names, err := h.Store.Recipients(ctx, part)
+		n, err := h.Store.Recipients(ctx, part)
 		if err != nil {
 			return false, err
 		}
-		recipients = append(recipients, names...)
+		names = append(names, n)
 	}
-	slices.Sort(recipients)
-	recipients = slices.Compact(recipients)
-	c := cur.Counts
+	recipients := erasureRecipients(names...)
 	err = h.Store.ProveErasure(ctx, *r, recipients, h.now(), store.Unit{
-		Audit: []audit.Event{{Type: audit.EventDataDeletion, Subject: r.Pseudonym, Actor: audit.Actor{Caller: "erasure"}, RequestID: r.ID,
-			Details: map[string]string{"erasure_request": r.ID, "messages": strconv.Itoa(c.Messages), "statuses": strconv.Itoa(c.Statuses),
-				"consent_events": strconv.Itoa(c.ConsentEvents), "other_items": strconv.Itoa(c.Other), "rate_records": strconv.Itoa(c.RateRecords),
-				"subject_key": "deleted", "reason": r.Reason, "recipients": strings.Join(recipients, ",")}}},
+		Audit: []audit.Event{deletionEvent(*r, cur.Counts, recipients)},
 		Events: []store.EventRecord{{Type: events.TypeSubjectErased, At: h.now(),
 			Fields: events.Data{ErasureRequestID: r.ID, ContactID: events.ContactID(h.ContactKey, r.Subject)}}},
 	})
@@ -166,17 +151,4 @@ func (h *Handler) prove(ctx context.Context, r *store.ErasureRequest) (bool, err
 // waited for (store.ErasureRequest.NoticesSettled).
 func (h *Handler) complete(ctx context.Context, r *store.ErasureRequest) (bool, error) {
 	return h.Store.FinishErasure(ctx, r.ID, h.now())
-}
-
-// rateRecords are the send function's per-recipient rate-limit items of a
-// subject (shared/ratelimit keys them rl#<scope>#<key>; the send function
-// uses scope "send" and key "to-<purpose>-<blind index>", the purpose
-// being a message purpose or consent_confirm, the double opt-in's
-// confirmation templates).
-func rateRecords(subject string) [][2]string {
-	var keys [][2]string
-	for _, purpose := range []string{"marketing", "transactional", "support", "otp", "consent_confirm"} {
-		keys = append(keys, [2]string{"rl#send#to-" + purpose + "-" + subject, "rl"})
-	}
-	return keys
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -18,8 +17,6 @@ import (
 	"github.com/waguard/waguard/shared/subject"
 )
 
-var reasons = map[string]bool{"user_request": true, "whatsapp_keyword": true, "contract_end": true, "other": true}
-
 // postErasure opens (or finds) the subject's erasure request and
 // processes it as far as this invocation allows; the schedule resumes the
 // rest. It answers 202 with the request's state.
@@ -29,7 +26,7 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 		UserID string `json:"user_id,omitempty"`
 		Reason string `json:"reason"`
 	}
-	if strict(body, &in) != nil || !reasons[in.Reason] {
+	if strict(body, &in) != nil || !validReason(in.Reason) {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	sub, err := h.find(ctx, in.Phone, in.UserID)
@@ -45,10 +42,14 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return httpapi.Response{}, err
 	}
-	if r, err = h.process(ctx, r.ID); err != nil {
+	// A failed step leaves the request to the schedule; the answer is the
+	// request as opened, never the zero value a failed read returns.
+	if cur, err := h.process(ctx, r.ID); err != nil {
 		h.Log.WarnContext(ctx, "erasure continues on the schedule", "erasure_request", r.ID, "err", err)
+	} else {
+		r = cur
 	}
-	return httpapi.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": r.Status, "due_by": r.DueBy.Format(time.RFC3339)}), nil
+	return httpapi.JSON(http.StatusAccepted, acceptedBody(r)), nil
 }
 
 // getErasure answers a request's state and proof; no phone number.
@@ -61,7 +62,7 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if r.Step == stepNotified { // every endpoint may have settled since: the state as of now
+	if awaitingNotices(r) { // every endpoint may have settled since: the state as of now
 		if done, err := h.Store.FinishErasure(ctx, id, h.now()); err != nil {
 			return httpapi.Response{}, err
 		} else if done {
@@ -70,30 +71,7 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 			}
 		}
 	}
-	out := map[string]any{"id": r.ID, "status": r.Status, "reason": r.Reason, "requested_at": r.RequestedAt.Format(time.RFC3339),
-		"due_by": r.DueBy.Format(time.RFC3339), "step": r.Step,
-		"counts": map[string]any{"messages": r.Counts.Messages, "statuses": r.Counts.Statuses, "consent_events": r.Counts.ConsentEvents,
-			"other_items": r.Counts.Other, "rate_and_idempotency_records": r.Counts.RateRecords, "subject_key": r.KeyDeleted}}
-	if !r.CompletedAt.IsZero() {
-		out["completed_at"] = r.CompletedAt.Format(time.RFC3339)
-	}
-	if r.AuditEvent != "" {
-		out["audit_event"] = r.AuditEvent
-	}
-	if len(r.Recipients) > 0 {
-		recipients := make([]map[string]string, 0, len(r.Recipients))
-		for _, rc := range r.Recipients {
-			e := map[string]string{"destination": rc.Destination}
-			for k, t := range map[string]time.Time{"notified_at": rc.NotifiedAt, "acknowledged_at": rc.AcknowledgedAt, "failed_at": rc.FailedAt} {
-				if !t.IsZero() {
-					e[k] = t.Format(time.RFC3339)
-				}
-			}
-			recipients = append(recipients, e)
-		}
-		out["recipients"] = recipients
-	}
-	return httpapi.JSON(http.StatusOK, out), nil
+	return httpapi.JSON(http.StatusOK, statusBody(r)), nil
 }
 
 // find returns the subject a request names by exactly one of phone and
@@ -101,12 +79,9 @@ func (h *Handler) getErasure(ctx context.Context, req events.APIGatewayV2HTTPReq
 // nothing is stored about gets the key a first write would create, so
 // that an erasure still suppresses them and an export answers empty lists.
 func (h *Handler) find(ctx context.Context, phoneNumber, userID string) (subject.Subject, error) {
-	who, err := subject.Parse(phoneNumber, userID)
-	switch {
-	case errors.Is(err, subject.ErrInvalidPhone):
-		return subject.Subject{}, errInvalidPhone
-	case err != nil:
-		return subject.Subject{}, errInvalidRequest
+	who, err := parseWho(phoneNumber, userID)
+	if err != nil {
+		return subject.Subject{}, err
 	}
 	return h.Subjects.Find(ctx, who)
 }
