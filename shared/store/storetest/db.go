@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -21,34 +24,30 @@ import (
 type DB struct {
 	mu sync.Mutex
 	c  *client.Client
-	// keys are each table's key attributes; numKeys each table's indexes
-	// with a number sort key, and that key.
+	// keys are each table's key attributes (hash, then range), indexes
+	// each index's, and types each key attribute's type (S, N or B).
 	keys    map[string][]string
-	numKeys map[string]map[string]string
+	indexes map[string]map[string][]string
+	types   map[string]map[string]types.ScalarAttributeType
 }
 
 // NewDB returns a DB holding the tables tables creates, empty.
 func NewDB(ctx context.Context, tables ...*dynamodb.CreateTableInput) (*DB, error) {
-	d := &DB{c: client.NewClient(), keys: map[string][]string{}, numKeys: map[string]map[string]string{}}
+	d := &DB{c: client.NewClient(), keys: map[string][]string{}, indexes: map[string]map[string][]string{},
+		types: map[string]map[string]types.ScalarAttributeType{}}
 	for _, in := range tables {
 		if _, err := d.c.CreateTable(ctx, in); err != nil {
 			return nil, fmt.Errorf("create table %s: %w", aws.ToString(in.TableName), err)
 		}
 		name := aws.ToString(in.TableName)
-		number := map[string]bool{}
+		d.types[name] = map[string]types.ScalarAttributeType{}
 		for _, a := range in.AttributeDefinitions {
-			number[aws.ToString(a.AttributeName)] = a.AttributeType == types.ScalarAttributeTypeN
+			d.types[name][aws.ToString(a.AttributeName)] = a.AttributeType
 		}
-		for _, k := range in.KeySchema {
-			d.keys[name] = append(d.keys[name], aws.ToString(k.AttributeName))
-		}
-		d.numKeys[name] = map[string]string{}
+		d.keys[name] = keyNames(in.KeySchema)
+		d.indexes[name] = map[string][]string{}
 		for _, g := range in.GlobalSecondaryIndexes {
-			for _, k := range g.KeySchema {
-				if k.KeyType == types.KeyTypeRange && number[aws.ToString(k.AttributeName)] {
-					d.numKeys[name][aws.ToString(g.IndexName)] = aws.ToString(k.AttributeName)
-				}
-			}
+			d.indexes[name][aws.ToString(g.IndexName)] = keyNames(g.KeySchema)
 		}
 	}
 	return d, nil
@@ -110,53 +109,177 @@ func (d *DB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, _ ...
 	return out, d.remove(ctx, aws.ToString(in.TableName), in.Key, removed)
 }
 
-// Query reads one page of a table or index. With a Limit and a
-// FilterExpression, Limit counts the items read, before the filter.
+// Query reads one page of a table or index, in key order (numbers by
+// value), from after ExclusiveStartKey whether or not that item still
+// exists. Limit counts the items the key condition reads, before the
+// FilterExpression.
 func (d *DB) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	if err := d.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer d.mu.Unlock()
-	if err := d.checkNumberKeys(ctx, in); err != nil {
-		return nil, err
+	table, index := aws.ToString(in.TableName), aws.ToString(in.IndexName)
+	order := d.order(table, index)
+	if order == nil {
+		return nil, fmt.Errorf("storetest: no index %s on table %s", index, table)
 	}
-	q := *in
-	if aws.ToString(in.FilterExpression) == "" || aws.ToInt32(in.Limit) == 0 {
-		return d.c.Query(ctx, &q)
-	}
-	if in.ProjectionExpression != nil {
-		return nil, errors.New("storetest: a query with Limit, FilterExpression and ProjectionExpression is not modelled")
-	}
-	// The page DynamoDB reads: Limit items of the key condition.
-	page := q
-	page.FilterExpression = nil
+	// Every item of the key condition (minidyn matches), ordered and paged here.
 	keyCond := aws.ToString(in.KeyConditionExpression)
-	page.ExpressionAttributeNames = usedNames(keyCond, in.ExpressionAttributeNames)
-	page.ExpressionAttributeValues = usedValues(keyCond, in.ExpressionAttributeValues)
-	read, err := d.c.Query(ctx, &page)
+	read, err := d.c.Query(ctx, &dynamodb.QueryInput{TableName: in.TableName, IndexName: in.IndexName, KeyConditionExpression: in.KeyConditionExpression,
+		ExpressionAttributeNames: usedNames(keyCond, in.ExpressionAttributeNames), ExpressionAttributeValues: usedValues(keyCond, in.ExpressionAttributeValues)})
 	if err != nil {
 		return nil, err
 	}
-	// What the filter keeps of the rest of the range, cut to that page.
-	all := q
-	all.Limit = nil
-	filtered, err := d.c.Query(ctx, &all)
+	items := read.Items
+	d.sort(table, order, items)
+	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
+		slices.Reverse(items)
+	}
+	if in.ExclusiveStartKey != nil {
+		i := slices.IndexFunc(items, func(it map[string]types.AttributeValue) bool {
+			c := d.compare(table, order, it, in.ExclusiveStartKey)
+			if in.ScanIndexForward != nil && !*in.ScanIndexForward {
+				c = -c
+			}
+			return c > 0
+		})
+		if i < 0 {
+			i = len(items)
+		}
+		items = items[i:]
+	}
+	out := &dynamodb.QueryOutput{}
+	if limit := int(aws.ToInt32(in.Limit)); limit > 0 && len(items) >= limit {
+		items = items[:limit]
+		out.LastEvaluatedKey = map[string]types.AttributeValue{}
+		for _, a := range order {
+			out.LastEvaluatedKey[a] = items[limit-1][a]
+		}
+	}
+	out.ScannedCount = int32(len(items))
+	if in.FilterExpression != nil {
+		if items, err = d.filter(ctx, in, items); err != nil {
+			return nil, err
+		}
+	}
+	if in.ProjectionExpression != nil {
+		if items, err = project(items, aws.ToString(in.ProjectionExpression), in.ExpressionAttributeNames); err != nil {
+			return nil, err
+		}
+	}
+	out.Items, out.Count = items, int32(len(items))
+	return out, nil
+}
+
+// filter keeps the items of page that in's FilterExpression passes.
+func (d *DB) filter(ctx context.Context, in *dynamodb.QueryInput, page []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	expr := aws.ToString(in.KeyConditionExpression) + " " + aws.ToString(in.FilterExpression)
+	passed, err := d.c.Query(ctx, &dynamodb.QueryInput{TableName: in.TableName, IndexName: in.IndexName, KeyConditionExpression: in.KeyConditionExpression,
+		FilterExpression: in.FilterExpression, ExpressionAttributeNames: usedNames(expr, in.ExpressionAttributeNames),
+		ExpressionAttributeValues: usedValues(expr, in.ExpressionAttributeValues)})
 	if err != nil {
 		return nil, err
 	}
 	table := aws.ToString(in.TableName)
-	onPage := map[string]bool{}
-	for _, it := range read.Items {
-		onPage[d.itemKey(table, it)] = true
+	keep := map[string]bool{}
+	for _, it := range passed.Items {
+		keep[d.itemKey(table, it)] = true
 	}
-	out := &dynamodb.QueryOutput{ScannedCount: int32(len(read.Items)), LastEvaluatedKey: read.LastEvaluatedKey}
-	for _, it := range filtered.Items {
-		if onPage[d.itemKey(table, it)] {
-			out.Items = append(out.Items, it)
+	var out []map[string]types.AttributeValue
+	for _, it := range page {
+		if keep[d.itemKey(table, it)] {
+			out = append(out, it)
 		}
 	}
-	out.Count = int32(len(out.Items))
 	return out, nil
+}
+
+// project keeps the top-level attributes a ProjectionExpression names.
+func project(items []map[string]types.AttributeValue, expr string, names map[string]string) ([]map[string]types.AttributeValue, error) {
+	var attrs []string
+	for _, a := range strings.Split(expr, ",") {
+		a = strings.TrimSpace(a)
+		if strings.ContainsAny(a, ".[") {
+			return nil, fmt.Errorf("storetest: projection of a nested path (%s) is not modelled", a)
+		}
+		if n, ok := names[a]; ok {
+			a = n
+		}
+		attrs = append(attrs, a)
+	}
+	out := make([]map[string]types.AttributeValue, 0, len(items))
+	for _, it := range items {
+		p := map[string]types.AttributeValue{}
+		for _, a := range attrs {
+			if v, ok := it[a]; ok {
+				p[a] = v
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// order is the attributes a query of index ("" for the table) orders
+// by, which its LastEvaluatedKey holds: the index's keys, then the
+// table's (nil for an unknown index).
+func (d *DB) order(table, index string) []string {
+	if index == "" {
+		return d.keys[table]
+	}
+	ks, ok := d.indexes[table][index]
+	if !ok {
+		return nil
+	}
+	out := slices.Clone(ks)
+	for _, k := range d.keys[table] {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (d *DB) sort(table string, order []string, items []map[string]types.AttributeValue) {
+	slices.SortStableFunc(items, func(a, b map[string]types.AttributeValue) int { return d.compare(table, order, a, b) })
+}
+
+// compare orders two items by the attributes of order, each by its type:
+// strings and binaries bytewise, numbers by value.
+func (d *DB) compare(table string, order []string, a, b map[string]types.AttributeValue) int {
+	for _, attr := range order {
+		var c int
+		switch x, y := a[attr], b[attr]; {
+		case d.types[table][attr] == types.ScalarAttributeTypeN:
+			c = number(x).Cmp(number(y))
+		default:
+			c = bytes.Compare(raw(x), raw(y))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func number(v types.AttributeValue) *big.Rat {
+	r := new(big.Rat)
+	if n, ok := v.(*types.AttributeValueMemberN); ok {
+		if _, ok := r.SetString(n.Value); ok {
+			return r
+		}
+	}
+	return r
+}
+
+func raw(v types.AttributeValue) []byte {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return []byte(v.Value)
+	case *types.AttributeValueMemberB:
+		return v.Value
+	}
+	return nil
 }
 
 // TransactWriteItems runs items all or nothing. A cancelled transaction
@@ -307,33 +430,6 @@ func (d *DB) reasons(ctx context.Context, items []types.TransactWriteItem) ([]ty
 	return out, nil
 }
 
-// checkNumberKeys refuses a query of an index with a number sort key
-// whose stored values differ in width: minidyn would order them as
-// strings.
-func (d *DB) checkNumberKeys(ctx context.Context, in *dynamodb.QueryInput) error {
-	table := aws.ToString(in.TableName)
-	attr, ok := d.numKeys[table][aws.ToString(in.IndexName)]
-	if !ok {
-		return nil
-	}
-	all, err := d.c.Scan(ctx, &dynamodb.ScanInput{TableName: &table})
-	if err != nil {
-		return err
-	}
-	width := -1
-	for _, it := range all.Items {
-		n, ok := it[attr].(*types.AttributeValueMemberN)
-		if !ok {
-			continue
-		}
-		if strings.ContainsAny(n.Value, "-.eE") || (width >= 0 && len(n.Value) != width) {
-			return fmt.Errorf("storetest: index %s holds %s values minidyn would misorder (widths differ or not natural numbers)", aws.ToString(in.IndexName), attr)
-		}
-		width = len(n.Value)
-	}
-	return nil
-}
-
 // keyOf returns the key attributes of item in table.
 func (d *DB) keyOf(table string, item map[string]types.AttributeValue) map[string]types.AttributeValue {
 	k := map[string]types.AttributeValue{}
@@ -347,14 +443,26 @@ func (d *DB) keyOf(table string, item map[string]types.AttributeValue) map[strin
 func (d *DB) itemKey(table string, item map[string]types.AttributeValue) string {
 	var b strings.Builder
 	for _, a := range d.keys[table] {
-		if s, ok := item[a].(*types.AttributeValueMemberS); ok {
-			b.WriteString(s.Value)
-		} else if n, ok := item[a].(*types.AttributeValueMemberN); ok {
-			b.WriteString(n.Value)
+		if n, ok := item[a].(*types.AttributeValueMemberN); ok {
+			b.WriteString(number(n).String())
+		} else {
+			b.Write(raw(item[a]))
 		}
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+func keyNames(ks []types.KeySchemaElement) []string {
+	var hash, rng []string
+	for _, k := range ks {
+		if k.KeyType == types.KeyTypeHash {
+			hash = append(hash, aws.ToString(k.AttributeName))
+		} else {
+			rng = append(rng, aws.ToString(k.AttributeName))
+		}
+	}
+	return append(hash, rng...)
 }
 
 // references finds the #names and :values an expression uses.

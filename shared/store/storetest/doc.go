@@ -13,30 +13,29 @@
 // (aws-sdk-go-v2 client), behind [DB], which corrects the ways minidyn
 // v0.8.2 differs from DynamoDB in something waguard relies on. Each was
 // found with a probe against minidyn and is pinned by a test of this
-// package (storetest_test.go), so an upgrade that fixes or breaks one
-// shows:
+// package (storetest_test.go) that fails on minidyn alone:
 //
 //   - REMOVE: minidyn ignores an UpdateExpression's REMOVE clause (the
 //     attribute stays, and so does the item in a sparse index keyed by
 //     it; the erasure's completion removes `lookup` to leave the pending
 //     index). [DB] runs the rest of the update, then removes the
-//     top-level attributes itself in the same locked step; a nested path
-//     is refused.
-//   - Limit and FilterExpression: DynamoDB reads Limit items matching the
-//     key condition, then filters them, so a page can be empty and still
-//     have a LastEvaluatedKey. minidyn counts every item of the table
-//     towards Limit when a filter is present (pages end on keys of other
-//     partitions). [DB] reads the page without the filter (minidyn is
-//     right there), then keeps the page's items the filter passes.
+//     top-level attributes itself in the same locked step; a nested path,
+//     or an update of REMOVE alone, is refused.
+//   - Query paging: DynamoDB reads Limit items matching the key
+//     condition, then filters them (a page can be empty and still have a
+//     LastEvaluatedKey), orders number sort keys by value, and goes on
+//     after an ExclusiveStartKey whether or not that item still exists.
+//     minidyn counts every item of the table towards Limit when a filter
+//     is present (pages end on keys of other partitions), orders number
+//     keys as strings ("9" after "10"), and returns nothing after a start
+//     key whose item was deleted (the sweep deletes a page, then reads on
+//     from its last key). [DB] lets minidyn match the key condition and
+//     the filter, and orders, pages and projects itself.
 //   - Cancellation reasons: DynamoDB reports, for a cancelled
 //     transaction, every item whose condition failed; minidyn stops at
 //     the first. [DB] evaluates each item's condition against the
 //     unchanged table and reports them all (audit.Pending reads the
 //     reasons of its own items).
-//   - Number sort keys: minidyn orders index keys as strings, so "9"
-//     sorts after "10". [DB] fails a query of an index with a number sort
-//     key whose values differ in width (Unix seconds today all have ten
-//     digits, where string order is number order).
 //   - Context: minidyn ignores it; [DB] refuses a call whose context is
 //     done.
 //
