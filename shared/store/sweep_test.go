@@ -154,3 +154,26 @@ func TestSweepPolicyAndProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestOldestInBucketBeforeWrittenAt: an item written before written_at
+// was recorded counts from its expiry less its class's period; an item of
+// no retention class is left out.
+func TestOldestInBucketBeforeWrittenAt(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		day := time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(time.Now().UnixNano()%1000) * 24 * time.Hour)
+		pk := store.SubjectPK(randomID(t))
+		s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+		for sk, class := range map[string]string{"msg#legacy": string(retention.ClassSupport), "odd": "not-a-class"} {
+			if _, err := f.db.PutItem(ctx(t), &dynamodb.PutItemInput{TableName: &f.data, Item: map[string]types.AttributeValue{
+				"pk": s(pk), "sk": s(sk), "class": s(class), "expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(day.Unix())},
+				"exp_bucket": s(retention.Bucket(pk, day))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := f.s.OldestInBucket(ctx(t), retention.Bucket(pk, day))
+		want := day.Add(-180 * 24 * time.Hour)
+		if err != nil || len(got) != 1 || !got[retention.ClassSupport].Equal(want) {
+			t.Errorf("OldestInBucket() = %v, %v; want support from %v only", got, err, want)
+		}
+	})
+}
