@@ -24,8 +24,10 @@
 // rules: the order of the consent ledger ([Profile.Consented] reads the
 // latest entry per purpose), what an erasure suppression withholds
 // (shared/consent's Erasure, which the store's conditions also state), the
-// service window that only moves forward (shared/window), and re-expiry
-// under a shortened retention period (shared/retention).
+// service window that only moves forward (shared/window), which
+// identifiers an event attaches and whether that links a person
+// (shared/identity), and expiry, re-expiry under a shortened period and
+// the write time an expiry implies (shared/retention).
 package store
 
 import (
