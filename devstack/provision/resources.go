@@ -96,7 +96,11 @@ func provisionTables(ctx context.Context, c Clients, tpl *samtemplate.Template, 
 	return nil
 }
 
-func createTable(ctx context.Context, d *dynamodb.Client, t *cfnddb.Table) (*dynamodb.DescribeTableOutput, error) {
+// TableInput is the CreateTable request of template table t: its keys,
+// attributes, global secondary indexes (with their projections) and
+// stream, on demand. The local stack creates its tables with it, and
+// shared/store/storetest its in-memory ones, so both follow template.yaml.
+func TableInput(t *cfnddb.Table) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:   t.TableName,
 		BillingMode: ddbtypes.BillingModePayPerRequest,
@@ -119,6 +123,11 @@ func createTable(ctx context.Context, d *dynamodb.Client, t *cfnddb.Table) (*dyn
 		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true),
 			StreamViewType: ddbtypes.StreamViewType(t.StreamSpecification.StreamViewType)}
 	}
+	return in
+}
+
+func createTable(ctx context.Context, d *dynamodb.Client, t *cfnddb.Table) (*dynamodb.DescribeTableOutput, error) {
+	in := TableInput(t)
 	if _, err := d.CreateTable(ctx, in); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", aws.ToString(t.TableName), err)
 	}

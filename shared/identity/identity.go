@@ -99,6 +99,14 @@ type Decision struct {
 	Merge []string
 }
 
+// Links reports whether d ties identifiers of one person together, which
+// an identity_linked audit event records: it merges subjects, or attaches
+// an identifier of an event that showed several (shown). Attaching the
+// only identifier an event showed links nothing.
+func (d Decision) Links(shown int) bool {
+	return len(d.Merge) > 0 || (len(d.Attach) > 0 && shown > 1)
+}
+
 // ErrNoIdentifier is returned by [Decide] when ids holds no valid
 // identifier: the event cannot be attributed to anyone.
 var ErrNoIdentifier = errors.New("identity: no identifier")

@@ -80,3 +80,25 @@ func ExampleDecide() {
 	fmt.Println(d.Subject, len(d.Attach), d.Attach[0].Kind)
 	// Output: kP 1 user_id
 }
+
+func TestDecisionLinks(t *testing.T) {
+	phone := identity.ID{Kind: identity.KindPhone, Key: "p"}
+	tests := []struct {
+		name  string
+		d     identity.Decision
+		shown int
+		want  bool
+	}{
+		{"nothing new", identity.Decision{Subject: "p"}, 2, false},
+		{"the only identifier shown, attached", identity.Decision{Subject: "p", Attach: []identity.ID{phone}}, 1, false},
+		{"one of two shown, attached", identity.Decision{Subject: "p", Attach: []identity.ID{phone}}, 2, true},
+		{"a merge", identity.Decision{Subject: "p", Merge: []string{"u"}}, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.d.Links(tc.shown); got != tc.want {
+				t.Errorf("%+v.Links(%d) = %t, want %t", tc.d, tc.shown, got, tc.want)
+			}
+		})
+	}
+}

@@ -103,6 +103,17 @@ func (p Policy) Expiry(c Class, t time.Time) (time.Time, error) {
 	return t.Add(time.Duration(d) * 24 * time.Hour), nil
 }
 
+// Written returns when an item of class c that expires at expires was
+// written under p: its expiry less the class's period ([Policy.Expiry]
+// reversed), for an item that did not record its write time.
+func (p Policy) Written(c Class, expires time.Time) (time.Time, error) {
+	d, err := p.Days(c)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return expires.Add(-time.Duration(d) * 24 * time.Hour), nil
+}
+
 // Bucket returns the `exp_bucket` value for an item with partition key pk
 // expiring at t: the UTC expiry day and a shard derived from pk.
 func Bucket(pk string, t time.Time) string {

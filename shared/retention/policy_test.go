@@ -134,3 +134,20 @@ func TestReexpire(t *testing.T) {
 		})
 	}
 }
+
+func TestWritten(t *testing.T) {
+	p := DefaultPolicy()
+	written := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range Classes {
+		exp, err := p.Expiry(c, written)
+		if err != nil {
+			t.Fatalf("Expiry(%s) err = %v", c, err)
+		}
+		if got, err := p.Written(c, exp); err != nil || !got.Equal(written) {
+			t.Errorf("Written(%s, Expiry(%s, t)) = %v, %v; want t = %v", c, c, got, err, written)
+		}
+	}
+	if _, err := p.Written("bogus", written); err == nil {
+		t.Errorf("Written(unknown class) err = nil, want an error")
+	}
+}

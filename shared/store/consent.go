@@ -278,7 +278,8 @@ type Profile struct {
 	Ledger []ConsentEvent
 	// Suppressed maps a purpose to the reason it is suppressed.
 	Suppressed map[string]string
-	// Erased is set when the subject was erased.
+	// Erased is set when the subject's erasure suppression is in force in
+	// any of its partitions ([consent.Erasure.InForce]).
 	Erased bool
 	// LastInbound is when the subject last wrote to us (zero if never).
 	LastInbound time.Time
@@ -354,11 +355,11 @@ func (s *Store) Profile(ctx context.Context, subject string) (Profile, error) {
 				}
 			}
 		}
-		erased, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(parts[i]), "erased"), ConsistentRead: aws.Bool(true)})
+		erased, err := s.erasureOf(ctx, parts[i])
 		if err != nil {
-			return Profile{}, fmt.Errorf("get erasure state: %w", err)
+			return Profile{}, err
 		}
-		p.Erased = p.Erased || (len(erased.Item) > 0 && erased.Item["lifted_at"] == nil)
+		p.Erased = p.Erased || erased.InForce()
 	}
 	slices.SortFunc(ledger, ledgerOrder)
 	for _, it := range ledger {

@@ -103,7 +103,7 @@ func (a Attachment) Merges() int { return a.merges }
 // identifier item of the subject's partition, and for each merged
 // subject a member item and its identifiers' aliases re-pointed.
 func (s *Store) PrepareAttach(ctx context.Context, d identity.Decision, known map[string]identity.Known, ids []Identifier) (Attachment, error) {
-	a := Attachment{merges: len(d.Merge), links: len(d.Merge) > 0 || (len(d.Attach) > 0 && len(ids) > 1)}
+	a := Attachment{merges: len(d.Merge), links: d.Links(len(ids))}
 	now := s.now()
 	pk := SubjectPK(d.Subject)
 	for _, id := range d.Attach {

@@ -122,21 +122,16 @@ func numString(item map[string]types.AttributeValue, name string) string {
 }
 
 // ErasedSince reports whether subject was erased at or after at (so an
-// event from at must not be delivered): its erasure suppression exists,
-// and was not lifted before, or was written after at.
+// event from at must not be delivered): [consent.Erasure.Withholds] of
+// its erasure suppression. Erased and not lifted, nothing from before or
+// after is delivered; lifted by a fresh grant, only what came before the
+// erasure is withheld.
 func (s *Store) ErasedSince(ctx context.Context, subject string, at time.Time) (bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(subject), "erased"), ConsistentRead: aws.Bool(true)})
+	e, err := s.erasureOf(ctx, subject)
 	if err != nil {
-		return false, fmt.Errorf("get erasure state: %w", err)
+		return false, err
 	}
-	if len(out.Item) == 0 {
-		return false, nil
-	}
-	if out.Item["lifted_at"] == nil {
-		return true, nil // erased and not lifted: nothing from before or after is delivered
-	}
-	erasedAt := numAttr(out.Item, "at") // lifted by a fresh consent: only what came before the erasure is withheld
-	return erasedAt > 0 && at.Unix() <= erasedAt, nil
+	return e.Withholds(at), nil
 }
 
 // ContentAt decrypts the content of the message at sk in subject's

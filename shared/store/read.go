@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/waguard/waguard/shared/consent"
 	"github.com/waguard/waguard/shared/envelope"
 )
 
@@ -55,32 +56,20 @@ type MessageRef struct {
 	item          map[string]types.AttributeValue
 }
 
-// erasure is what a partition's erasure suppression says.
-type erasure struct {
-	at     time.Time
-	exists bool
-	lifted bool
-}
-
-// hiddenByErasure reports whether a message written at written is hidden
-// by erasure e: once a subject is suppressed for erasure, what was written
-// before is being deleted and must not be read meanwhile; after a fresh
-// consent lifted the suppression, only what was written after the erasure
-// is shown. Without a suppression nothing is hidden.
-func hiddenByErasure(e erasure, written time.Time) bool {
-	return e.exists && (!e.lifted || !written.After(e.at))
-}
-
-// erasureOf reads partition's erasure suppression.
-func (s *Store) erasureOf(ctx context.Context, partition string) (erasure, error) {
+// erasureOf reads partition's erasure suppression ([consent.Erasure]).
+func (s *Store) erasureOf(ctx context.Context, partition string) (consent.Erasure, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.name, Key: key(ErasedPK(partition), "erased"), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return erasure{}, fmt.Errorf("get erasure suppression: %w", err)
+		return consent.Erasure{}, fmt.Errorf("get erasure suppression: %w", err)
 	}
 	if len(out.Item) == 0 {
-		return erasure{}, nil
+		return consent.Erasure{}, nil
 	}
-	return erasure{exists: true, at: time.Unix(numAttr(out.Item, "at"), 0), lifted: out.Item["lifted_at"] != nil}, nil
+	e := consent.Erasure{Suppressed: true, Lifted: out.Item["lifted_at"] != nil}
+	if at := numAttr(out.Item, "at"); at > 0 {
+		e.At = time.Unix(at, 0)
+	}
+	return e, nil
 }
 
 // ref turns a live message item of partition into a MessageRef.
@@ -107,7 +96,7 @@ func (s *Store) MessageRefs(ctx context.Context, partition string) ([]MessageRef
 	now := s.now()
 	var out []MessageRef
 	for _, it := range items {
-		if live(it, now) && !hiddenByErasure(e, time.Unix(numAttr(it, "written_at"), 0)) {
+		if live(it, now) && !e.Withholds(time.Unix(numAttr(it, "written_at"), 0)) {
 			out = append(out, ref(partition, it))
 		}
 	}
@@ -145,7 +134,7 @@ func (s *Store) MessageByID(ctx context.Context, id string) (MessageRef, error) 
 	if err != nil {
 		return MessageRef{}, err
 	}
-	if hiddenByErasure(e, time.Unix(numAttr(got.Item, "written_at"), 0)) {
+	if e.Withholds(time.Unix(numAttr(got.Item, "written_at"), 0)) {
 		return MessageRef{}, ErrNotFound
 	}
 	return ref(partition, got.Item), nil

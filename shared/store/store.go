@@ -22,9 +22,12 @@
 // limits): callers do. It applies the few rules that keep its own records
 // consistent, as pure functions of their own packages where they are
 // rules: the order of the consent ledger ([Profile.Consented] reads the
-// latest entry per purpose), the service window that only moves forward
-// (shared/window), and re-expiry under a shortened retention period
-// (shared/retention).
+// latest entry per purpose), what an erasure suppression withholds
+// (shared/consent's Erasure, which the store's conditions also state), the
+// service window that only moves forward (shared/window), which
+// identifiers an event attaches and whether that links a person
+// (shared/identity), and expiry, re-expiry under a shortened period and
+// the write time an expiry implies (shared/retention).
 package store
 
 import (
@@ -217,7 +220,8 @@ func (s *Store) commit(ctx context.Context, items []types.TransactWriteItem, spa
 
 // notErased is the condition check that refuses a write for an erased
 // subject in the same transaction: the erasure suppression exists and was
-// not lifted by a fresh consent.
+// not lifted by a fresh consent ([consent.Erasure.InForce], as a
+// condition).
 func (s *Store) notErased(subject string) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName:           &s.name,
@@ -230,7 +234,8 @@ func (s *Store) notErased(subject string) types.TransactWriteItem {
 // at: also refused when the subject was erased at or after that time,
 // even if a fresh consent lifted the suppression since. A redelivery (Meta
 // retries for 7 days) or a replay of an event from before the erasure so
-// never brings erased data back.
+// never brings erased data back ([consent.Erasure.Withholds], as a
+// condition).
 func (s *Store) notErasedSince(subject string, at time.Time) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName:                 &s.name,

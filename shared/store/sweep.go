@@ -244,11 +244,10 @@ func (s *Store) OldestInBucket(ctx context.Context, bucket string) (map[retentio
 		}
 		w := time.Unix(numAttr(it, "written_at"), 0)
 		if numAttr(it, "written_at") == 0 {
-			days, err := s.policy.Days(c)
-			if err != nil {
+			var err error
+			if w, err = s.policy.Written(c, time.Unix(numAttr(it, "expires_at"), 0)); err != nil {
 				continue // not a retention class (no policy to measure against)
 			}
-			w = time.Unix(numAttr(it, "expires_at"), 0).Add(-time.Duration(days) * 24 * time.Hour)
 		}
 		if o, ok := oldest[c]; !ok || w.Before(o) {
 			oldest[c] = w
