@@ -32,6 +32,7 @@ import (
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/blindindex"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/metrics"
@@ -201,12 +202,15 @@ func auditRetention(days string) time.Duration {
 
 // Load builds the SDK clients from the default configuration (credentials,
 // region and AWS_ENDPOINT_URL_* from the environment; opts add to it, as
-// tests add a call counter) and then the core, under ctx.
+// tests add a call counter) and then the core, under ctx. Every call of
+// the clients gets its own deadline under the invocation's
+// (shared/deadline).
 func Load(ctx context.Context, getenv func(string) string, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, Clients{}, fmt.Errorf("coldstart: aws config: %w", err)
 	}
+	cfg.APIOptions = append(cfg.APIOptions, deadline.AWS)
 	c := Clients{Config: cfg, DynamoDB: dynamodb.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
 	core, err := Build(ctx, c, getenv, function)
 	return core, c, err
