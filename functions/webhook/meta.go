@@ -86,7 +86,7 @@ func (h *Handler) rejected(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return resp, err
 	}
-	if n != 1 && n != floodLimit+1 {
+	if !h.Flood.Audited(n) {
 		return resp, nil
 	}
 	_, err = h.Audit.Append(ctx, audit.Event{Type: audit.EventWebhookValidationFailed,
@@ -95,6 +95,3 @@ func (h *Handler) rejected(ctx context.Context, req events.APIGatewayV2HTTPReque
 			"failures_this_minute": strconv.Itoa(n)}})
 	return resp, err
 }
-
-// floodLimit is floodguard's default: the 21st failure in a minute blocks.
-const floodLimit = 20

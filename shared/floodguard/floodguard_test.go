@@ -361,3 +361,26 @@ func TestFreshReadings(t *testing.T) {
 		t.Errorf("Fresh < 0: %d reads for two checks, want 2", db.gets-before)
 	}
 }
+
+func TestAudited(t *testing.T) {
+	for _, tc := range []struct {
+		n, limit int
+		want     bool
+	}{
+		{1, DefaultLimit, true},
+		{2, DefaultLimit, false},
+		{DefaultLimit, DefaultLimit, false},
+		{DefaultLimit + 1, DefaultLimit, true},
+		{DefaultLimit + 2, DefaultLimit, false},
+		{1, 5, true},
+		{6, 5, true},
+		{21, 5, false},
+	} {
+		if got := Audited(tc.n, tc.limit); got != tc.want {
+			t.Errorf("Audited(%d, %d) = %v, want %v", tc.n, tc.limit, got, tc.want)
+		}
+	}
+	if g := New(nil, Config{}); !g.Audited(DefaultLimit+1) || g.Audited(DefaultLimit) {
+		t.Errorf("New(default).Audited: want the %dth failure audited, not the %dth", DefaultLimit+1, DefaultLimit)
+	}
+}
