@@ -94,7 +94,7 @@ func (q query) by() string {
 // cursor this function wrote.
 func parseQuery(body []byte) (query, error) {
 	var r queryRequest
-	if strict(body, &r) != nil || (r.Direction != "" && r.Direction != "in" && r.Direction != "out") {
+	if httpapi.Decode(body, &r) != nil || (r.Direction != "" && r.Direction != "in" && r.Direction != "out") {
 		return query{}, errInvalidRequest
 	}
 	q := query{filter: filter{direction: r.Direction}}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -67,17 +65,4 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return httpapi.ErrorResponse(err), httpapi.Internal(err)
 	}
 	return resp, nil
-}
-
-// strict decodes exactly one JSON value into v, refusing unknown fields.
-func strict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }
