@@ -265,14 +265,12 @@ func (h *Handler) disclosed(ctx context.Context, req events.APIGatewayV2HTTPRequ
 // It returns "" when none does.
 func (h *Handler) pseudonymOf(sub string, c store.Content) string {
 	if n, err := phone.Parse(c.Phone); err == nil {
-		if k, err := h.Keys.Index(n); err == nil && k == sub {
-			p, _ := h.Keys.Pseudonym(n)
+		if k, p, err := h.Keys.ForPhone(n); err == nil && k == sub {
 			return p
 		}
 	}
 	if c.UserID != "" {
-		if k, err := h.Keys.UserIndex(c.UserID); err == nil && k == sub {
-			p, _ := h.Keys.UserPseudonym(c.UserID)
+		if k, p, err := h.Keys.ForUser(c.UserID); err == nil && k == sub {
 			return p
 		}
 	}
