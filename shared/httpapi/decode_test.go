@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 type decoded struct {
@@ -54,4 +56,25 @@ func FuzzDecode(f *testing.F) {
 			t.Errorf("Decode(%q) = nil for input json.Valid refuses", b)
 		}
 	})
+}
+
+func TestBody(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		req     events.APIGatewayV2HTTPRequest
+		want    string
+		wantErr bool
+	}{
+		{"plain", events.APIGatewayV2HTTPRequest{Body: `{"a":1}`}, `{"a":1}`, false},
+		{"base64", events.APIGatewayV2HTTPRequest{Body: "eyJhIjoxfQ==", IsBase64Encoded: true}, `{"a":1}`, false},
+		{"bad base64", events.APIGatewayV2HTTPRequest{Body: "{not base64", IsBase64Encoded: true}, "", true},
+		{"empty", events.APIGatewayV2HTTPRequest{}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Body(tc.req)
+			if (err != nil) != tc.wantErr || string(got) != tc.want {
+				t.Errorf("Body() = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
 }

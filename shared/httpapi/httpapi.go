@@ -9,6 +9,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -118,6 +119,16 @@ func Internal(err error) error {
 		return nil
 	}
 	return err
+}
+
+// Body returns a request's body as the client sent it: API Gateway
+// passes a binary body base64-encoded (IsBase64Encoded). The error is
+// for a body that does not decode (the caller answers 400).
+func Body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if req.IsBase64Encoded {
+		return base64.StdEncoding.DecodeString(req.Body)
+	}
+	return []byte(req.Body), nil
 }
 
 // ErrTrailingData is returned by [Decode] for a body with more after its
