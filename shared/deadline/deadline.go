@@ -78,10 +78,10 @@ type limit struct {
 // s; template_test.go checks it).
 var limits = [...]limit{
 	Unknown:        {"unknown", 0, 0},
-	DynamoDB:       {"dynamodb", 6 * time.Second, 500 * time.Millisecond},
-	KMS:            {"kms", 3 * time.Second, 500 * time.Millisecond},
-	SecretsManager: {"secretsmanager", 5 * time.Second, 500 * time.Millisecond},
-	EventBridge:    {"eventbridge", 5 * time.Second, 500 * time.Millisecond},
+	DynamoDB:       {"dynamodb", 6 * time.Second, 250 * time.Millisecond},
+	KMS:            {"kms", 3 * time.Second, 250 * time.Millisecond},
+	SecretsManager: {"secretsmanager", 5 * time.Second, 250 * time.Millisecond},
+	EventBridge:    {"eventbridge", 5 * time.Second, 250 * time.Millisecond},
 	Provider:       {"provider", 6 * time.Second, 2 * time.Second},
 	Endpoint:       {"endpoint", 10 * time.Second, 2 * time.Second},
 }

@@ -29,7 +29,7 @@ func TestBudget(t *testing.T) {
 		{"exactly the reserve left: none", 6 * s, 2 * s, 2 * s, true, 0},
 		{"inside the reserve: none", 6 * s, 2 * s, s, true, 0},
 		{"past the deadline: none", 6 * s, 2 * s, -s, true, 0},
-		{"no timeout of its own: what is left less the reserve", 0, 500 * time.Millisecond, 3 * s, true, 2500 * time.Millisecond},
+		{"no timeout of its own: what is left less the reserve", 0, 250 * time.Millisecond, 3 * s, true, 2750 * time.Millisecond},
 		{"no reserve: what is left", 6 * s, 0, 4 * s, true, 4 * s},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
