@@ -82,7 +82,7 @@ var limits = [...]limit{
 	KMS:            {"kms", 3 * time.Second, 250 * time.Millisecond},
 	SecretsManager: {"secretsmanager", 5 * time.Second, 250 * time.Millisecond},
 	EventBridge:    {"eventbridge", 5 * time.Second, 250 * time.Millisecond},
-	Provider:       {"provider", 6 * time.Second, 2 * time.Second},
+	Provider:       {"provider", 7500 * time.Millisecond, 2 * time.Second},
 	Endpoint:       {"endpoint", 10 * time.Second, 2 * time.Second},
 }
 

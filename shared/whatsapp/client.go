@@ -80,7 +80,7 @@ func NewClient(token, phoneNumberID string) (*Client, error) {
 
 // NewHTTPClient returns the HTTP client [NewClient] uses: TLS 1.2 or
 // later, 5 s to connect and to handshake, and the provider's call
-// timeout (shared/deadline, 6 s) to the response headers and overall, so
+// timeout (shared/deadline, 7.5 s) to the response headers and overall, so
 // that a call leaves its caller time to record the outcome; and no
 // redirects (Graph does not redirect; following one could carry the
 // token elsewhere).
