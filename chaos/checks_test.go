@@ -100,11 +100,18 @@ func partition(ctx context.Context, s *stack, subject string) (map[string]int, e
 	return out, nil
 }
 
-// subjectOf returns the blind index and audit pseudonym of n.
+// subjectOf returns the blind index and audit pseudonym of n, or two
+// empty strings for a number that does not parse (no record matches them,
+// so every check of that person then fails).
 func subjectOf(s *stack, n string) (string, string) {
-	num, _ := phone.Parse(n)
-	idx, _ := s.core.Keys.Index(num)
-	pse, _ := s.core.Keys.Pseudonym(num)
+	num, err := phone.Parse(n)
+	if err != nil {
+		return "", ""
+	}
+	idx, pse, err := s.core.Keys.ForPhone(num)
+	if err != nil {
+		return "", ""
+	}
 	return idx, pse
 }
 

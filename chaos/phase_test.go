@@ -99,10 +99,8 @@ func (x *run) newKey() { x.idem, x.keys = "chaos-"+rand.Text(), x.keys+1 }
 func (x *run) grant(t *testing.T, n string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	num, _ := phone.Parse(n)
 	core := x.s.core
-	subject, _ := core.Keys.Index(num)
-	pseudonym, _ := core.Keys.Pseudonym(num)
+	subject, pseudonym := subjectOf(x.s, n)
 	id := "cev_" + rand.Text()[:24]
 	err := core.Store.RecordConsent(ctx, subject, store.ConsentEvent{ID: id, Purpose: "transactional", Action: store.ActionGrant,
 		Method: "web_form", PolicyVersion: "2026-01", Actor: "chaos", At: time.Now()}, store.SuppressionLift, "",

@@ -21,7 +21,7 @@ func (h *Handler) postExport(ctx context.Context, req events.APIGatewayV2HTTPReq
 		UserID string `json:"user_id,omitempty"`
 		Cursor string `json:"cursor,omitempty"`
 	}
-	if strict(body, &in) != nil {
+	if httpapi.Decode(body, &in) != nil {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	cur, err := parseCursor(in.Cursor)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -76,11 +75,9 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return httpapi.ErrorResponse(err), httpapi.Internal(err)
 	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return httpapi.ErrorResponse(errInvalidRequest), nil
-		}
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.ErrorResponse(errInvalidRequest), nil
 	}
 	resp, err := serve(ctx, req, p, body)
 	if err != nil {

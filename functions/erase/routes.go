@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -26,7 +24,7 @@ func (h *Handler) postErasure(ctx context.Context, req events.APIGatewayV2HTTPRe
 		UserID string `json:"user_id,omitempty"`
 		Reason string `json:"reason"`
 	}
-	if strict(body, &in) != nil || !validReason(in.Reason) {
+	if httpapi.Decode(body, &in) != nil || !validReason(in.Reason) {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	sub, err := h.find(ctx, in.Phone, in.UserID)
@@ -84,16 +82,4 @@ func (h *Handler) find(ctx context.Context, phoneNumber, userID string) (subject
 		return subject.Subject{}, err
 	}
 	return h.Subjects.Find(ctx, who)
-}
-
-func strict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }

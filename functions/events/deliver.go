@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/store"
@@ -207,7 +208,7 @@ func (r *run) toBus(ctx context.Context, ev events.Event) result {
 	if err != nil {
 		return result{reason: "encode"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.h.Config.attemptTimeout())
+	ctx, cancel := deadline.Within(ctx, deadline.EventBridge, r.h.Config.attemptTimeout())
 	defer cancel()
 	out, err := r.h.Bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String(r.h.Config.BusName), Source: aws.String(events.Source), DetailType: aws.String(string(ev.Type)),
@@ -247,7 +248,7 @@ func (r *run) toEndpoint(ctx context.Context, rec store.EventRecord, ev events.E
 	if err != nil {
 		return result{reason: "encode"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.h.Config.attemptTimeout())
+	ctx, cancel := deadline.Within(ctx, deadline.Endpoint, r.h.Config.attemptTimeout())
 	defer cancel()
 	req, err := ep.NewRequest(ctx, ev.ID, r.h.now(), body)
 	if err != nil {

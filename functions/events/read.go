@@ -94,7 +94,7 @@ func (q query) by() string {
 // cursor this function wrote.
 func parseQuery(body []byte) (query, error) {
 	var r queryRequest
-	if strict(body, &r) != nil || (r.Direction != "" && r.Direction != "in" && r.Direction != "out") {
+	if httpapi.Decode(body, &r) != nil || (r.Direction != "" && r.Direction != "in" && r.Direction != "out") {
 		return query{}, errInvalidRequest
 	}
 	q := query{filter: filter{direction: r.Direction}}
@@ -265,14 +265,12 @@ func (h *Handler) disclosed(ctx context.Context, req events.APIGatewayV2HTTPRequ
 // It returns "" when none does.
 func (h *Handler) pseudonymOf(sub string, c store.Content) string {
 	if n, err := phone.Parse(c.Phone); err == nil {
-		if k, err := h.Keys.Index(n); err == nil && k == sub {
-			p, _ := h.Keys.Pseudonym(n)
+		if k, p, err := h.Keys.ForPhone(n); err == nil && k == sub {
 			return p
 		}
 	}
 	if c.UserID != "" {
-		if k, err := h.Keys.UserIndex(c.UserID); err == nil && k == sub {
-			p, _ := h.Keys.UserPseudonym(c.UserID)
+		if k, p, err := h.Keys.ForUser(c.UserID); err == nil && k == sub {
 			return p
 		}
 	}

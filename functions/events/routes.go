@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -56,28 +53,13 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return httpapi.ErrorResponse(err), httpapi.Internal(err)
 	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return httpapi.ErrorResponse(errInvalidRequest), nil
-		}
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.ErrorResponse(errInvalidRequest), nil
 	}
 	resp, err := serve(ctx, req, p, body)
 	if err != nil {
 		return httpapi.ErrorResponse(err), httpapi.Internal(err)
 	}
 	return resp, nil
-}
-
-// strict decodes exactly one JSON value into v, refusing unknown fields.
-func strict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }

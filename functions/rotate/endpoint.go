@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/signature"
@@ -76,7 +77,7 @@ func testEndpoint(ctx context.Context, h *Handler, r *rotation) error {
 // pendingDocument returns the raw AWSPENDING value of the rotation's
 // version, for a parser that refuses unknown fields.
 func pendingDocument(ctx context.Context, h *Handler, r *rotation) ([]byte, error) {
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	out, err := h.SM.GetSecretValue(cctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.arn),
 		VersionId: aws.String(r.token), VersionStage: aws.String(secrets.StagePending)})

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/metrics"
 	"github.com/waguard/waguard/shared/secrets"
 )
@@ -45,9 +46,6 @@ type secretsManager interface {
 }
 
 var _ secretsManager = (*secretsmanager.Client)(nil)
-
-// callTimeout bounds each Secrets Manager or provider call.
-const callTimeout = 10 * time.Second
 
 // Handler runs rotation steps. It is safe for concurrent use and holds no
 // request data.
@@ -139,7 +137,7 @@ func (h *Handler) begin(ctx context.Context, ev Event) (*rotation, bool, error) 
 	if ev.SecretId == "" || ev.ClientRequestToken == "" {
 		return nil, false, errors.New("rotate: event lacks SecretId or ClientRequestToken")
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	d, err := h.SM.DescribeSecret(cctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretId)})
 	if err != nil {
@@ -191,7 +189,7 @@ func (g versionGetter) GetSecretValue(ctx context.Context, in *secretsmanager.Ge
 	if g.version != "" {
 		in.VersionId = aws.String(g.version)
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	return g.sm.GetSecretValue(ctx, in, opts...)
 }
@@ -214,7 +212,7 @@ func (h *Handler) finish(ctx context.Context, r *rotation) error {
 		h.Metrics.Add(metrics.AuditWriteFailures, 1)
 		return fmt.Errorf("rotate: secret %s: audit before finishing: %w", r.name, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	_, err = h.SM.UpdateSecretVersionStage(cctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId: aws.String(r.arn), VersionStage: aws.String(secrets.StageCurrent),

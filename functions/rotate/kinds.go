@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/endpoint"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/signature"
@@ -78,7 +79,7 @@ func createWith(ctx context.Context, h *Handler, r *rotation, set func() (map[st
 	if err != nil {
 		return fmt.Errorf("rotate: secret %s: encode: %w", r.name, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	_, err = h.SM.PutSecretValue(cctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.arn),
 		ClientRequestToken: aws.String(r.token), SecretString: aws.String(string(b)),
@@ -92,7 +93,7 @@ func createWith(ctx context.Context, h *Handler, r *rotation, set func() (map[st
 // rawDocument returns the AWSCURRENT JSON document field by field, so
 // that fields the rotation does not change are kept as they are.
 func rawDocument(ctx context.Context, h *Handler, r *rotation) (map[string]json.RawMessage, error) {
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	out, err := h.SM.GetSecretValue(cctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.arn),
 		VersionId: aws.String(r.current)})
@@ -167,7 +168,7 @@ func mustPending(ctx context.Context, h *Handler, r *rotation) (secrets.Fields, 
 // (secrets.Store.Accepted); the new key is accepted from createSecret on.
 func createAPIClient(ctx context.Context, h *Handler, r *rotation) error {
 	return createWith(ctx, h, r, func() (map[string]string, error) {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 		defer cancel()
 		out, err := h.SM.GetRandomPassword(cctx, &secretsmanager.GetRandomPasswordInput{
 			PasswordLength: aws.Int64(48), ExcludePunctuation: aws.Bool(true)})

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/whatsapp"
 )
@@ -36,7 +37,7 @@ func (p ProviderCheck) check(ctx context.Context, token string) error {
 	if err != nil {
 		return fmt.Errorf("provider check: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := deadline.For(ctx, deadline.Provider)
 	defer cancel()
 	err = c.MarkRead(ctx, probeMessageID)
 	var api *whatsapp.APIError
@@ -109,7 +110,7 @@ func createFromNext(ctx context.Context, h *Handler, r *rotation, field string,
 	if f, found, err := pending(ctx, h, r); err != nil || !found || !f.Get(field).Equal([]byte(next[field])) {
 		return err // the pending value came from elsewhere: NEXT waits for a later rotation
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	if _, err := h.SM.UpdateSecretVersionStage(cctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(r.arn),
 		VersionStage: aws.String(StageNext), RemoveFromVersionId: aws.String(nextID)}); err != nil {
@@ -122,7 +123,7 @@ func createFromNext(ctx context.Context, h *Handler, r *rotation, field string,
 // ID, or nil when nothing is staged. The value must be a JSON object of
 // strings with a non-empty field.
 func stagedNext(ctx context.Context, h *Handler, r *rotation, field string) (map[string]string, string, error) {
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	out, err := h.SM.GetSecretValue(cctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.arn), VersionStage: aws.String(StageNext)})
 	var nf *smtypes.ResourceNotFoundException

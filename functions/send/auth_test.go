@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/shared/apiauth"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
@@ -128,7 +129,8 @@ func TestRequestInProgress(t *testing.T) {
 	e := newEnv(t)
 	to := number(t)
 	e.grant(t, to, "marketing")
-	injectFault(t, e, to, map[string]any{"delay_ms": 8000})
+	// Slow, but within the provider call's own timeout (shared/deadline).
+	injectFault(t, e, to, map[string]any{"delay_ms": (deadline.Provider.Timeout() - 500*time.Millisecond).Milliseconds()})
 	key := "slow-" + randomHex(6)
 	first := make(chan int, 1)
 	go func() {

@@ -63,7 +63,7 @@ func validConsent(r consentRequest) bool {
 // suppression alone, so a later send answers consent_required.
 func (h *Handler) postConsent(ctx context.Context, req events.APIGatewayV2HTTPRequest, p apiauth.Principal, body []byte) (httpapi.Response, error) {
 	var r consentRequest
-	if err := strictJSON(body, &r); err != nil || !validConsent(r) {
+	if err := httpapi.Decode(body, &r); err != nil || !validConsent(r) {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	who, err := parseWho(r.Phone, r.UserID)
@@ -116,7 +116,7 @@ func (h *Handler) queryConsents(ctx context.Context, req events.APIGatewayV2HTTP
 		Phone  string `json:"phone,omitempty"`
 		UserID string `json:"user_id,omitempty"`
 	}
-	if err := strictJSON(body, &r); err != nil {
+	if err := httpapi.Decode(body, &r); err != nil {
 		return httpapi.Response{}, errInvalidRequest
 	}
 	who, err := parseWho(r.Phone, r.UserID)

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/waguard/waguard/shared/httpapi"
 )
 
 // TestValidConsent is the rule for consent bodies, without the stack.
@@ -59,7 +61,7 @@ func FuzzConsentBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r consentRequest
-		if strictJSON(b, &r) != nil || !validConsent(r) {
+		if httpapi.Decode(b, &r) != nil || !validConsent(r) {
 			return
 		}
 		if r.Action == "grant" && r.Notice == "" && r.PolicyVersion == "" {

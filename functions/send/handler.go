@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"time"
@@ -77,7 +76,7 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return httpapi.ErrorResponse(err), p, httpapi.Internal(err)
 	}
-	body, err := requestBody(req)
+	body, err := httpapi.Body(req)
 	if err != nil {
 		return httpapi.ErrorResponse(errInvalidRequest), p, nil
 	}
@@ -86,13 +85,6 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return httpapi.ErrorResponse(err), p, httpapi.Internal(err)
 	}
 	return resp, p, nil
-}
-
-func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
-	if req.IsBase64Encoded {
-		return base64.StdEncoding.DecodeString(req.Body)
-	}
-	return []byte(req.Body), nil
 }
 
 // done logs the invocation's one summary line and flushes metrics.

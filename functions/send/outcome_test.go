@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/secrets"
@@ -198,7 +199,10 @@ func TestLostOutcomeIsNotResent(t *testing.T) {
 	var down atomic.Bool
 	first := faultyHandler(t, e, &down, true)
 	key := "lost-outcome-" + to[1:]
-	if status, out, _ := callWithin(t, first, 2*time.Second, e.key, template(to, "transactional"), key); status != 202 {
+	// 2 s of the invocation for the send, and the provider call's reserve
+	// (shared/deadline) to record it.
+	invocation := 2*time.Second + deadline.Provider.Reserve()
+	if status, out, _ := callWithin(t, first, invocation, e.key, template(to, "transactional"), key); status != 202 {
 		t.Fatalf("send = %d %v, want 202", status, out)
 	}
 	down.Store(false)
@@ -206,7 +210,7 @@ func TestLostOutcomeIsNotResent(t *testing.T) {
 	if status != 409 && !(status == 502 && code(out) == "provider_error") {
 		t.Errorf("retry within the lease = %d %v, want 409 request_in_progress (or 502 once the lease passed)", status, out)
 	}
-	time.Sleep(2 * time.Second) // the first invocation's deadline, and so its lease, has passed
+	time.Sleep(invocation) // the first invocation's deadline, and so its lease, has passed
 	status, out, hdr := callWithin(t, e.h, 10*time.Second, e.key, template(to, "transactional"), key)
 	if status != 502 || code(out) != "provider_error" || hdr["Idempotent-Replayed"] != "" {
 		t.Errorf("retry after the lease = %d %v %v, want 502 provider_error", status, out, hdr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
@@ -50,7 +49,7 @@ type recipient struct {
 // computed over.
 func parseMessage(body []byte) (messageRequest, recipient, []byte, error) {
 	var r messageRequest
-	if err := strictJSON(body, &r); err != nil {
+	if err := httpapi.Decode(body, &r); err != nil {
 		return r, recipient{}, nil, errInvalidRequest
 	}
 	if !purposes[r.Purpose] || (r.Text == nil) == (r.Template == nil) {
@@ -92,17 +91,4 @@ func parseWho(phoneNumber, userID string) (subject.Who, error) {
 // {"code": …} language object is built by the client.
 func (r messageRequest) template() whatsapp.Template {
 	return whatsapp.Template{Name: r.Template.Name, Language: r.Template.Language, Components: r.Template.Components}
-}
-
-// strictJSON decodes exactly one JSON object, refusing unknown fields.
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }

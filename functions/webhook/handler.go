@@ -62,10 +62,16 @@ type outcome struct {
 	ConfirmationsIgnored int `json:"-"`
 }
 
-var (
-	errUnavailable = httpapi.Error(http.StatusServiceUnavailable, "dependency_unavailable", "a dependency is unavailable; retry later")
-	errForbidden   = httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed")
-)
+// The webhook's fixed refusals. Each is a function, not a value, so that
+// every answer gets its own Headers map: concurrent invocations never
+// share one (TestResponsesOwnTheirHeaders).
+func errUnavailable() httpapi.Response {
+	return httpapi.Error(http.StatusServiceUnavailable, "dependency_unavailable", "a dependency is unavailable; retry later")
+}
+
+func errForbidden() httpapi.Response {
+	return httpapi.Error(http.StatusForbidden, "verification_failed", "verification failed")
+}
 
 // Handle routes one API Gateway HTTP API request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -78,7 +84,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest, out *outcome) (httpapi.Response, error) {
 	blocked, retry, err := h.Flood.Blocked(ctx, req.RequestContext.HTTP.SourceIP)
 	if err != nil {
-		return errUnavailable, err
+		return errUnavailable(), err
 	}
 	if blocked {
 		return httpapi.RetryAfter(httpapi.Error(http.StatusTooManyRequests, "rate_limited", "too many failed requests from this source"), retry), nil
@@ -100,11 +106,11 @@ func (h *Handler) verify(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	q := req.QueryStringParameters
 	sec, err := h.Secrets.Get(ctx, h.Config.MetaSecretID, secrets.StageCurrent)
 	if err != nil {
-		return errUnavailable, err
+		return errUnavailable(), err
 	}
 	token := sec.Get("verify_token")
 	if !token.Equal([]byte(q["hub.verify_token"])) || q["hub.mode"] != "subscribe" || q["hub.challenge"] == "" {
-		return errForbidden, nil
+		return errForbidden(), nil
 	}
 	return httpapi.Text(http.StatusOK, q["hub.challenge"]), nil
 }
@@ -126,7 +132,9 @@ func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, bool) {
 	return b, len(b) <= limit
 }
 
-var errTooLarge = httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "the payload is larger than allowed")
+func errTooLarge() httpapi.Response {
+	return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "the payload is larger than allowed")
+}
 
 // done logs the one summary line of the invocation and flushes metrics.
 func (h *Handler) done(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp httpapi.Response, out outcome, err error) {

@@ -15,11 +15,18 @@ import (
 	"github.com/waguard/waguard/shared/whatsapp"
 )
 
-var (
-	errBadSignature = httpapi.Error(http.StatusUnauthorized, "invalid_signature", "the request signature is missing or invalid")
-	errStale        = httpapi.Error(http.StatusUnauthorized, "stale_timestamp", "the request timestamp is outside the allowed window")
-	errMalformed    = httpapi.Error(http.StatusBadRequest, "malformed_payload", "the payload is not a valid webhook event")
-)
+// Refusals of a delivery, each answer with its own Headers map.
+func errBadSignature() httpapi.Response {
+	return httpapi.Error(http.StatusUnauthorized, "invalid_signature", "the request signature is missing or invalid")
+}
+
+func errStale() httpapi.Response {
+	return httpapi.Error(http.StatusUnauthorized, "stale_timestamp", "the request timestamp is outside the allowed window")
+}
+
+func errMalformed() httpapi.Response {
+	return httpapi.Error(http.StatusBadRequest, "malformed_payload", "the payload is not a valid webhook event")
+}
 
 // postMeta receives Meta's signed event deliveries: size check, signature
 // over the exact raw body (current, pending and, within the overlap,
@@ -27,31 +34,31 @@ var (
 func (h *Handler) postMeta(ctx context.Context, req events.APIGatewayV2HTTPRequest, out *outcome) (httpapi.Response, error) {
 	body, ok := h.rawBody(req)
 	if !ok {
-		return errTooLarge, nil
+		return errTooLarge(), nil
 	}
 	keys, err := h.secretKeys(ctx, h.Config.MetaSecretID)
 	if err != nil {
-		return errUnavailable, err
+		return errUnavailable(), err
 	}
 	if err := signature.VerifyMeta(body, req.Headers[signature.HeaderMeta], keys...); err != nil {
 		// A secret rotated in moments ago may not be cached yet: read once
 		// more (Refresh allows it at most every few seconds per secret).
 		if !h.Secrets.Refresh(h.Config.MetaSecretID) {
-			return h.rejected(ctx, req, errBadSignature, "invalid_signature")
+			return h.rejected(ctx, req, errBadSignature(), "invalid_signature")
 		}
 		if keys, err = h.secretKeys(ctx, h.Config.MetaSecretID); err != nil {
-			return errUnavailable, err
+			return errUnavailable(), err
 		}
 		if signature.VerifyMeta(body, req.Headers[signature.HeaderMeta], keys...) != nil {
-			return h.rejected(ctx, req, errBadSignature, "invalid_signature")
+			return h.rejected(ctx, req, errBadSignature(), "invalid_signature")
 		}
 	}
 	env, err := whatsapp.Parse(body)
 	if err != nil {
-		return errMalformed, nil
+		return errMalformed(), nil
 	}
 	if err := h.process(ctx, req, "meta", whatsapp.Events(env), out); err != nil {
-		return errUnavailable, err
+		return errUnavailable(), err
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
 }
@@ -86,7 +93,7 @@ func (h *Handler) rejected(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return resp, err
 	}
-	if n != 1 && n != floodLimit+1 {
+	if !h.Flood.Audited(n) {
 		return resp, nil
 	}
 	_, err = h.Audit.Append(ctx, audit.Event{Type: audit.EventWebhookValidationFailed,
@@ -95,6 +102,3 @@ func (h *Handler) rejected(ctx context.Context, req events.APIGatewayV2HTTPReque
 			"failures_this_minute": strconv.Itoa(n)}})
 	return resp, err
 }
-
-// floodLimit is floodguard's default: the 21st failure in a minute blocks.
-const floodLimit = 20

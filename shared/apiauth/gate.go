@@ -31,9 +31,6 @@ var (
 	errScope           = &httpapi.Problem{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "the API key does not allow this operation"}
 )
 
-// floodLimit is floodguard's default: the 21st failure in a minute blocks.
-const floodLimit = 20
-
 // Check authenticates req for scope. It returns a *httpapi.Problem for a
 // refusal (429, 401, 403) and any other error when a dependency failed
 // (the caller answers 503).
@@ -66,7 +63,7 @@ func (g *Gate) failed(ctx context.Context, req events.APIGatewayV2HTTPRequest, i
 	if err != nil {
 		return err
 	}
-	if n == 1 || n == floodLimit+1 {
+	if g.Flood.Audited(n) {
 		if _, err := g.Audit.Append(ctx, audit.Event{Type: audit.EventAuthFailed, Actor: audit.Actor{Caller: "unknown"},
 			RequestID: req.RequestContext.RequestID, Details: map[string]string{"route": req.RouteKey,
 				"source": g.Flood.Source(ip), "failures_this_minute": strconv.Itoa(n)}}); err != nil {

@@ -138,6 +138,27 @@ func (k *Keys) UserPseudonym(bsuid string) (string, error) {
 	return k.pseudonym.sum(userPseudonymLabel, "", bsuid), nil
 }
 
+// ForPhone returns both keys of n: its blind index ([Keys.Index]) and
+// its audit pseudonym ([Keys.Pseudonym]), which every caller that
+// identifies a person needs together. It returns an error only for the
+// zero Number.
+func (k *Keys) ForPhone(n e164.Number) (index, pseudonym string, err error) {
+	if n.IsZero() {
+		return "", "", errZero
+	}
+	return k.index.sum(indexLabel, "", n.E164()), k.pseudonym.sum(pseudonymLabel, "", n.E164()), nil
+}
+
+// ForUser returns both keys of a business-scoped user id: its blind
+// index ([Keys.UserIndex]) and its audit pseudonym
+// ([Keys.UserPseudonym]). It returns an error only for an empty id.
+func (k *Keys) ForUser(bsuid string) (index, pseudonym string, err error) {
+	if bsuid == "" {
+		return "", "", errZero
+	}
+	return k.index.sum(userIndexLabel, "", bsuid), k.pseudonym.sum(userPseudonymLabel, "", bsuid), nil
+}
+
 // Lookup returns the keyed hash of a provider identifier id of the given
 // kind, such as [KindWAMID], for deduplication and status lookups. Kinds
 // separate domains: the same id under two kinds gives unrelated results.

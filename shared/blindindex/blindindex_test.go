@@ -265,3 +265,25 @@ func BenchmarkLookup(b *testing.B) {
 		_ = k.Lookup(KindWAMID, id)
 	}
 }
+
+// TestForPhoneAndUser: the pair is the vectors' index and pseudonym,
+// with one error for a missing identifier.
+func TestForPhoneAndUser(t *testing.T) {
+	k, v := loadVectors(t)
+	for _, tc := range v.Numbers {
+		if idx, ps, err := k.ForPhone(mustParse(t, tc.E164)); err != nil || idx != tc.Index || ps != tc.Pseudonym {
+			t.Errorf("ForPhone(%s) = %q, %q, %v; want %q, %q, nil", tc.E164, idx, ps, err, tc.Index, tc.Pseudonym)
+		}
+	}
+	for _, tc := range v.Users {
+		if idx, ps, err := k.ForUser(tc.BSUID); err != nil || idx != tc.Index || ps != tc.Pseudonym {
+			t.Errorf("ForUser(%s) = %q, %q, %v; want %q, %q, nil", tc.BSUID, idx, ps, err, tc.Index, tc.Pseudonym)
+		}
+	}
+	if idx, ps, err := k.ForPhone(phone.Number{}); err == nil || idx != "" || ps != "" {
+		t.Errorf("ForPhone(zero) = %q, %q, %v; want an error and nothing", idx, ps, err)
+	}
+	if idx, ps, err := k.ForUser(""); err == nil || idx != "" || ps != "" {
+		t.Errorf("ForUser(\"\") = %q, %q, %v; want an error and nothing", idx, ps, err)
+	}
+}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/blindindex"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/envelope"
 	"github.com/waguard/waguard/shared/floodguard"
 	"github.com/waguard/waguard/shared/metrics"
@@ -247,12 +248,14 @@ func Load(ctx context.Context, getenv func(string) string, function string, opts
 // Load builds the SDK clients from the default configuration (credentials,
 // region and AWS_ENDPOINT_URL_* from the environment, which the SDK reads;
 // opts add to it, as tests add a call counter) and then the core, under
-// ctx.
+// ctx. Every call of the clients gets its own deadline under the
+// invocation's (shared/deadline).
 func (cfg Config) Load(ctx context.Context, function string, opts ...func(*config.LoadOptions) error) (*Core, Clients, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, Clients{}, fmt.Errorf("coldstart: aws config: %w", err)
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, deadline.AWS)
 	c := Clients{Config: awsCfg, DynamoDB: dynamodb.NewFromConfig(awsCfg), KMS: kms.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
 	core, err := cfg.Build(ctx, c, function)
 	return core, c, err

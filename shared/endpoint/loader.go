@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/events"
 	"github.com/waguard/waguard/shared/secrets"
 )
@@ -28,7 +29,6 @@ const (
 	// retryPeriod replaces RefreshPeriod after a load in which an
 	// endpoint could not be read, so it is tried again soon.
 	retryPeriod = 5 * time.Second
-	callTimeout = 5 * time.Second
 	pageSize    = 100
 	maxPages    = 20 // 2,000 secrets under the prefix
 	parallel    = 8  // concurrent reads
@@ -175,7 +175,7 @@ func (l *Loader) list(ctx context.Context) ([]listed, error) {
 		if page == maxPages {
 			return nil, fmt.Errorf("list endpoints: more than %d secrets under the prefix", maxPages*pageSize)
 		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 		res, err := l.sm.ListSecrets(cctx, in)
 		cancel()
 		if err != nil {
@@ -238,7 +238,7 @@ func (l *Loader) readOne(ctx context.Context, s listed) entry {
 	if !ValidName(s.name) {
 		return entry{version: s.version, err: invalid("name must be 1-64 letters, digits, '-' or '_'")}
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := deadline.For(ctx, deadline.SecretsManager)
 	defer cancel()
 	res, err := l.sm.GetSecretValue(cctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn), VersionStage: aws.String(secrets.StageCurrent)})
 	var nf *types.ResourceNotFoundException

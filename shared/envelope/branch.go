@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/waguard/waguard/shared/deadline"
 )
 
 // branchPurpose is the encryption context purpose the IAM policies in
@@ -242,7 +244,7 @@ func (e *Envelope) putActive(ctx context.Context, version, prev int) (bool, erro
 // wrapped; if the version already exists it unwraps the stored one.
 func (e *Envelope) createBranch(ctx context.Context, version int) (*aesKey, error) {
 	e.stats.kmsGenerate.Add(1)
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := deadline.Within(ctx, deadline.KMS, e.cfg.CallTimeout)
 	out, err := e.kms.GenerateDataKey(cctx, &kms.GenerateDataKeyInput{
 		KeyId:             &e.cfg.KeyID,
 		KeySpec:           kmstypes.DataKeySpecAes256,
@@ -282,7 +284,7 @@ func (e *Envelope) loadBranch(ctx context.Context, version int) (*aesKey, error)
 		return nil, fmt.Errorf("read branch key: %w", err)
 	}
 	e.stats.kmsDecrypt.Add(1)
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := deadline.Within(ctx, deadline.KMS, e.cfg.CallTimeout)
 	defer cancel()
 	out, err := e.kms.Decrypt(cctx, &kms.DecryptInput{
 		CiphertextBlob:    wrapped,

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/waguard/waguard/shared/deadline"
 )
 
 // ErrDecrypt is the one error Decrypt returns for a ciphertext that is
@@ -183,7 +185,7 @@ func (e *Envelope) DeleteSubjectKey(ctx context.Context, subject string) error {
 	// started before the delete from caching the deleted key.
 	e.deletes.Add(1)
 	e.subjects.remove(subject)
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := deadline.Within(ctx, deadline.DynamoDB, e.cfg.CallTimeout)
 	defer cancel()
 	_, err := e.db.DeleteItem(cctx, &dynamodb.DeleteItemInput{
 		TableName: &e.cfg.KeysTable,

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/deadline"
 )
 
 // Keys table layout (docs/data-model.md).
@@ -79,7 +81,7 @@ func isConditionFailed(err error) bool {
 // getItem reads a keys table item with a strongly consistent read; a
 // missing item is errNoItem.
 func (e *Envelope) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := deadline.Within(ctx, deadline.DynamoDB, e.cfg.CallTimeout)
 	defer cancel()
 	out, err := e.db.GetItem(cctx, &dynamodb.GetItemInput{
 		TableName:      &e.cfg.KeysTable,
@@ -98,7 +100,7 @@ func (e *Envelope) getItem(ctx context.Context, pk, sk string) (map[string]types
 // putIfAbsent runs a conditional put and reports whether it won; losing
 // the condition is not an error.
 func (e *Envelope) putIfAbsent(ctx context.Context, in *dynamodb.PutItemInput, what string) (bool, error) {
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := deadline.Within(ctx, deadline.DynamoDB, e.cfg.CallTimeout)
 	defer cancel()
 	_, err := e.db.PutItem(cctx, in)
 	switch {

@@ -60,6 +60,20 @@ type reading struct {
 	at       time.Time
 }
 
+// DefaultLimit is the most failures a source may make in a minute: the
+// 21st is blocked.
+const DefaultLimit = 20
+
+// Audited reports whether the nth failure of a source in a minute is
+// one to audit, given the guard's limit: the first, and the one that
+// crosses the limit. So a flood costs two audit events per source and
+// minute, however long it lasts.
+func Audited(n, limit int) bool { return n == 1 || n == limit+1 }
+
+// Audited reports whether the nth failure ([Guard.RecordFailure]) of a
+// source in a minute is one to audit ([Audited] with this guard's limit).
+func (g *Guard) Audited(n int) bool { return Audited(n, g.limit) }
+
 // maxSeen bounds the readings an instance keeps.
 const maxSeen = 4096
 
@@ -71,7 +85,8 @@ type Config struct {
 	Key []byte
 	// Scope separates counters ("webhook", "api").
 	Scope string
-	// Limit is the most failures allowed in a minute (default 20).
+	// Limit is the most failures allowed in a minute (default
+	// [DefaultLimit]).
 	Limit int
 	// Fresh is how long this instance trusts a reading below the limit
 	// before reading the counter again (default 1 s; negative: always
@@ -84,7 +99,7 @@ type Config struct {
 // New returns a guard over db.
 func New(db table, c Config) *Guard {
 	if c.Limit <= 0 {
-		c.Limit = 20
+		c.Limit = DefaultLimit
 	}
 	if c.Now == nil {
 		c.Now = time.Now

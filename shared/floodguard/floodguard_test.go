@@ -378,3 +378,26 @@ func TestMalformedCounterFailsClosed(t *testing.T) {
 		t.Errorf("Blocked with a malformed count = %v, nil; want an error", blocked)
 	}
 }
+
+func TestAudited(t *testing.T) {
+	for _, tc := range []struct {
+		n, limit int
+		want     bool
+	}{
+		{1, DefaultLimit, true},
+		{2, DefaultLimit, false},
+		{DefaultLimit, DefaultLimit, false},
+		{DefaultLimit + 1, DefaultLimit, true},
+		{DefaultLimit + 2, DefaultLimit, false},
+		{1, 5, true},
+		{6, 5, true},
+		{21, 5, false},
+	} {
+		if got := Audited(tc.n, tc.limit); got != tc.want {
+			t.Errorf("Audited(%d, %d) = %v, want %v", tc.n, tc.limit, got, tc.want)
+		}
+	}
+	if g := New(nil, Config{}); !g.Audited(DefaultLimit+1) || g.Audited(DefaultLimit) {
+		t.Errorf("New(default).Audited: want the %dth failure audited, not the %dth", DefaultLimit+1, DefaultLimit)
+	}
+}

@@ -8,8 +8,11 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"strconv"
 
@@ -116,6 +119,36 @@ func Internal(err error) error {
 		return nil
 	}
 	return err
+}
+
+// Body returns a request's body as the client sent it: API Gateway
+// passes a binary body base64-encoded (IsBase64Encoded). The error is
+// for a body that does not decode (the caller answers 400).
+func Body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if req.IsBase64Encoded {
+		return base64.StdEncoding.DecodeString(req.Body)
+	}
+	return []byte(req.Body), nil
+}
+
+// ErrTrailingData is returned by [Decode] for a body with more after its
+// JSON value.
+var ErrTrailingData = errors.New("httpapi: data after the JSON value")
+
+// Decode decodes a request body that must be exactly one JSON value into
+// v, refusing fields v does not have and anything after the value but
+// white space ([ErrTrailingData]). encoding/json's errors may quote the
+// body: callers answer with a fixed refusal, never the error's text.
+func Decode(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ErrTrailingData
+	}
+	return nil
 }
 
 // PageBudget is the most bytes the items of one paged answer (an export's

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/waguard/waguard/shared/deadline"
 )
 
 // Condition expressions, one per kind of write.
@@ -285,7 +287,7 @@ func (s *Store) CompleteLost(ref string, r Response) (types.TransactWriteItem, e
 func (l *Lease) Release(ctx context.Context) error {
 	in := &dynamodb.DeleteItemInput{TableName: &l.s.tableName, Key: itemKey(l.pk)}
 	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = l.owned()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.s.callTimeout)
+	ctx, cancel := deadline.Within(context.WithoutCancel(ctx), deadline.DynamoDB, l.s.callTimeout)
 	defer cancel()
 	_, err := l.s.db.DeleteItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
@@ -304,7 +306,7 @@ func (l *Lease) owned() (*string, map[string]string, map[string]types.AttributeV
 
 // put runs one conditional PutItem; a failed condition gives errTaken.
 func (s *Store) put(ctx context.Context, in *dynamodb.PutItemInput) error {
-	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	ctx, cancel := deadline.Within(ctx, deadline.DynamoDB, s.callTimeout)
 	defer cancel()
 	_, err := s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
@@ -316,7 +318,7 @@ func (s *Store) put(ctx context.Context, in *dynamodb.PutItemInput) error {
 
 // get reads the record with a consistent read; nil when there is none.
 func (s *Store) get(ctx context.Context, pk string) (*record, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	ctx, cancel := deadline.Within(ctx, deadline.DynamoDB, s.callTimeout)
 	defer cancel()
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tableName, Key: itemKey(pk), ConsistentRead: aws.Bool(true)})
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/waguard/waguard/shared/audit"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/ids"
 	"github.com/waguard/waguard/shared/provider"
 	"github.com/waguard/waguard/shared/store"
@@ -158,8 +159,8 @@ func (s *Sender) Call(ctx context.Context, m *Message) (provider.Result, error) 
 			return res, err
 		}
 		sleep := time.Duration(mrand.Int64N(int64(wait))) + wait/2
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sleep+2*time.Second {
-			return res, err // keep a reserve to answer and record
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sleep+deadline.Provider.Reserve() {
+			return res, err // keep the reserve to record the outcome and answer
 		}
 		select {
 		case <-ctx.Done():

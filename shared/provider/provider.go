@@ -28,6 +28,7 @@ import (
 	"net/http"
 
 	"github.com/waguard/waguard/shared/bsuid"
+	"github.com/waguard/waguard/shared/deadline"
 	"github.com/waguard/waguard/shared/phone/e164"
 	"github.com/waguard/waguard/shared/secrets"
 	"github.com/waguard/waguard/shared/whatsapp"
@@ -92,20 +93,27 @@ func (r Recipient) wire() string {
 // *whatsapp.APIError (wrapped); a Secrets Manager failure wraps
 // [ErrCredentials].
 func (s *Sender) SendText(ctx context.Context, r Recipient, text string, opts ...whatsapp.SendOption) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendText(ctx, r.wire(), text, opts...) })
+	return s.send(ctx, func(ctx context.Context, c *whatsapp.Client) (string, error) {
+		return c.SendText(ctx, r.wire(), text, opts...)
+	})
 }
 
 // SendTemplate sends a template message to r.
 func (s *Sender) SendTemplate(ctx context.Context, r Recipient, t whatsapp.Template, opts ...whatsapp.SendOption) (Result, error) {
-	return s.send(ctx, func(c *whatsapp.Client) (string, error) { return c.SendTemplate(ctx, r.wire(), t, opts...) })
+	return s.send(ctx, func(ctx context.Context, c *whatsapp.Client) (string, error) {
+		return c.SendTemplate(ctx, r.wire(), t, opts...)
+	})
 }
 
-func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, error)) (Result, error) {
+// call is one request to the provider with a client built for a token.
+type call func(context.Context, *whatsapp.Client) (string, error)
+
+func (s *Sender) send(ctx context.Context, call call) (Result, error) {
 	creds, err := s.secrets.Get(ctx, s.cfg.SecretID, secrets.StageCurrent)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
-	res, err := s.attempt(creds, call)
+	res, err := s.attempt(ctx, creds, call)
 	if !refused(err) {
 		return res, err
 	}
@@ -118,26 +126,32 @@ func (s *Sender) send(ctx context.Context, call func(*whatsapp.Client) (string, 
 	if ferr != nil || fresh.Get("primary").Equal(creds.Get("primary").Reveal()) {
 		return res, err
 	}
-	return s.attempt(fresh, call)
+	return s.attempt(ctx, fresh, call)
 }
 
 // attempt calls with the primary token and, if Meta refuses it, with the
 // fallback.
-func (s *Sender) attempt(creds secrets.Fields, call func(*whatsapp.Client) (string, error)) (Result, error) {
-	id, err := s.with(creds.Get("primary"), call)
+func (s *Sender) attempt(ctx context.Context, creds secrets.Fields, call call) (Result, error) {
+	id, err := s.with(ctx, creds.Get("primary"), call)
 	if !refused(err) || creds.Get("fallback").Empty() {
 		return Result{ProviderID: id}, err
 	}
-	id, err = s.with(creds.Get("fallback"), call)
+	id, err = s.with(ctx, creds.Get("fallback"), call)
 	return Result{ProviderID: id, UsedFallback: err == nil}, err
 }
 
-func (s *Sender) with(token secrets.Value, call func(*whatsapp.Client) (string, error)) (string, error) {
+// with makes the call with token, under the provider's call deadline
+// (shared/deadline): it ends with the reserve to record its outcome
+// still left in ctx, and is not made (nothing is sent) when ctx has no
+// more than that reserve left.
+func (s *Sender) with(ctx context.Context, token secrets.Value, call call) (string, error) {
 	c, err := s.cfg.Client(string(token.Reveal()))
 	if err != nil {
 		return "", fmt.Errorf("provider client: %w: %w", whatsapp.ErrNotSent, err)
 	}
-	return call(c)
+	ctx, cancel := deadline.For(ctx, deadline.Provider)
+	defer cancel()
+	return call(ctx, c)
 }
 
 // refused reports whether the provider refused the token itself (401 or

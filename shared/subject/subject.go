@@ -23,10 +23,8 @@ import (
 
 // keys derives keyed hashes; *blindindex.Keys satisfies it.
 type keys interface {
-	Index(n phone.Number) (string, error)
-	Pseudonym(n phone.Number) (string, error)
-	UserIndex(id string) (string, error)
-	UserPseudonym(id string) (string, error)
+	ForPhone(n phone.Number) (index, pseudonym string, err error)
+	ForUser(id string) (index, pseudonym string, err error)
 }
 
 // identities is what the store knows of identifiers; *store.Store
@@ -111,9 +109,8 @@ var ErrNobody = errors.New("subject: no identifier")
 func (f *Finder) Identifiers(w Who) ([]store.Identifier, error) {
 	var out []store.Identifier
 	if !w.Phone.IsZero() {
-		k, err1 := f.keys.Index(w.Phone)
-		p, err2 := f.keys.Pseudonym(w.Phone)
-		if err := errors.Join(err1, err2); err != nil {
+		k, p, err := f.keys.ForPhone(w.Phone)
+		if err != nil {
 			return nil, fmt.Errorf("subject: %w", err)
 		}
 		out = append(out, store.Identifier{ID: identity.ID{Kind: identity.KindPhone, Key: k, Pseudonym: p}, Value: w.Phone.E164()})
@@ -134,9 +131,8 @@ func (f *Finder) Identifiers(w Who) ([]store.Identifier, error) {
 		if u.id.IsZero() {
 			continue
 		}
-		k, err1 := f.keys.UserIndex(u.id.Reveal())
-		p, err2 := f.keys.UserPseudonym(u.id.Reveal())
-		if err := errors.Join(err1, err2); err != nil {
+		k, p, err := f.keys.ForUser(u.id.Reveal())
+		if err != nil {
 			return nil, fmt.Errorf("subject: %w", err)
 		}
 		out = append(out, store.Identifier{ID: identity.ID{Kind: u.kind, Key: k, Pseudonym: p}, Value: u.id.Reveal()})

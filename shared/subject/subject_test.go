@@ -69,12 +69,13 @@ func TestParse(t *testing.T) {
 
 func TestFind(t *testing.T) {
 	k := keys(t)
-	n, _ := phone.Parse("+12025550142")
-	u, _ := bsuid.Parse("US.13491208655302741918")
-	pk, _ := k.Index(n)
-	uk, _ := k.UserIndex(u.Reveal())
-	pp, _ := k.Pseudonym(n)
-	up, _ := k.UserPseudonym(u.Reveal())
+	n, err1 := phone.Parse("+12025550142")
+	u, err2 := bsuid.Parse("US.13491208655302741918")
+	pk, pp, err3 := k.ForPhone(n)
+	uk, up, err4 := k.ForUser(u.Reveal())
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		t.Fatalf("test identifiers: %v", err)
+	}
 	tests := []struct {
 		name      string
 		who       subject.Who

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waguard/waguard/shared/bsuid"
+	"github.com/waguard/waguard/shared/deadline"
 )
 
 // Graph API defaults for [NewClient].
@@ -78,16 +79,18 @@ func NewClient(token, phoneNumberID string) (*Client, error) {
 }
 
 // NewHTTPClient returns the HTTP client [NewClient] uses: TLS 1.2 or
-// later, 5 s to connect and to handshake, 10 s to the response headers,
-// 15 s overall, and no redirects (Graph does not redirect; following one
-// could carry the token elsewhere).
+// later, 5 s to connect and to handshake, and the provider's call
+// timeout (shared/deadline, 7.5 s) to the response headers and overall, so
+// that a call leaves its caller time to record the outcome; and no
+// redirects (Graph does not redirect; following one could carry the
+// token elsewhere).
 func NewHTTPClient() *http.Client {
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
+		ResponseHeaderTimeout: deadline.Provider.Timeout(),
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConns:          10,
@@ -95,7 +98,7 @@ func NewHTTPClient() *http.Client {
 	}
 	return &http.Client{
 		Transport:     t,
-		Timeout:       15 * time.Second,
+		Timeout:       deadline.Provider.Timeout(),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

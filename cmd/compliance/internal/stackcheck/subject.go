@@ -85,9 +85,8 @@ func (c *Checker) newSubject(ctx context.Context, cr credentials) (subject, erro
 		if !fresh {
 			continue
 		}
-		bidx, err1 := cr.keys.Index(n)
-		pseud, err2 := cr.keys.Pseudonym(n)
-		if err := errors.Join(err1, err2); err != nil {
+		bidx, pseud, err := cr.keys.ForPhone(n)
+		if err != nil {
 			return subject{}, errors.New("derive subject identifiers")
 		}
 		return subject{num: n, bidx: bidx, pseudonym: pseud}, nil
