@@ -50,6 +50,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log"
 	"maps"
@@ -59,6 +60,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -318,7 +320,9 @@ func AccessKeyOf(r *http.Request) string {
 
 // Proxy is the enforcing reverse proxy. Its [Roles] are set once the
 // template is resolved; until then, and for access keys without a policy,
-// it forwards everything.
+// it forwards everything. It also gives every DynamoDB answer the
+// X-Amz-Crc32 header that DynamoDB sends and DynamoDB Local leaves off
+// its errors, so that the SDK verifies each body instead of warning.
 type Proxy struct {
 	// Target is DynamoDB Local's URL.
 	Target *url.URL
@@ -352,6 +356,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
 		p.rp.Transport = t
 		p.rp.ErrorHandler = proxyError
+		p.rp.ModifyResponse = addCRC32
 	})
 	auth := r.Header.Get("Authorization")
 	m := credential.FindStringSubmatch(auth)
@@ -386,15 +391,54 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Deny answers as an AWS JSON service does when IAM refuses a call, with
-// the service's contentType.
+// the service's contentType, and with the body's X-Amz-Crc32, which
+// DynamoDB's clients verify (see [Proxy]) and the other services' ignore.
 func Deny(w http.ResponseWriter, contentType, principal, action, resource string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("x-amzn-RequestId", "iamguard")
-	w.WriteHeader(http.StatusBadRequest)
 	msg := fmt.Sprintf("User: arn:aws:sts::local:assumed-role/%s is not authorized to perform: %s on resource: %s "+
 		"because no identity-based policy allows the %s action (template.yaml, enforced by devstack/iamguard)",
 		principal, action, resource, action)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazon.coral.service#AccessDeniedException", "message": msg})
+	body, _ := json.Marshal(map[string]string{"__type": "com.amazon.coral.service#AccessDeniedException", "message": msg})
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("x-amzn-RequestId", "iamguard")
+	w.Header().Set(crc32Header, crc32Of(body))
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(body)
+}
+
+// crc32Header is the header in which DynamoDB sends the CRC32 (IEEE) of a
+// response body, as a decimal number.
+const crc32Header = "X-Amz-Crc32"
+
+func crc32Of(body []byte) string { return strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10) }
+
+// addCRC32 gives a DynamoDB answer without an X-Amz-Crc32 header the one
+// DynamoDB would send. DynamoDB Local omits it on its error answers (a
+// missing table, a failed condition), and the SDK's DynamoDB client then
+// checks the body against 0 and logs "failed to close HTTP response body
+// … response did not match expected checksum" for each
+// (aws/aws-sdk-go-v2#3545). A body over maxBody passes unchanged.
+func addCRC32(resp *http.Response) error {
+	if resp.Header.Get(crc32Header) != "" || !strings.HasPrefix(resp.Request.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if len(body) > maxBody {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return nil
+	}
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Header.Del("Transfer-Encoding")
+	resp.Header.Set(crc32Header, crc32Of(body))
+	return nil
 }
 
 // need is one action on one resource that a request requires.
