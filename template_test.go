@@ -1011,3 +1011,26 @@ func TestTemplateStatefulPolicies(t *testing.T) {
 		}
 	}
 }
+
+// TestStatefulPoliciesDocumented: docs/stack-deletion.md names every
+// stateful resource in a table row with the policy the template gives it.
+func TestStatefulPoliciesDocumented(t *testing.T) {
+	tpl := loadTemplate(t, nil)
+	doc, err := os.ReadFile("docs/stack-deletion.md")
+	if err != nil {
+		t.Fatalf("read docs/stack-deletion.md: %v", err)
+	}
+	for _, typ := range []string{tableType, "AWS::KMS::Key", "AWS::Logs::LogGroup", secretType, "AWS::SQS::Queue", "AWS::S3::Bucket"} {
+		for _, id := range tpl.ResourceIDs(typ) {
+			want := fmt.Sprint(tpl.Resource(id)["DeletionPolicy"])
+			row := regexp.MustCompile("(?m)^\\| [^|]*`" + id + "`[^|]*\\| [^|]+ \\| (\\w+) \\|")
+			m := row.FindSubmatch(doc)
+			switch {
+			case m == nil:
+				t.Errorf("docs/stack-deletion.md has no row for %s, want one saying %s and why", id, want)
+			case string(m[1]) != want:
+				t.Errorf("docs/stack-deletion.md says %s for %s, want %s as template.yaml", m[1], id, want)
+			}
+		}
+	}
+}
