@@ -128,11 +128,28 @@ invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EV
 	curl -sS -X POST "$${gw:-http://127.0.0.1:3000}/_local/invoke/$(FN)" -d '$(or $(EVENT),{})'; echo
 
 # ---------------------------------------------------------------- test
+# The packages whose state goroutines share (locks, atomics, caches, pools,
+# the emulators; and the DynamoDB-backed idempotency, rate limits and audit
+# writer): `make test` runs their unit tests again under the race detector
+# (race_test.go keeps the list complete). Their stack tests ran in the first
+# pass: under the detector's slowdown their production deadlines (2 s a call)
+# would time out on a busy machine, and DynamoDB's state is no Go memory.
+RACE_PKGS := ./shared/audit ./shared/blindindex ./shared/coldstart ./shared/endpoint ./shared/envelope \
+  ./shared/floodguard ./shared/idempotency ./shared/metrics ./shared/ratelimit ./shared/secrets ./shared/whatsapp \
+  ./functions/events ./functions/send \
+  ./devstack/cmd/waguard-dev ./devstack/freeport ./devstack/gateway ./devstack/iamguard ./devstack/lambdapool \
+  ./devstack/sandbox ./devstack/secretsmanager ./devstack/stacktest ./devstack/streams
+
+.PHONY: test-race
+test-race: ## The unit tests of the packages with shared state under the race detector (part of make test; no stack).
+	env -u CI -u WAGUARD_GATEWAY_URL -u AWS_ENDPOINT_URL_DYNAMODB go test -race -count=1 $(RACE_PKGS)
+
 .PHONY: test
 # The IAM coverage check (devstack/cmd/iamcheck) runs after every test, on
 # the same stack: it fails when template.yaml grants what no test exercised.
-test: tools chromium lint-template build-local $(LOCAL_BIN)/waguard-dev ## Run every test: cfn-lint, unit tests, integration tests on the local stack, then the IAM coverage check.
+test: tools chromium lint-template build-local $(LOCAL_BIN)/waguard-dev ## Run every test: cfn-lint, the race detector over RACE_PKGS, unit tests, integration tests on the local stack, then the IAM coverage check.
 	go vet ./...
+	@$(MAKE) --no-print-directory test-race
 	devstack/with-stack.sh sh -c 'go test -count=1 ./... && go run ./devstack/cmd/iamcheck'
 
 .PHONY: bench
