@@ -49,6 +49,7 @@ package iamguard
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -64,7 +65,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // AccessKey is the access key id waguard-dev gives the function with the
@@ -83,14 +84,11 @@ func FunctionOf(accessKey string) (string, bool) {
 
 const accessKeyPrefix = "waguard-role-"
 
-// Statement is one Allow statement: its Sid, its actions and resources,
-// wildcards (* and ?) kept, and its StringEquals conditions (condition key
-// to the values one of which the request's must equal).
-type Statement struct {
-	Sid                string
-	Actions, Resources []string
-	StringEquals       map[string][]string
-}
+// Statement is one Allow statement of a function's role: the template's
+// model of an IAM statement ([samtemplate.Statement]), of which iamguard
+// reads the Sid, the actions and resources (wildcards * and ? kept) and
+// the StringEquals conditions.
+type Statement = samtemplate.Statement
 
 // Policy is a role's Allow statements.
 type Policy []Statement
@@ -106,62 +104,7 @@ func (p Policy) Allows(action, resource string) bool {
 // KMS, kms:EncryptionContext:<key>): a statement with conditions applies
 // only when the request meets every one of them.
 func (p Policy) AllowsWith(action, resource string, ctx map[string]string) bool {
-	for _, s := range p {
-		if matchAny(s.Actions, strings.ToLower(action), true) && matchAny(s.Resources, resource, false) && s.meets(ctx) {
-			return true
-		}
-	}
-	return false
-}
-
-// meets reports whether ctx satisfies the statement's conditions.
-func (s Statement) meets(ctx map[string]string) bool {
-	for k, want := range s.StringEquals {
-		v, ok := ctx[k]
-		if !ok || !slices.Contains(want, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func matchAny(patterns []string, v string, fold bool) bool {
-	for _, p := range patterns {
-		if fold {
-			p = strings.ToLower(p)
-		}
-		if glob(p, v) {
-			return true
-		}
-	}
-	return false
-}
-
-// glob matches IAM's wildcards: * any run of characters (including none
-// and "/"), ? one character.
-func glob(pattern, v string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for i := len(v); i >= 0; i-- {
-				if glob(pattern[1:], v[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if v == "" {
-				return false
-			}
-			pattern, v = pattern[1:], v[1:]
-		default:
-			if v == "" || pattern[0] != v[0] {
-				return false
-			}
-			pattern, v = pattern[1:], v[1:]
-		}
-	}
-	return v == ""
+	return slices.ContainsFunc(p, func(s Statement) bool { return s.Allows(action, resource, ctx) })
 }
 
 // Policies returns each function's policy, by access key ([AccessKey]),
@@ -178,55 +121,49 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 	return out, nil
 }
 
-// functionPolicies reads each function's inline statements, by logical id.
+// functionPolicies reads each function's statements, by logical id. Only
+// what iamguard enforces faithfully is accepted: inline Allow statements
+// with Action and Resource lists and StringEquals conditions; a managed
+// policy, a SAM policy template, a Deny, a NotAction or NotResource, or
+// another condition operator fails rather than be misread.
 func functionPolicies(t *samtemplate.Template) (map[string]Policy, error) {
 	out := map[string]Policy{}
 	for _, f := range t.Functions() {
-		props, _ := t.Resource(f.LogicalID)["Properties"].(map[string]any)
-		var p Policy
-		policies, _ := props["Policies"].([]any)
-		for _, doc := range policies {
-			m, ok := doc.(map[string]any)
-			stmts, ok2 := m["Statement"].([]any)
-			if !ok || !ok2 || len(m) != 1 {
-				return nil, fmt.Errorf("%s: only inline policy statements are understood, got %v", f.LogicalID, doc)
-			}
-			for _, raw := range stmts {
-				s, _ := raw.(map[string]any)
-				if s["Effect"] != "Allow" {
-					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
-				}
-				sid, _ := s["Sid"].(string)
-				st := Statement{Sid: sid, Actions: samtemplate.Strings(s["Action"]), Resources: samtemplate.Strings(s["Resource"])}
-				if c, ok := s["Condition"]; ok {
-					eq, err := stringEquals(c)
-					if err != nil {
-						return nil, fmt.Errorf("%s: statement %v: %w", f.LogicalID, s["Sid"], err)
-					}
-					st.StringEquals = eq
-				}
-				p = append(p, st)
-			}
+		out[f.LogicalID] = Policy{}
+	}
+	for _, n := range t.NamedPolicies() {
+		if _, ok := out[n.Holder]; ok {
+			return nil, fmt.Errorf("%s: only inline policy statements are understood, got %s", n.Holder, n.Name)
 		}
-		out[f.LogicalID] = p
+	}
+	for _, s := range t.Statements() {
+		if _, ok := out[s.Holder]; !ok {
+			continue
+		}
+		if err := enforceable(s); err != nil {
+			return nil, fmt.Errorf("%s: statement %s: %w", s.Holder, s.Sid, err)
+		}
+		out[s.Holder] = append(out[s.Holder], s)
 	}
 	return out, nil
 }
 
-// stringEquals reads a Condition block that holds only StringEquals.
-func stringEquals(c any) (map[string][]string, error) {
-	m, ok := c.(map[string]any)
-	eq, ok2 := m["StringEquals"].(map[string]any)
-	if !ok || !ok2 || len(m) != 1 {
-		return nil, fmt.Errorf("only StringEquals conditions are understood, got %v", c)
+// enforceable refuses a statement iamguard would misread.
+func enforceable(s Statement) error {
+	switch {
+	case s.Effect != "Allow":
+		return errors.New("only Allow statements are understood")
+	case s.NotActions != nil || s.NotResources != nil:
+		return errors.New("NotAction and NotResource are not understood")
+	case s.Condition != nil && (len(s.Condition) != 1 || s.StringEquals == nil):
+		return fmt.Errorf("only StringEquals conditions are understood, got %v", s.Condition)
 	}
-	out := map[string][]string{}
-	for k, v := range eq {
-		if out[k] = samtemplate.Strings(v); len(out[k]) == 0 {
-			return nil, fmt.Errorf("condition %s has no string value", k)
+	for k, v := range s.StringEquals {
+		if len(v) == 0 {
+			return fmt.Errorf("condition %s has no string value", k)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Roles holds the functions' policies by access key, for every service

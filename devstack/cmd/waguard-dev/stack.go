@@ -32,8 +32,8 @@ import (
 	"github.com/waguard/waguard/devstack/iamguard"
 	"github.com/waguard/waguard/devstack/lambdapool"
 	"github.com/waguard/waguard/devstack/provision"
-	"github.com/waguard/waguard/devstack/samtemplate"
 	"github.com/waguard/waguard/devstack/streams"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Local account facts: one access key and region everywhere, since
