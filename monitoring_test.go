@@ -7,10 +7,10 @@ package waguard_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -19,7 +19,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 const (
@@ -263,39 +264,34 @@ func TestAuditDigestAlarmSeesMissedRuns(t *testing.T) {
 // conditions are not evaluated locally), that every alarm notifies
 // AlarmTopicArn exactly when the HasAlarmTopic condition holds.
 func TestAlarmTopicIsOptional(t *testing.T) {
-	raw, err := os.ReadFile(templateFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Resources map[string]struct {
-			Type       string `yaml:"Type"`
-			Properties struct {
-				AlarmActions []map[string][]yaml.Node `yaml:"AlarmActions"`
-			} `yaml:"Properties"`
-		} `yaml:"Resources"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for id, r := range doc.Resources {
-		if r.Type != alarmType {
-			continue
-		}
-		acts := r.Properties.AlarmActions
-		if len(acts) != 1 || len(acts[0]["Fn::If"]) != 3 {
+	tpl := loadTemplate(t, nil)
+	for _, id := range tpl.ResourceIDs(alarmType) {
+		acts, _ := field(tpl.Unresolved(), "Resources", id, "Properties", "AlarmActions").([]any)
+		branches, _ := field(firstOf(acts), "Fn::If").([]any)
+		if len(acts) != 1 || len(branches) != 3 {
 			t.Errorf("%s AlarmActions is not one Fn::If", id)
 			continue
 		}
 		got := []string{}
-		for _, n := range acts[0]["Fn::If"] {
-			got = append(got, n.Tag+" "+n.Value)
+		for _, b := range branches {
+			if x, ok := samtemplate.RefTo(b); ok {
+				got = append(got, "!Ref "+x)
+			} else {
+				got = append(got, fmt.Sprintf("%T %v", b, b))
+			}
 		}
-		want := []string{"!!str HasAlarmTopic", "!Ref AlarmTopicArn", "!Ref AWS::NoValue"}
+		want := []string{"string HasAlarmTopic", "!Ref AlarmTopicArn", "!Ref AWS::NoValue"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s AlarmActions Fn::If (-want +got):\n%s", id, diff)
 		}
 	}
+}
+
+func firstOf(l []any) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l[0]
 }
 
 // TestDashboardGraphsEmittedMetrics parses the dashboard body and checks

@@ -17,11 +17,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 const (
@@ -39,27 +38,6 @@ func loadTemplate(t *testing.T, params map[string]string) *samtemplate.Template 
 		t.Fatalf("samtemplate.Load(%q) err = %v, want nil", templateFile, err)
 	}
 	return tpl
-}
-
-// globalFunction returns Globals.Function as raw JSON; goformation's typed
-// view lacks LoggingConfig.
-func globalFunction(t *testing.T) map[string]any {
-	t.Helper()
-	data, err := os.ReadFile(templateFile)
-	if err != nil {
-		t.Fatalf("read template: %v", err)
-	}
-	js, err := intrinsics.ProcessYAML(data, nil)
-	if err != nil {
-		t.Fatalf("intrinsics.ProcessYAML err = %v, want nil", err)
-	}
-	var doc struct {
-		Globals struct{ Function map[string]any }
-	}
-	if err := json.Unmarshal(js, &doc); err != nil {
-		t.Fatalf("parse template JSON: %v", err)
-	}
-	return doc.Globals.Function
 }
 
 // field walks nested maps: field(r, "Properties", "TableName").
@@ -98,7 +76,7 @@ func TestTemplateTransform(t *testing.T) {
 }
 
 func TestTemplateGlobals(t *testing.T) {
-	g := globalFunction(t)
+	g := loadTemplate(t, nil).GlobalFunction()
 	tests := []struct {
 		path string
 		want any
@@ -569,19 +547,12 @@ func TestTemplateOutputs(t *testing.T) {
 	}
 }
 
-// statement is one inline policy statement of a function.
-type statement struct {
-	function, sid        string
-	allow                bool
-	actions, resources   []string
-	notAction, notResrce bool
-	condition            any
-}
-
-func (s statement) String() string { return s.function + "/" + s.sid }
+// statement is one statement of a function's policy, in the template's
+// IAM model.
+type statement struct{ samtemplate.Statement }
 
 func (s statement) grants(action string) bool {
-	for _, a := range s.actions {
+	for _, a := range s.Actions {
 		if strings.EqualFold(a, action) {
 			return true
 		}
@@ -590,7 +561,7 @@ func (s statement) grants(action string) bool {
 }
 
 func (s statement) usesService(prefix string) bool {
-	for _, a := range s.actions {
+	for _, a := range s.Actions {
 		if strings.HasPrefix(strings.ToLower(a), prefix) {
 			return true
 		}
@@ -599,7 +570,7 @@ func (s statement) usesService(prefix string) bool {
 }
 
 func (s statement) covers(prefix string) bool {
-	for _, r := range s.resources {
+	for _, r := range s.Resources {
 		if strings.HasPrefix(r, prefix) {
 			return true
 		}
@@ -613,29 +584,15 @@ func (s statement) names(resource string) bool {
 	if strings.HasSuffix(resource, "/") {
 		return s.covers(resource)
 	}
-	return slices.Contains(s.resources, resource)
+	return slices.Contains(s.Resources, resource)
 }
 
 // allowStatements lists every Allow statement of every function's Policies.
 func allowStatements(tpl *samtemplate.Template) []statement {
 	var out []statement
-	for _, fn := range tpl.ResourceIDs(functionType) {
-		pols, _ := props(tpl, fn)["Policies"].([]any)
-		for _, pol := range pols {
-			sts, _ := field(pol, "Statement").([]any)
-			for i, st := range sts {
-				m, _ := st.(map[string]any)
-				s := statement{function: fn, sid: fmt.Sprintf("Statement[%d]", i), allow: m["Effect"] == "Allow",
-					actions: samtemplate.Strings(m["Action"]), resources: samtemplate.Strings(m["Resource"]), condition: m["Condition"]}
-				_, s.notAction = m["NotAction"]
-				_, s.notResrce = m["NotResource"]
-				if sid, ok := m["Sid"].(string); ok {
-					s.sid = sid
-				}
-				if s.allow {
-					out = append(out, s)
-				}
-			}
+	for _, st := range tpl.Statements() {
+		if st.Effect == "Allow" && resourceType(tpl, st.Holder) == functionType {
+			out = append(out, statement{st})
 		}
 	}
 	return out
@@ -643,10 +600,10 @@ func allowStatements(tpl *samtemplate.Template) []statement {
 
 func TestTemplateIAMNoWildcardActions(t *testing.T) {
 	for _, s := range allowStatements(loadTemplate(t, nil)) {
-		if s.notAction || s.notResrce {
+		if s.NotActions != nil || s.NotResources != nil {
 			t.Errorf("%s uses NotAction/NotResource, want explicit lists", s)
 		}
-		for _, a := range s.actions {
+		for _, a := range s.Actions {
 			if strings.ContainsAny(a, "*?") {
 				t.Errorf("%s grants %q, want no wildcard actions", s, a)
 			}
@@ -668,7 +625,7 @@ func TestTemplateIAMResourceStar(t *testing.T) {
 		if !s.covers("*") {
 			continue
 		}
-		for _, a := range s.actions {
+		for _, a := range s.Actions {
 			if !resourceStarActions[strings.ToLower(a)] {
 				t.Errorf("%s grants %s on Resource \"*\", want a named resource", s, a)
 			}
@@ -687,7 +644,7 @@ func TestTemplateIAMDynamoDBResourcesAreTables(t *testing.T) {
 		if !s.usesService("dynamodb:") {
 			continue
 		}
-		for _, r := range s.resources {
+		for _, r := range s.Resources {
 			m := tableARN.FindStringSubmatch(r)
 			switch {
 			case m == nil || resourceType(tpl, m[1]) != tableType:
@@ -705,10 +662,10 @@ func TestTemplateIAMDynamoDBResourcesAreTables(t *testing.T) {
 // only Query and Scan read an index.
 func TestTemplateIAMIndexResourcesOnlyForQueries(t *testing.T) {
 	for _, s := range allowStatements(loadTemplate(t, nil)) {
-		if !slices.ContainsFunc(s.resources, func(r string) bool { return strings.Contains(r, "/index/") }) {
+		if !slices.ContainsFunc(s.Resources, func(r string) bool { return strings.Contains(r, "/index/") }) {
 			continue
 		}
-		for _, a := range s.actions {
+		for _, a := range s.Actions {
 			if l := strings.ToLower(a); l != "dynamodb:query" && l != "dynamodb:scan" {
 				t.Errorf("%s grants %s on an index, want only dynamodb:Query or Scan there", s, a)
 			}
@@ -748,8 +705,8 @@ func TestTemplateIAMRemovedGrantsStayRemoved(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.function+"/"+tt.action+"/"+tt.resource, func(t *testing.T) {
 			for _, s := range sts {
-				if s.function == tt.function && s.grants(tt.action) && (tt.resource == "" || s.names(tt.resource)) {
-					t.Errorf("%s grants %s on %v, want it removed: %s", s, tt.action, s.resources, tt.why)
+				if s.Holder == tt.function && s.grants(tt.action) && (tt.resource == "" || s.names(tt.resource)) {
+					t.Errorf("%s grants %s on %v, want it removed: %s", s, tt.action, s.Resources, tt.why)
 				}
 			}
 		})
@@ -782,7 +739,7 @@ func TestTemplateIAMAuditTableIsAppendOnly(t *testing.T) {
 	}
 	t.Run("allowlist", func(t *testing.T) {
 		for _, s := range sts {
-			for _, a := range s.actions {
+			for _, a := range s.Actions {
 				if s.covers(auditTable) && !auditActions[strings.ToLower(a)] {
 					t.Errorf("%s grants %s on the audit table, want only PutItem and reads", s, a)
 				}
@@ -797,7 +754,7 @@ func TestTemplateIAMEveryFunctionAppendsToAudit(t *testing.T) {
 	for _, fn := range tpl.ResourceIDs(functionType) {
 		t.Run(fn, func(t *testing.T) {
 			for _, s := range sts {
-				if s.function == fn && s.grants("dynamodb:PutItem") && s.covers("GetAtt(AuditTable.Arn)") {
+				if s.Holder == fn && s.grants("dynamodb:PutItem") && s.covers("GetAtt(AuditTable.Arn)") {
 					return
 				}
 			}
@@ -811,7 +768,7 @@ func TestTemplateIAMDataKeyNeedsEncryptionContext(t *testing.T) {
 		if !s.covers("GetAtt(DataKey.") && !s.covers("Ref(DataKey") {
 			continue
 		}
-		if !hasConditionKey(s.condition, "kms:EncryptionContext:") {
+		if !hasConditionKey(s.Condition, "kms:EncryptionContext:") {
 			t.Errorf("%s uses the DataKey without a kms:EncryptionContext:* condition, want one", s)
 		}
 	}
@@ -1007,6 +964,29 @@ func TestTemplateStatefulPolicies(t *testing.T) {
 				if got := r[policy]; got != want {
 					t.Errorf("%s %s = %v, want explicit %s", id, policy, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestStatefulPoliciesDocumented: docs/stack-deletion.md names every
+// stateful resource in a table row with the policy the template gives it.
+func TestStatefulPoliciesDocumented(t *testing.T) {
+	tpl := loadTemplate(t, nil)
+	doc, err := os.ReadFile("docs/stack-deletion.md")
+	if err != nil {
+		t.Fatalf("read docs/stack-deletion.md: %v", err)
+	}
+	for _, typ := range []string{tableType, "AWS::KMS::Key", "AWS::Logs::LogGroup", secretType, "AWS::SQS::Queue", "AWS::S3::Bucket"} {
+		for _, id := range tpl.ResourceIDs(typ) {
+			want := fmt.Sprint(tpl.Resource(id)["DeletionPolicy"])
+			row := regexp.MustCompile("(?m)^\\| [^|]*`" + id + "`[^|]*\\| [^|]+ \\| (\\w+) \\|")
+			m := row.FindSubmatch(doc)
+			switch {
+			case m == nil:
+				t.Errorf("docs/stack-deletion.md has no row for %s, want one saying %s and why", id, want)
+			case string(m[1]) != want:
+				t.Errorf("docs/stack-deletion.md says %s for %s, want %s as template.yaml", m[1], id, want)
 			}
 		}
 	}

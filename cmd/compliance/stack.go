@@ -18,7 +18,7 @@ import (
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
 	"github.com/waguard/waguard/cmd/compliance/internal/stackcheck"
 	"github.com/waguard/waguard/cmd/compliance/internal/templatecheck"
-	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/internal/loopback"
 )
 
 // checkStack runs the stack checks when a stack is configured. Without
@@ -39,7 +39,7 @@ func checkStack(ctx context.Context, o options, tpl *templatecheck.Template, get
 	}
 	web := &http.Client{Timeout: time.Minute}
 	if !o.allowRemote {
-		web.Transport = stacktest.LoopbackOnly(http.DefaultTransport.(*http.Transport).Clone())
+		web.Transport = loopback.Only(http.DefaultTransport.(*http.Transport).Clone())
 	}
 	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if !o.allowRemote {
@@ -54,7 +54,7 @@ func checkStack(ctx context.Context, o options, tpl *templatecheck.Template, get
 		return nil, "", nil, err
 	}
 	where := "AWS"
-	if stackcheck.IsLoopback(cfg.AWSEndpoints["DYNAMODB"]) {
+	if loopback.IsURL(cfg.AWSEndpoints["DYNAMODB"]) {
 		where = "local emulators"
 	}
 	return c.Check(ctx), cfg.GatewayURL + " (" + where + ", stage " + o.stage + ")", nil, nil
@@ -65,7 +65,7 @@ func checkStack(ctx context.Context, o options, tpl *templatecheck.Template, get
 func loopbackOnlyAWS(s *middleware.Stack) error {
 	return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("compliance-loopback-only",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			if req, ok := in.Request.(*smithyhttp.Request); ok && !stackcheck.IsLoopback(req.URL.String()) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok && !loopback.IsURL(req.URL.String()) {
 				return middleware.FinalizeOutput{}, middleware.Metadata{}, errors.New("non-loopback AWS endpoint refused (pass -allow-remote)")
 			}
 			return next.HandleFinalize(ctx, in)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/idempotency"
 	"github.com/waguard/waguard/shared/retention"
@@ -128,10 +128,7 @@ func build(templateYAML []byte, opts options) (*record, error) {
 	r := &record{AlarmTopic: paramValue(tpl, params, "AlarmTopicArn") != "", Overrides: formatOverrides(opts.Params), Stage: params["Stage"],
 		Region: or(opts.Region, regionPlaceholder), Controller: or(opts.Controller, controllerPlaceholder),
 		DPO: or(opts.DPO, dpoPlaceholder), IdempotencyHours: int(idempotency.RecordTTL.Hours()), Endpoints: opts.Endpoints}
-	refs, err := parameterRefs(templateYAML)
-	if err != nil {
-		return nil, err
-	}
+	refs := parameterRefs(tpl)
 	steps := []func(*samtemplate.Template, *record) error{addSettings, addTables, addSecrets, addRoutes, addEvents,
 		addAuditEvents, func(t *samtemplate.Template, r *record) error { return addLogs(t, refs, r) }}
 	for _, step := range steps {

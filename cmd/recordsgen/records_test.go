@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/retention"
 )
@@ -65,11 +65,8 @@ func TestRecordIsUpToDate(t *testing.T) {
 // template parameter defaults to shared/retention's default, and that the
 // parameter really reaches the variable retention.PolicyFromEnv reads.
 func TestTemplateDefaultsMatchRetentionPolicy(t *testing.T) {
-	refs, err := parameterRefs(readFile(t, templatePath))
-	if err != nil {
-		t.Fatalf("parameterRefs err = %v, want nil", err)
-	}
 	tpl := loadTemplate(t, nil)
+	refs := parameterRefs(tpl)
 	def := retention.DefaultPolicy()
 	for _, c := range retention.Classes {
 		t.Run(string(c), func(t *testing.T) {

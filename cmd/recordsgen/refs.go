@@ -1,45 +1,28 @@
 package main
 
 import (
-	"fmt"
-
-	"gopkg.in/yaml.v3"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // parameterRefs finds the settings that name a template parameter with
-// !Ref: each Globals.Function environment variable, keyed by its name, and
-// each log group's RetentionInDays, keyed "<LogicalID>.RetentionInDays".
-func parameterRefs(templateYAML []byte) (map[string]string, error) {
-	var doc struct {
-		Globals struct {
-			Function struct {
-				Environment struct {
-					Variables map[string]yaml.Node `yaml:"Variables"`
-				} `yaml:"Environment"`
-			} `yaml:"Function"`
-		} `yaml:"Globals"`
-		Resources map[string]struct {
-			Type       string `yaml:"Type"`
-			Properties struct {
-				RetentionInDays yaml.Node `yaml:"RetentionInDays"`
-			} `yaml:"Properties"`
-		} `yaml:"Resources"`
-	}
-	if err := yaml.Unmarshal(templateYAML, &doc); err != nil {
-		return nil, fmt.Errorf("read template: %w", err)
-	}
+// !Ref in the template as written: each Globals.Function environment
+// variable, keyed by its name, and each log group's RetentionInDays, keyed
+// "<LogicalID>.RetentionInDays".
+func parameterRefs(tpl *samtemplate.Template) map[string]string {
+	doc := tpl.Unresolved()
 	out := map[string]string{}
-	for k, n := range doc.Globals.Function.Environment.Variables {
-		if n.Tag == "!Ref" {
-			out[k] = n.Value
+	vars, _ := dig(doc, "Globals", "Function", "Environment", "Variables").(map[string]any)
+	for k, v := range vars {
+		if x, ok := samtemplate.RefTo(v); ok {
+			out[k] = x
 		}
 	}
-	for id, res := range doc.Resources {
-		if n := res.Properties.RetentionInDays; res.Type == "AWS::Logs::LogGroup" && n.Tag == "!Ref" {
-			out[id+".RetentionInDays"] = n.Value
+	for _, id := range tpl.ResourceIDs("AWS::Logs::LogGroup") {
+		if x, ok := samtemplate.RefTo(dig(doc, "Resources", id, "Properties", "RetentionInDays")); ok {
+			out[id+".RetentionInDays"] = x
 		}
 	}
-	return out, nil
+	return out
 }
 
 // dig walks nested maps.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Use is one call the local stack allowed a function's role: its action
@@ -115,7 +115,7 @@ func (e Exemption) String() string {
 // standInUsed reports whether some use is g's call on a stand-in resource.
 func (e Exemption) standInUsed(g Grant, uses []Use) bool {
 	return slices.ContainsFunc(uses, func(u Use) bool {
-		return u.Function == g.Function && strings.EqualFold(u.Action, g.Action) && glob(e.StandIn, u.Resource)
+		return u.Function == g.Function && strings.EqualFold(u.Action, g.Action) && samtemplate.Glob(e.StandIn, u.Resource)
 	})
 }
 
@@ -126,7 +126,7 @@ func (e Exemption) valid() bool {
 
 func (e Exemption) covers(g Grant) bool {
 	return e.valid() && e.Function == g.Function && e.Sid == g.Sid && strings.EqualFold(e.Action, g.Action) &&
-		(e.Resource == "" || glob(e.Resource, g.Resource))
+		(e.Resource == "" || samtemplate.Glob(e.Resource, g.Resource))
 }
 
 // Exempt is a grant no test exercised that an [Exemption] accepts.

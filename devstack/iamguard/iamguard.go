@@ -49,7 +49,9 @@ package iamguard
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log"
 	"maps"
@@ -59,10 +61,11 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // AccessKey is the access key id waguard-dev gives the function with the
@@ -81,14 +84,11 @@ func FunctionOf(accessKey string) (string, bool) {
 
 const accessKeyPrefix = "waguard-role-"
 
-// Statement is one Allow statement: its Sid, its actions and resources,
-// wildcards (* and ?) kept, and its StringEquals conditions (condition key
-// to the values one of which the request's must equal).
-type Statement struct {
-	Sid                string
-	Actions, Resources []string
-	StringEquals       map[string][]string
-}
+// Statement is one Allow statement of a function's role: the template's
+// model of an IAM statement ([samtemplate.Statement]), of which iamguard
+// reads the Sid, the actions and resources (wildcards * and ? kept) and
+// the StringEquals conditions.
+type Statement = samtemplate.Statement
 
 // Policy is a role's Allow statements.
 type Policy []Statement
@@ -104,62 +104,7 @@ func (p Policy) Allows(action, resource string) bool {
 // KMS, kms:EncryptionContext:<key>): a statement with conditions applies
 // only when the request meets every one of them.
 func (p Policy) AllowsWith(action, resource string, ctx map[string]string) bool {
-	for _, s := range p {
-		if matchAny(s.Actions, strings.ToLower(action), true) && matchAny(s.Resources, resource, false) && s.meets(ctx) {
-			return true
-		}
-	}
-	return false
-}
-
-// meets reports whether ctx satisfies the statement's conditions.
-func (s Statement) meets(ctx map[string]string) bool {
-	for k, want := range s.StringEquals {
-		v, ok := ctx[k]
-		if !ok || !slices.Contains(want, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func matchAny(patterns []string, v string, fold bool) bool {
-	for _, p := range patterns {
-		if fold {
-			p = strings.ToLower(p)
-		}
-		if glob(p, v) {
-			return true
-		}
-	}
-	return false
-}
-
-// glob matches IAM's wildcards: * any run of characters (including none
-// and "/"), ? one character.
-func glob(pattern, v string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for i := len(v); i >= 0; i-- {
-				if glob(pattern[1:], v[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if v == "" {
-				return false
-			}
-			pattern, v = pattern[1:], v[1:]
-		default:
-			if v == "" || pattern[0] != v[0] {
-				return false
-			}
-			pattern, v = pattern[1:], v[1:]
-		}
-	}
-	return v == ""
+	return slices.ContainsFunc(p, func(s Statement) bool { return s.Allows(action, resource, ctx) })
 }
 
 // Policies returns each function's policy, by access key ([AccessKey]),
@@ -176,55 +121,49 @@ func Policies(t *samtemplate.Template) (map[string]Policy, error) {
 	return out, nil
 }
 
-// functionPolicies reads each function's inline statements, by logical id.
+// functionPolicies reads each function's statements, by logical id. Only
+// what iamguard enforces faithfully is accepted: inline Allow statements
+// with Action and Resource lists and StringEquals conditions; a managed
+// policy, a SAM policy template, a Deny, a NotAction or NotResource, or
+// another condition operator fails rather than be misread.
 func functionPolicies(t *samtemplate.Template) (map[string]Policy, error) {
 	out := map[string]Policy{}
 	for _, f := range t.Functions() {
-		props, _ := t.Resource(f.LogicalID)["Properties"].(map[string]any)
-		var p Policy
-		policies, _ := props["Policies"].([]any)
-		for _, doc := range policies {
-			m, ok := doc.(map[string]any)
-			stmts, ok2 := m["Statement"].([]any)
-			if !ok || !ok2 || len(m) != 1 {
-				return nil, fmt.Errorf("%s: only inline policy statements are understood, got %v", f.LogicalID, doc)
-			}
-			for _, raw := range stmts {
-				s, _ := raw.(map[string]any)
-				if s["Effect"] != "Allow" {
-					return nil, fmt.Errorf("%s: statement %v: only Allow statements are understood", f.LogicalID, s["Sid"])
-				}
-				sid, _ := s["Sid"].(string)
-				st := Statement{Sid: sid, Actions: samtemplate.Strings(s["Action"]), Resources: samtemplate.Strings(s["Resource"])}
-				if c, ok := s["Condition"]; ok {
-					eq, err := stringEquals(c)
-					if err != nil {
-						return nil, fmt.Errorf("%s: statement %v: %w", f.LogicalID, s["Sid"], err)
-					}
-					st.StringEquals = eq
-				}
-				p = append(p, st)
-			}
+		out[f.LogicalID] = Policy{}
+	}
+	for _, n := range t.NamedPolicies() {
+		if _, ok := out[n.Holder]; ok {
+			return nil, fmt.Errorf("%s: only inline policy statements are understood, got %s", n.Holder, n.Name)
 		}
-		out[f.LogicalID] = p
+	}
+	for _, s := range t.Statements() {
+		if _, ok := out[s.Holder]; !ok {
+			continue
+		}
+		if err := enforceable(s); err != nil {
+			return nil, fmt.Errorf("%s: statement %s: %w", s.Holder, s.Sid, err)
+		}
+		out[s.Holder] = append(out[s.Holder], s)
 	}
 	return out, nil
 }
 
-// stringEquals reads a Condition block that holds only StringEquals.
-func stringEquals(c any) (map[string][]string, error) {
-	m, ok := c.(map[string]any)
-	eq, ok2 := m["StringEquals"].(map[string]any)
-	if !ok || !ok2 || len(m) != 1 {
-		return nil, fmt.Errorf("only StringEquals conditions are understood, got %v", c)
+// enforceable refuses a statement iamguard would misread.
+func enforceable(s Statement) error {
+	switch {
+	case s.Effect != "Allow":
+		return errors.New("only Allow statements are understood")
+	case s.NotActions != nil || s.NotResources != nil:
+		return errors.New("NotAction and NotResource are not understood")
+	case s.Condition != nil && (len(s.Condition) != 1 || s.StringEquals == nil):
+		return fmt.Errorf("only StringEquals conditions are understood, got %v", s.Condition)
 	}
-	out := map[string][]string{}
-	for k, v := range eq {
-		if out[k] = samtemplate.Strings(v); len(out[k]) == 0 {
-			return nil, fmt.Errorf("condition %s has no string value", k)
+	for k, v := range s.StringEquals {
+		if len(v) == 0 {
+			return fmt.Errorf("condition %s has no string value", k)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Roles holds the functions' policies by access key, for every service
@@ -318,7 +257,9 @@ func AccessKeyOf(r *http.Request) string {
 
 // Proxy is the enforcing reverse proxy. Its [Roles] are set once the
 // template is resolved; until then, and for access keys without a policy,
-// it forwards everything.
+// it forwards everything. It also gives every DynamoDB answer the
+// X-Amz-Crc32 header that DynamoDB sends and DynamoDB Local leaves off
+// its errors, so that the SDK verifies each body instead of warning.
 type Proxy struct {
 	// Target is DynamoDB Local's URL.
 	Target *url.URL
@@ -352,6 +293,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
 		p.rp.Transport = t
 		p.rp.ErrorHandler = proxyError
+		p.rp.ModifyResponse = addCRC32
 	})
 	auth := r.Header.Get("Authorization")
 	m := credential.FindStringSubmatch(auth)
@@ -386,15 +328,54 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Deny answers as an AWS JSON service does when IAM refuses a call, with
-// the service's contentType.
+// the service's contentType, and with the body's X-Amz-Crc32, which
+// DynamoDB's clients verify (see [Proxy]) and the other services' ignore.
 func Deny(w http.ResponseWriter, contentType, principal, action, resource string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("x-amzn-RequestId", "iamguard")
-	w.WriteHeader(http.StatusBadRequest)
 	msg := fmt.Sprintf("User: arn:aws:sts::local:assumed-role/%s is not authorized to perform: %s on resource: %s "+
 		"because no identity-based policy allows the %s action (template.yaml, enforced by devstack/iamguard)",
 		principal, action, resource, action)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazon.coral.service#AccessDeniedException", "message": msg})
+	body, _ := json.Marshal(map[string]string{"__type": "com.amazon.coral.service#AccessDeniedException", "message": msg})
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("x-amzn-RequestId", "iamguard")
+	w.Header().Set(crc32Header, crc32Of(body))
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(body)
+}
+
+// crc32Header is the header in which DynamoDB sends the CRC32 (IEEE) of a
+// response body, as a decimal number.
+const crc32Header = "X-Amz-Crc32"
+
+func crc32Of(body []byte) string { return strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10) }
+
+// addCRC32 gives a DynamoDB answer without an X-Amz-Crc32 header the one
+// DynamoDB would send. DynamoDB Local omits it on its error answers (a
+// missing table, a failed condition), and the SDK's DynamoDB client then
+// checks the body against 0 and logs "failed to close HTTP response body
+// … response did not match expected checksum" for each
+// (aws/aws-sdk-go-v2#3545). A body over maxBody passes unchanged.
+func addCRC32(resp *http.Response) error {
+	if resp.Header.Get(crc32Header) != "" || !strings.HasPrefix(resp.Request.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if len(body) > maxBody {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return nil
+	}
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Header.Del("Transfer-Encoding")
+	resp.Header.Set(crc32Header, crc32Of(body))
+	return nil
 }
 
 // need is one action on one resource that a request requires.

@@ -18,31 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
-
-func TestGlob(t *testing.T) {
-	tests := []struct {
-		pattern, v string
-		want       bool
-	}{
-		{"arn:aws:dynamodb:r:1:table/data", "arn:aws:dynamodb:r:1:table/data", true},
-		{"arn:aws:dynamodb:r:1:table/data", "arn:aws:dynamodb:r:1:table/data2", false},
-		{"arn:aws:dynamodb:r:1:table/data/index/*", "arn:aws:dynamodb:r:1:table/data/index/by-lookup", true},
-		{"arn:aws:dynamodb:r:1:table/data/index/*", "arn:aws:dynamodb:r:1:table/data", false},
-		{"*", "anything/at/all", true},
-		{"dynamodb:*Item", "dynamodb:putitem", false}, // case is folded by Allows, not glob
-		{"dynamodb:?etItem", "dynamodb:GetItem", true},
-		{"", "", true},
-		{"a*b*c", "aXbYbZc", true},
-		{"a*b*c", "aXbYbZ", false},
-	}
-	for _, tt := range tests {
-		if got := glob(tt.pattern, tt.v); got != tt.want {
-			t.Errorf("glob(%q, %q) = %v, want %v", tt.pattern, tt.v, got, tt.want)
-		}
-	}
-}
 
 func TestAllows(t *testing.T) {
 	p := Policy{
@@ -258,20 +235,6 @@ func FuzzNeeds(f *testing.F) {
 			if !strings.HasPrefix(n.action, "dynamodb:") || (n.resource != "*" && !strings.HasPrefix(n.resource, DefaultTablePrefix) && !strings.HasPrefix(n.resource, "arn:")) {
 				t.Fatalf("needs(%q, %q) gave %v", target, body, n)
 			}
-		}
-	})
-}
-
-// FuzzGlob: a pattern without wildcards matches exactly itself, and "*"
-// matches everything.
-func FuzzGlob(f *testing.F) {
-	f.Add("arn:aws:dynamodb:r:1:table/d", "arn:aws:dynamodb:r:1:table/d/index/x")
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if strings.ContainsAny(a, "*?") {
-			return
-		}
-		if glob(a, b) != (a == b) || !glob("*", b) || !glob(a+"*", a+b) {
-			t.Fatalf("glob(%q, %q) = %v", a, b, glob(a, b))
 		}
 	})
 }

@@ -14,7 +14,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	cfnsqs "github.com/awslabs/goformation/v7/cloudformation/sqs"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // provisionBuses creates every AWS::Events::EventBus. Ref gives its name,

@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Clients are the SDK clients provisioning uses, pointed at the emulators.

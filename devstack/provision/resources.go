@@ -19,7 +19,7 @@ import (
 	cfnddb "github.com/awslabs/goformation/v7/cloudformation/dynamodb"
 	cfnsm "github.com/awslabs/goformation/v7/cloudformation/secretsmanager"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 func provisionKeys(ctx context.Context, c Clients, tpl *samtemplate.Template, r *samtemplate.Resolver) error {

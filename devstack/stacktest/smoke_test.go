@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
 	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/internal/samtemplate"
 	"github.com/waguard/waguard/shared/secrets"
 )
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Mapping is one event source mapping: a function event of Type DynamoDB

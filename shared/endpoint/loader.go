@@ -216,7 +216,9 @@ func (l *Loader) read(ctx context.Context, listed []listed) map[string]entry {
 	sem := make(chan struct{}, parallel)
 	for _, s := range listed {
 		if k, ok := l.known[s.arn]; ok && s.version != "" && k.version == s.version && !errors.Is(k.err, ErrUnavailable) {
+			mu.Lock() // reads started for earlier secrets write to out too
 			out[s.arn] = k
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

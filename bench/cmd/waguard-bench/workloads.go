@@ -24,7 +24,7 @@ import (
 	"github.com/waguard/waguard/bench/awscount"
 	"github.com/waguard/waguard/bench/loadgen"
 	"github.com/waguard/waguard/devstack/sandbox"
-	"github.com/waguard/waguard/devstack/stacktest"
+	"github.com/waguard/waguard/internal/loopback"
 	"github.com/waguard/waguard/shared/apiauth"
 	"github.com/waguard/waguard/shared/phone"
 	"github.com/waguard/waguard/shared/secrets"
@@ -46,7 +46,7 @@ type clients struct {
 }
 
 func loopbackClient(conns int) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: stacktest.LoopbackOnly(&http.Transport{
+	return &http.Client{Timeout: 30 * time.Second, Transport: loopback.Only(&http.Transport{
 		MaxIdleConns: 2 * conns, MaxIdleConnsPerHost: 2 * conns, IdleConnTimeout: 30 * time.Second})}
 }
 

@@ -32,8 +32,8 @@ import (
 	"github.com/waguard/waguard/devstack/iamguard"
 	"github.com/waguard/waguard/devstack/lambdapool"
 	"github.com/waguard/waguard/devstack/provision"
-	"github.com/waguard/waguard/devstack/samtemplate"
 	"github.com/waguard/waguard/devstack/streams"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Local account facts: one access key and region everywhere, since
@@ -223,14 +223,14 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 		return errors.New("DynamoDB Local jar not found: run `make tools`")
 	}
 	jarDir, _ := filepath.Abs(filepath.Dir(jars[0]))
-	port := s.c.DynamoDBPort
-	if s.c.EnforceIAM {
-		// DynamoDB Local listens on a free port behind the IAM proxy,
-		// which takes the stack's DynamoDB port.
-		var err error
-		if port, err = freePort(); err != nil {
-			return err
-		}
+	// DynamoDB Local listens on a free port behind the proxy, which takes
+	// the stack's DynamoDB port: it enforces the template's IAM policies
+	// (unless -enforce-iam=false) and always adds the X-Amz-Crc32 header
+	// DynamoDB Local leaves off its error answers, which the SDK would
+	// otherwise warn about on every one (devstack/iamguard).
+	port, err := freePort()
+	if err != nil {
+		return err
 	}
 	args := []string{"-Djava.library.path=" + filepath.Join(jarDir, "DynamoDBLocal_lib"), "-jar", filepath.Join(jarDir, "DynamoDBLocal.jar"),
 		"-disableTelemetry", "-port", strconv.Itoa(port)}
@@ -246,7 +246,7 @@ func (s *stack) startDynamoDB(ctx context.Context) error {
 	}
 	cmd := exec.Command("java", args...)
 	cmd.Dir = jarDir
-	if err := s.spawn(ctx, "dynamodb", cmd, port); err != nil || !s.c.EnforceIAM {
+	if err := s.spawn(ctx, "dynamodb", cmd, port); err != nil {
 		return err
 	}
 	target, _ := url.Parse(loopback(port))

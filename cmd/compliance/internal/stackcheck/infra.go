@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
+	"github.com/waguard/waguard/internal/loopback"
 )
 
 const maxRotationDays = 90
@@ -31,7 +32,7 @@ func (c *Checker) checkHTTPS(ctx context.Context) checklist.Finding {
 	switch {
 	case err != nil:
 		return checklist.Failf(id, checklist.Stack, "gateway URL does not parse")
-	case u.Scheme == "http" && IsLoopback(c.cfg.GatewayURL):
+	case u.Scheme == "http" && loopback.IsURL(c.cfg.GatewayURL):
 		return checklist.Skipf(id, checklist.Stack, "local gateway on loopback HTTP ("+u.Host+"); API Gateway itself serves HTTPS only")
 	case u.Scheme != "https":
 		return checklist.Failf(id, checklist.Stack, "gateway URL is "+u.Scheme+"://, not https://")

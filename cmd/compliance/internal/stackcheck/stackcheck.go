@@ -35,9 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +44,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
+	"github.com/waguard/waguard/internal/loopback"
 )
 
 // Config says where the stack is and what the template says it holds.
@@ -105,27 +104,17 @@ func (c Config) Validate() error {
 		urls[svc] = u
 	}
 	for name, u := range urls {
-		if u != "" && !IsLoopback(u) {
+		if u != "" && !loopback.IsURL(u) {
 			return fmt.Errorf("%s endpoint is not a loopback address: pass -allow-remote to check a deployed stack", name)
 		}
 	}
 	return nil
 }
 
-// IsLoopback reports whether u is a URL whose host is a loopback IP literal.
-func IsLoopback(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(p.Hostname())
-	return ip != nil && ip.IsLoopback()
-}
-
 // local reports whether the AWS endpoints are emulators on loopback.
 func (c Config) local() bool {
 	for _, svc := range []string{"DYNAMODB", "KMS", "SECRETS_MANAGER"} {
-		if !IsLoopback(c.AWSEndpoints[svc]) {
+		if !loopback.IsURL(c.AWSEndpoints[svc]) {
 			return false
 		}
 	}

@@ -3,12 +3,12 @@ package templatecheck
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
+	"github.com/waguard/waguard/internal/loopback"
 )
 
 // apiTypes serve HTTPS only: API Gateway has no plain-HTTP endpoint.
@@ -103,8 +103,7 @@ func plainRemote(v string) bool {
 	if err != nil || u.Scheme != "http" {
 		return false
 	}
-	ip := net.ParseIP(u.Hostname())
-	return ip == nil || !ip.IsLoopback()
+	return !loopback.IsHost(u.Hostname())
 }
 
 func (t *Template) httpAPI() (string, map[string]any) {

@@ -2,10 +2,11 @@ package templatecheck
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 const functionType = "AWS::Serverless::Function"
@@ -22,17 +23,6 @@ var auditWrites = []string{
 
 // readOnlyPolicyTemplates are the SAM policy templates that cannot write.
 var readOnlyPolicyTemplates = map[string]bool{"DynamoDBReadPolicy": true, "DynamoDBStreamReadPolicy": true}
-
-// statement is one Allow statement and the role that holds it.
-type statement struct {
-	role, sid          string
-	actions, resources []string
-	notAction          bool
-}
-
-// grant is a permission outside inline statements: a managed policy or a
-// SAM policy template, which the check judges by name.
-type grant struct{ role, name, params string }
 
 func (t *Template) auditTableID() string {
 	for _, fn := range t.Functions() {
@@ -52,32 +42,37 @@ func (t *Template) checkAuditAppendOnly() []checklist.Finding {
 	if audit == "" {
 		return []checklist.Finding{checklist.Failf(id, checklist.Template, "no audit table (AUDIT_TABLE) in the template")}
 	}
-	sts, grants, roles, problems := t.policies()
+	roles, problems := t.roles()
 	covers := t.coversTable(audit)
 	putters, readers := map[string]bool{}, map[string]bool{}
-	for _, s := range sts {
-		if !anyOf(s.resources, covers) {
+	for _, s := range t.tpl.Statements() {
+		// A NotResource grants on every resource but those it names.
+		resources := s.Resources
+		if s.NotResources != nil {
+			resources = append(slices.Clone(resources), "*")
+		}
+		if s.Effect != "Allow" || !slices.ContainsFunc(resources, covers) {
 			continue
 		}
-		if s.notAction {
-			problems = append(problems, s.role+"/"+s.sid+" uses NotAction on "+audit)
+		if s.NotActions != nil {
+			problems = append(problems, s.String()+" uses NotAction on "+audit)
 		}
-		for _, a := range s.actions {
+		for _, a := range append(slices.Clone(s.Actions), s.NotActions...) {
 			if w := matchesAny(a, auditWrites); w != "" {
-				problems = append(problems, fmt.Sprintf("%s/%s grants %s on %s", s.role, s.sid, w, audit))
+				problems = append(problems, fmt.Sprintf("%s grants %s on %s", s, w, audit))
 			} else if strings.EqualFold(a, "dynamodb:PutItem") {
-				putters[s.role] = true
+				putters[s.Holder] = true
 			} else if strings.HasPrefix(strings.ToLower(a), "dynamodb:") {
-				readers[a+" ("+s.role+")"] = true
+				readers[a+" ("+s.Holder+")"] = true
 			}
 		}
 	}
-	for _, g := range grants {
-		if g.params == "" && writeCapableManaged(g.name) {
-			problems = append(problems, fmt.Sprintf("%s has managed policy %s, which can write to every table", g.role, g.name))
+	for _, g := range t.tpl.NamedPolicies() {
+		if g.Params == "" && writeCapableManaged(g.Name) {
+			problems = append(problems, fmt.Sprintf("%s has managed policy %s, which can write to every table", g.Holder, g.Name))
 		}
-		if g.params != "" && strings.Contains(g.params, audit) && !readOnlyPolicyTemplates[g.name] {
-			problems = append(problems, fmt.Sprintf("%s grants %s on %s", g.role, g.name, audit))
+		if g.Params != "" && strings.Contains(g.Params, audit) && !readOnlyPolicyTemplates[g.Name] {
+			problems = append(problems, fmt.Sprintf("%s grants %s on %s", g.Holder, g.Name, audit))
 		}
 	}
 	if len(problems) > 0 {
@@ -91,87 +86,17 @@ func (t *Template) checkAuditAppendOnly() []checklist.Finding {
 	return []checklist.Finding{checklist.Passf(id, checklist.Template, ev)}
 }
 
-// policies collects every Allow statement and named grant of every role
-// the template declares: functions' Policies and IAM roles and policies.
-// A function whose Role is outside the template cannot be checked.
-func (t *Template) policies() (sts []statement, grants []grant, roles int, problems []string) {
+// roles counts the roles the template declares (each function's and each
+// IAM role) and reports a function whose Role is outside the template,
+// which cannot be checked.
+func (t *Template) roles() (roles int, problems []string) {
 	for _, fn := range t.ids(functionType) {
 		roles++
-		p := t.props(fn)
-		if r, ok := p["Role"]; ok && t.typeOf(refTarget(str(r))) != "AWS::IAM::Role" {
+		if r, ok := t.props(fn)["Role"]; ok && t.typeOf(refTarget(str(r))) != "AWS::IAM::Role" {
 			problems = append(problems, fn+" uses a Role outside the template, which cannot be checked")
 		}
-		pols, _ := p["Policies"].([]any)
-		if s, ok := p["Policies"].(string); ok {
-			pols = []any{s}
-		}
-		for _, pol := range pols {
-			s, g := policyEntry(fn, pol)
-			sts, grants = append(sts, s...), append(grants, g...)
-		}
 	}
-	for _, typ := range []string{"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"} {
-		for _, id := range t.ids(typ) {
-			if typ == "AWS::IAM::Role" {
-				roles++
-			}
-			p := t.props(id)
-			sts = append(sts, statements(id, field(p, "PolicyDocument"))...)
-			inline, _ := p["Policies"].([]any)
-			for _, pol := range inline {
-				sts = append(sts, statements(id, field(pol, "PolicyDocument"))...)
-			}
-			for _, arn := range samtemplate.Strings(p["ManagedPolicyArns"]) {
-				grants = append(grants, grant{role: id, name: arn})
-			}
-		}
-	}
-	return sts, grants, roles, problems
-}
-
-// policyEntry reads one entry of a SAM function's Policies: an inline
-// document, a managed policy name or ARN, or a SAM policy template.
-func policyEntry(role string, pol any) ([]statement, []grant) {
-	switch p := pol.(type) {
-	case string:
-		return nil, []grant{{role: role, name: p}}
-	case map[string]any:
-		if _, ok := p["Statement"]; ok {
-			return statements(role, p), nil
-		}
-		var out []grant
-		for name, params := range p {
-			out = append(out, grant{role: role, name: name, params: fmt.Sprint(params) + " "})
-		}
-		return nil, out
-	}
-	return nil, nil
-}
-
-func statements(role string, doc any) []statement {
-	sts, _ := field(doc, "Statement").([]any)
-	if m, ok := field(doc, "Statement").(map[string]any); ok {
-		sts = []any{m}
-	}
-	var out []statement
-	for i, st := range sts {
-		m, _ := st.(map[string]any)
-		if m["Effect"] != "Allow" {
-			continue
-		}
-		s := statement{role: role, sid: fmt.Sprintf("Statement[%d]", i), actions: samtemplate.Strings(m["Action"]), resources: samtemplate.Strings(m["Resource"])}
-		if sid, ok := m["Sid"].(string); ok {
-			s.sid = sid
-		}
-		if na, ok := m["NotAction"]; ok {
-			s.notAction, s.actions = true, append(s.actions, samtemplate.Strings(na)...)
-		}
-		if _, ok := m["NotResource"]; ok {
-			s.resources = append(s.resources, "*")
-		}
-		out = append(out, s)
-	}
-	return out
+	return roles + len(t.ids("AWS::IAM::Role")), problems
 }
 
 // coversTable returns whether an IAM Resource can name the table: its
@@ -184,7 +109,7 @@ func (t *Template) coversTable(id string) func(string) bool {
 			return true
 		}
 		for _, target := range []string{arn, arn + "/index/x", arn + "/stream/x"} {
-			if globMatch(r, target) {
+			if samtemplate.Glob(r, target) {
 				return true
 			}
 		}
@@ -202,45 +127,12 @@ func writeCapableManaged(name string) bool {
 	return false
 }
 
-func anyOf(vs []string, f func(string) bool) bool {
-	for _, v := range vs {
-		if f(v) {
-			return true
-		}
-	}
-	return false
-}
-
 // matchesAny returns the first action an IAM action pattern grants.
 func matchesAny(pattern string, actions []string) string {
 	for _, a := range actions {
-		if globMatch(strings.ToLower(pattern), strings.ToLower(a)) {
+		if samtemplate.Glob(strings.ToLower(pattern), strings.ToLower(a)) {
 			return a
 		}
 	}
 	return ""
-}
-
-// globMatch matches IAM wildcards: * any run, ? one character.
-func globMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p, i = p+1, i+1
-		case star >= 0:
-			p, mark = star+1, mark+1
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

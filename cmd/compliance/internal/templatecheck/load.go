@@ -8,9 +8,9 @@
 //
 // Through [samtemplate], as the local stack and the template tests read
 // it: intrinsics resolved with parameter defaults, resources as readable
-// placeholders such as "GetAtt(AuditTable.Arn)". A second, unresolved view
+// placeholders such as "GetAtt(AuditTable.Arn)". Its unresolved view
 // answers which parameter a property refers to, and which actions an alarm
-// has behind an Fn::If.
+// has behind an Fn::If; its IAM model gives the statements.
 //
 // # Non-goals
 //
@@ -22,16 +22,13 @@ package templatecheck
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 
-	"github.com/awslabs/goformation/v7/intrinsics"
-
 	"github.com/waguard/waguard/cmd/compliance/internal/checklist"
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // Template is a template read for checking.
@@ -59,16 +56,8 @@ func Parse(path string, data []byte, stage string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
-	if err != nil {
-		return nil, fmt.Errorf("process template: %w", err)
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(js, &raw); err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
-	}
 	sum := sha256.Sum256(data)
-	return &Template{Path: path, SHA256: hex.EncodeToString(sum[:]), Stage: stage, tpl: tpl, raw: raw}, nil
+	return &Template{Path: path, SHA256: hex.EncodeToString(sum[:]), Stage: stage, tpl: tpl, raw: tpl.Unresolved()}, nil
 }
 
 // Check runs every template check.

@@ -177,27 +177,6 @@ func TestParseRateDays(t *testing.T) {
 	}
 }
 
-func TestGlobMatch(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"dynamodb:*", "dynamodb:updateitem", true},
-		{"dynamodb:*item", "dynamodb:deleteitem", true},
-		{"dynamodb:update?tem", "dynamodb:updateitem", true},
-		{"*", "anything", true},
-		{"dynamodb:putitem", "dynamodb:updateitem", false},
-		{"dynamodb:get*", "dynamodb:updateitem", false},
-		{"a*b*c", "aXXbYYc", true},
-		{"a*b*c", "aXXbYY", false},
-	}
-	for _, tt := range tests {
-		if got := globMatch(tt.pattern, tt.s); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
-		}
-	}
-}
-
 func TestLooksLikeSecret(t *testing.T) {
 	tests := []struct {
 		v    string
@@ -228,22 +207,6 @@ func FuzzParseRateDays(f *testing.F) {
 		}
 		if !ok && d != 0 {
 			t.Errorf("ParseRateDays(%q) = %d, false, want 0", s, d)
-		}
-	})
-}
-
-func FuzzGlobMatch(f *testing.F) {
-	f.Add("dynamodb:*", "dynamodb:updateitem")
-	f.Add("a*b?c", "axxbyc")
-	f.Fuzz(func(t *testing.T, pattern, s string) {
-		if globMatch(pattern, s) != globMatch(pattern, s) {
-			t.Fatal("not deterministic")
-		}
-		if !strings.ContainsAny(pattern, "*?") && globMatch(pattern, s) != (pattern == s) {
-			t.Errorf("globMatch(%q, %q) without wildcards = %v, want %v", pattern, s, !(pattern == s), pattern == s)
-		}
-		if !globMatch("*", s) {
-			t.Errorf("globMatch(*, %q) = false", s)
 		}
 	})
 }

@@ -12,6 +12,21 @@
 // "Ref(DataTable)" or "GetAtt(DataTable.Arn)", which is what the template
 // tests assert against.
 //
+// # Two views, one read
+//
+// [Parse] reads the template once into a resolved view (the methods of
+// [Template]) and an unresolved one ([Template.Unresolved]), where
+// {"Ref": "X"} stays as written: it answers which parameter a setting
+// refers to, and which actions an alarm has behind an Fn::If.
+//
+// # IAM
+//
+// [Template.Statements] and [Template.NamedPolicies] read every policy the
+// template declares, functions' and IAM resources' alike, into the one
+// model of an IAM statement, [Statement], that the template tests, the
+// compliance check, the records of processing and the local stack's IAM
+// enforcement (devstack/iamguard) share.
+//
 // # Non-goals
 //
 // It is not a CloudFormation engine: conditions are not evaluated and only
@@ -46,8 +61,9 @@ type Resolver struct {
 // Template is a parsed, resolved template.
 type Template struct {
 	// CFN is goformation's typed view of the template.
-	CFN *cloudformation.Template
-	raw map[string]any
+	CFN        *cloudformation.Template
+	raw        map[string]any // resolved
+	unresolved map[string]any
 }
 
 // Load reads and resolves the template at path.
@@ -83,7 +99,37 @@ func Parse(data []byte, r Resolver) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
-	return &Template{CFN: cfn, raw: raw}, nil
+	js, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		return nil, fmt.Errorf("process template: %w", err)
+	}
+	var unresolved map[string]any
+	if err := json.Unmarshal(js, &unresolved); err != nil {
+		return nil, fmt.Errorf("parse template: %w", err)
+	}
+	return &Template{CFN: cfn, raw: raw, unresolved: unresolved}, nil
+}
+
+// Unresolved returns the whole template as written, as JSON values, with
+// intrinsics kept: !Ref X is {"Ref": "X"}. Callers must not modify it.
+func (t *Template) Unresolved() map[string]any { return t.unresolved }
+
+// RefTo returns X for an unresolved {"Ref": "X"}.
+func RefTo(v any) (string, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return "", false
+	}
+	x, ok := m["Ref"].(string)
+	return x, ok
+}
+
+// GlobalFunction returns the resolved Globals.Function section, for the
+// properties goformation does not model (LoggingConfig, for one).
+func (t *Template) GlobalFunction() map[string]any {
+	globals, _ := t.raw["Globals"].(map[string]any)
+	f, _ := globals["Function"].(map[string]any)
+	return f
 }
 
 // typedView returns the template as goformation's typed model accepts it.
