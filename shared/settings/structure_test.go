@@ -1,16 +1,17 @@
 package settings
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/waguard/waguard/internal/samtemplate"
 )
 
 // repoRoot is the module root, from this package's directory.
@@ -131,59 +132,46 @@ func TestTemplateVariablesDeclared(t *testing.T) {
 	}
 }
 
-type template struct{ root *yaml.Node }
+// template is template.yaml as written (intrinsics kept), read by the
+// one template reader, internal/samtemplate.
+type template struct{ root map[string]any }
 
 func loadTemplate(t *testing.T) template {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	tpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"), samtemplate.Resolver{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return template{root: doc.Content[0]}
+	return template{root: tpl.Unresolved()}
 }
 
 // get returns the value under the path of mapping keys, or nil.
-func get(n *yaml.Node, path ...string) *yaml.Node {
+func get(v any, path ...string) any {
 	for _, k := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
+		m, ok := v.(map[string]any)
+		if !ok {
 			return nil
 		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		n = next
+		v = m[k]
 	}
-	return n
+	return v
 }
 
 // variables maps every variable of the Globals and of each function to
 // the parameter it is set from (!Ref Param), or "".
 func (tp template) variables() map[string]string {
 	out := map[string]string{}
-	add := func(vars *yaml.Node) {
-		if vars == nil {
-			return
-		}
-		for i := 0; i+1 < len(vars.Content); i += 2 {
-			v := vars.Content[i+1]
-			param := ""
-			if v.Tag == "!Ref" {
-				param = v.Value
-			}
-			out[vars.Content[i].Value] = param
+	add := func(vars any) {
+		m, _ := vars.(map[string]any)
+		for name, v := range m {
+			param, _ := samtemplate.RefTo(v)
+			out[name] = param
 		}
 	}
 	add(get(tp.root, "Globals", "Function", "Environment", "Variables"))
-	res := get(tp.root, "Resources")
-	for i := 0; res != nil && i+1 < len(res.Content); i += 2 {
-		if r := res.Content[i+1]; get(r, "Type") != nil && get(r, "Type").Value == "AWS::Serverless::Function" {
+	res, _ := get(tp.root, "Resources").(map[string]any)
+	for _, r := range res {
+		if get(r, "Type") == "AWS::Serverless::Function" {
 			add(get(r, "Properties", "Environment", "Variables"))
 		}
 	}
@@ -192,9 +180,14 @@ func (tp template) variables() map[string]string {
 
 // paramDefault returns the default of the template parameter name.
 func (tp template) paramDefault(name string) (string, bool) {
-	d := get(tp.root, "Parameters", name, "Default")
-	if d == nil {
+	switch d := get(tp.root, "Parameters", name, "Default").(type) {
+	case nil:
 		return "", false
+	case string:
+		return d, true
+	case float64: // JSON numbers: 3145728, not 3.145728e+06
+		return strconv.FormatFloat(d, 'f', -1, 64), true
+	default:
+		return fmt.Sprint(d), true
 	}
-	return d.Value, true
 }

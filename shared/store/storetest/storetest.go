@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/waguard/waguard/devstack/provision"
-	"github.com/waguard/waguard/devstack/samtemplate"
+	"github.com/waguard/waguard/internal/samtemplate"
 	"github.com/waguard/waguard/shared/audit"
 	"github.com/waguard/waguard/shared/envelope"
 )
