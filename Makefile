@@ -144,7 +144,7 @@ invoke: ## Invoke a function with an event now, e.g. make invoke FN=retention EV
 # pass: under the detector's slowdown their production deadlines (2 s a call)
 # would time out on a busy machine, and DynamoDB's state is no Go memory.
 RACE_PKGS := ./shared/audit ./shared/blindindex ./shared/coldstart ./shared/endpoint ./shared/envelope \
-  ./shared/floodguard ./shared/idempotency ./shared/metrics ./shared/ratelimit ./shared/secrets ./shared/whatsapp \
+  ./shared/floodguard ./shared/idempotency ./shared/metrics ./shared/ratelimit ./shared/secrets ./shared/store/storetest ./shared/whatsapp \
   ./functions/events ./functions/send \
   ./devstack/cmd/waguard-dev ./devstack/freeport ./devstack/gateway ./devstack/iamguard ./devstack/lambdapool \
   ./devstack/sandbox ./devstack/secretsmanager ./devstack/stacktest ./devstack/streams
