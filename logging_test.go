@@ -15,11 +15,10 @@ import (
 )
 
 // contextFree are the functions, by file and name, that may log without a
-// context: the cold start, before any invocation.
+// context: the cold start of every function (coldstart.Boot), before any
+// invocation.
 var contextFree = map[string]bool{
-	"functions/erase/main.go main": true, "functions/events/main.go main": true,
-	"functions/retention/main.go main": true, "functions/rotate/main.go main": true,
-	"functions/send/main.go main": true, "functions/webhook/main.go main": true,
+	"shared/coldstart/lazy.go Boot": true,
 }
 
 // logMethods are the slog.Logger methods without a context.

@@ -24,12 +24,7 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	cfg, err := configFromEnv(os.Getenv)
-	if err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1) // a setting is wrong
-	}
-	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+	cfg, h, err := coldstart.Boot(log, os.Getenv, configFromEnv, func(ctx context.Context, cfg envConfig) (*Handler, error) {
 		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
@@ -37,10 +32,7 @@ func main() {
 		return h, err
 	})
 	if err != nil {
-		log.Error("cold start failed", "err", err)
-		if coldstart.Fatal(err) {
-			os.Exit(1)
-		}
+		os.Exit(1) // logged by Boot
 	}
 	// Until the handler is built, an API request is answered 503
 	// dependency_unavailable, and a stream batch or a scheduled run fails

@@ -17,12 +17,7 @@ import (
 
 func main() {
 	log := redact.NewLambdaLogger()
-	cfg, err := configFromEnv(os.Getenv)
-	if err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1) // a setting is wrong
-	}
-	h, err := coldstart.Init(func(ctx context.Context) (*Handler, error) {
+	_, h, err := coldstart.Boot(log, os.Getenv, configFromEnv, func(ctx context.Context, cfg envConfig) (*Handler, error) {
 		h, err := build(ctx, cfg)
 		if err == nil {
 			h.Log = log
@@ -30,10 +25,7 @@ func main() {
 		return h, err
 	})
 	if err != nil {
-		log.Error("cold start failed", "err", err)
-		if coldstart.Fatal(err) {
-			os.Exit(1)
-		}
+		os.Exit(1) // logged by Boot
 	}
 	// Until the handler is built a step fails; Secrets Manager retries the
 	// rotation.

@@ -286,3 +286,55 @@ func TestServeMixedUnavailable(t *testing.T) {
 		t.Errorf("Serve() err = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestBoot: the one cold-start pattern of every main. A setting error and
+// a build error no retry mends stop the process (an error for main to
+// exit on), each logged once; a build that met an unavailable dependency
+// leaves a Lazy a later invocation builds; a good start returns both.
+func TestBoot(t *testing.T) {
+	errSetting := errors.New("config: RATE_LIMIT_PER_RECIPIENT is not a whole number")
+	errBroken := errors.New("coldstart: KMS_KEY_ID is not a key")
+	for _, tc := range []struct {
+		name              string
+		loadErr, buildErr error
+		wantErr           bool
+		wantLazy, wantLog bool
+	}{
+		{name: "good", wantLazy: true},
+		{name: "setting", loadErr: errSetting, wantErr: true, wantLog: true},
+		{name: "build fatal", buildErr: errBroken, wantErr: true, wantLog: true},
+		{name: "dependency unavailable", buildErr: fmt.Errorf("secrets: %w", ErrUnavailable), wantLazy: true, wantLog: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			builds := 0
+			load := func(getenv func(string) string) (string, error) { return getenv("STAGE"), tc.loadErr }
+			build := func(ctx context.Context, cfg string) (string, error) {
+				builds++
+				if _, ok := ctx.Deadline(); !ok {
+					t.Error("the cold start's build has no deadline")
+				}
+				if builds == 1 && tc.buildErr != nil {
+					return "", tc.buildErr
+				}
+				return "handler for " + cfg, nil
+			}
+			cfg, l, err := Boot(log, func(string) string { return "dev" }, load, build)
+			if (err != nil) != tc.wantErr || (l != nil) != tc.wantLazy {
+				t.Fatalf("Boot() = %q, lazy %v, %v; want error %v, lazy %v", cfg, l != nil, err, tc.wantErr, tc.wantLazy)
+			}
+			if got := strings.Count(logs.String(), "cold start failed"); got != map[bool]int{true: 1}[tc.wantLog] {
+				t.Errorf("logged %d cold-start failures, want %v: %s", got, tc.wantLog, logs.String())
+			}
+			if tc.loadErr != nil && builds != 0 {
+				t.Errorf("a setting error still built the handler %d times", builds)
+			}
+			if l != nil {
+				if h, err := l.Get(context.Background()); err != nil || h != "handler for dev" {
+					t.Errorf("Lazy.Get() = %q, %v; want the handler (built now if the cold start could not)", h, err)
+				}
+			}
+		})
+	}
+}

@@ -67,6 +67,30 @@ func Init[H any](build func(context.Context) (H, error)) (*Lazy[H], error) {
 	return l, err
 }
 
+// Boot is every function's cold start, one pattern for all: it reads the
+// function's configuration with load from getenv, then builds the handler
+// with build under the cold start's context ([Init]). It logs what failed
+// with log. A non-nil error means main must exit (the Lambda init fails):
+// a setting is wrong, or the build failed for a reason no retry mends
+// ([Fatal]); a build that met an unavailable dependency returns the Lazy
+// for a later invocation to build, and no error.
+func Boot[C, H any](log *slog.Logger, getenv func(string) string, load func(func(string) string) (C, error), build func(context.Context, C) (H, error)) (C, *Lazy[H], error) {
+	cfg, err := load(getenv)
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		var zero C
+		return zero, nil, err
+	}
+	l, err := Init(func(ctx context.Context) (H, error) { return build(ctx, cfg) })
+	if err != nil {
+		log.Error("cold start failed", "err", err)
+		if Fatal(err) {
+			return cfg, nil, err
+		}
+	}
+	return cfg, l, nil
+}
+
 // Fatal reports whether a cold start's error must stop the process (main
 // exits, and the Lambda init fails): any error but one wrapping
 // [ErrUnavailable], which a later invocation may outlive.
