@@ -102,9 +102,6 @@ func TestTemplateVariablesDeclared(t *testing.T) {
 	// Deliberate differences, each with its reason.
 	differs := map[string]string{
 		"STAGE": "unset means no Stage dimension; the template always sets one",
-		// The client's default (whatsapp.DefaultVersion) moved on while the
-		// template's parameter stayed: reported, not changed here.
-		"GRAPH_API_VERSION": "template pins v21.0, the client defaults to v23.0",
 	}
 	tpl := loadTemplate(t)
 	vars := tpl.variables()
