@@ -30,12 +30,7 @@ import (
 // invocation without its requestId.
 func TestFunctionLogs(t *testing.T) {
 	st := stacktest.Require(t)
-	if st.Log == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("WAGUARD_STACK_LOG is not set: the stack was started by an older waguard-dev")
-		}
-		t.Skip("WAGUARD_STACK_LOG is not set: restart `make dev` with the current waguard-dev")
-	}
+	st.RequireLog(t)
 	ids := workload(t, st)
 
 	var lines []stacktest.FunctionLine

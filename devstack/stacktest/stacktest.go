@@ -90,6 +90,20 @@ func Require(t testing.TB) Stack {
 	}
 }
 
+// RequireLog returns the path of the stack log, or skips the test when
+// the stack was started by a waguard-dev that writes none (fails instead
+// when CI is set, where the stack is always the current one).
+func (s Stack) RequireLog(t testing.TB) string {
+	t.Helper()
+	if s.Log == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("WAGUARD_STACK_LOG is not set: the stack was started by an older waguard-dev")
+		}
+		t.Skip("WAGUARD_STACK_LOG is not set: restart `make dev` with the current waguard-dev")
+	}
+	return s.Log
+}
+
 // AWS loads the SDK configuration for the test's own calls (setup and
 // checks): region and emulator endpoints from the standard environment
 // variables, and the stack's unrestricted local credentials, whatever
